@@ -1,0 +1,305 @@
+//! Executions: one run of an agent, with the phases it went through.
+
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime};
+
+use crate::serde_util::{duration_ns, rfc3339};
+
+/// One completed execution of an agent, as kept in the agent's ring of recent executions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionProfile {
+    /// Unique in the process: `"{agent}-{n}"`.
+    pub id: String,
+    /// The agent's name.
+    pub agent: String,
+    /// What the execution was asked to do (`request = …` on the attribute); `""` when none.
+    pub request: String,
+    /// Wall-clock time of the start.
+    #[serde(with = "rfc3339")]
+    pub start: SystemTime,
+    /// From start to end.
+    #[serde(with = "duration_ns")]
+    pub duration: Duration,
+    /// Bytes allocated during the execution (0 unless allocations are counted: feature `alloc`).
+    pub memory_allocated: u64,
+    /// Allocations made during the execution (0 unless allocations are counted).
+    pub allocations: u64,
+    /// Threads in the process when the execution ended (0 where the platform does not say).
+    pub thread_count: u64,
+    /// `false` when the execution returned `Err`, panicked or was cancelled.
+    pub success: bool,
+    /// Why it failed: the error's `Display` (at most 256 bytes), `"panicked"` or `"cancelled"`.
+    pub error: Option<String>,
+    /// The phases, in order of their start.
+    pub phases: Vec<PhaseProfile>,
+    /// Phase records not kept because the execution had more than `PROFX_MAX_PHASES`
+    /// (they still count in every aggregate).
+    pub phases_dropped: u64,
+}
+
+/// One phase inside an execution.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseProfile {
+    /// The phase's name.
+    pub name: String,
+    /// From the start of the execution to the start of the phase.
+    #[serde(with = "duration_ns")]
+    pub start_offset: Duration,
+    /// From start to end of the phase.
+    #[serde(with = "duration_ns")]
+    pub duration: Duration,
+    /// 0 for a phase directly inside the execution, 1 for a phase inside that one, and so on.
+    pub depth: u32,
+}
+
+/// An execution started by hand ([`Profiler::start_execution`](crate::Profiler::start_execution)),
+/// for code that cannot take an attribute.
+///
+/// Phases are timed with [`phase`](Execution::phase) (a guard) or
+/// [`start_phase`](Execution::start_phase)/[`end_phase`](Execution::end_phase); instrumented
+/// functions called inside [`in_scope`](Execution::in_scope) join the execution too.
+/// [`end`](Execution::end) records the outcome; an execution dropped without `end` is recorded
+/// as failed, `"cancelled"` (or `"panicked"` when dropped by a panic).
+///
+/// ```
+/// let p = profx::Profiler::new(true);
+/// let mut ex = p.start_execution("codebase-analyzer", "Analyze src/");
+/// ex.start_phase("file_discovery");
+/// ex.end_phase();
+/// {
+///     let _parsing = ex.phase("parsing");
+/// }
+/// let result: Result<u32, String> = Ok(3);
+/// ex.end(&result);
+/// ```
+pub struct Execution {
+    #[cfg(feature = "enabled")]
+    on: Option<On>,
+}
+
+#[cfg(feature = "enabled")]
+struct On {
+    // Declared before `profiler`: the state points into it.
+    state: Box<crate::context::ExecState>,
+    _profiler: crate::Profiler,
+    /// Open phases of `start_phase`: name, start, depth.
+    open: Vec<(u32, u64, u32)>,
+    agent: String,
+}
+
+// SAFETY: the state's raw pointers are to the profiler this value keeps alive and to the record
+// it owns alone.
+#[cfg(feature = "enabled")]
+unsafe impl Send for On {}
+#[cfg(feature = "enabled")]
+unsafe impl Sync for On {}
+
+impl std::fmt::Debug for Execution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Execution").field("id", &self.id()).finish()
+    }
+}
+
+/// What [`Execution::end`] takes: `()` for success, a `Result` (`Err` is a failure with the
+/// error's `Display`), or an `Option` of an error (`Some` is a failure), by value or reference.
+pub trait ExecutionResult {
+    /// The error, if the execution failed.
+    fn error_message(&self) -> Option<String>;
+}
+
+impl ExecutionResult for () {
+    fn error_message(&self) -> Option<String> {
+        None
+    }
+}
+
+impl<T, E: std::fmt::Display> ExecutionResult for Result<T, E> {
+    fn error_message(&self) -> Option<String> {
+        self.as_ref().err().map(|e| e.to_string())
+    }
+}
+
+impl<E: std::fmt::Display> ExecutionResult for Option<E> {
+    fn error_message(&self) -> Option<String> {
+        self.as_ref().map(|e| e.to_string())
+    }
+}
+
+impl<R: ExecutionResult + ?Sized> ExecutionResult for &R {
+    fn error_message(&self) -> Option<String> {
+        (**self).error_message()
+    }
+}
+
+/// A phase of an [`Execution`], timed until dropped.
+#[must_use = "the phase ends when this guard is dropped"]
+pub struct ExecutionPhase<'a> {
+    #[cfg(feature = "enabled")]
+    ex: &'a mut Execution,
+    #[cfg(feature = "enabled")]
+    name: u32,
+    #[cfg(feature = "enabled")]
+    t0: u64,
+    #[cfg(feature = "enabled")]
+    depth: u32,
+    #[cfg(not(feature = "enabled"))]
+    _ex: std::marker::PhantomData<&'a mut Execution>,
+}
+
+impl Drop for ExecutionPhase<'_> {
+    fn drop(&mut self) {
+        #[cfg(feature = "enabled")]
+        if let Some(on) = self.ex.on.as_mut() {
+            on.state.depth = self.depth;
+            crate::context::record_phase(
+                &mut on.state,
+                self.name,
+                self.t0,
+                self.depth,
+                std::thread::panicking(),
+            );
+        }
+    }
+}
+
+impl Execution {
+    #[cfg(feature = "enabled")]
+    pub(crate) fn start(profiler: crate::Profiler, agent: &str, request: &str) -> Execution {
+        use std::sync::atomic::Ordering::Relaxed;
+        if !profiler.inner.enabled.load(Relaxed) {
+            return Execution { on: None };
+        }
+        let id = crate::registry::intern_cached(agent);
+        let state = Box::new(crate::context::ExecState::start_with(
+            &profiler.inner,
+            id,
+            |s| s.push_str(request),
+        ));
+        Execution {
+            on: Some(On {
+                state,
+                _profiler: profiler,
+                open: Vec::new(),
+                agent: agent.to_owned(),
+            }),
+        }
+    }
+
+    #[cfg(not(feature = "enabled"))]
+    pub(crate) fn disabled() -> Execution {
+        Execution {}
+    }
+
+    /// The execution's id, `"{agent}-{n}"`, for [`Profiler::execution`](crate::Profiler::execution)
+    /// (`""` when the profiler is not recording).
+    pub fn id(&self) -> String {
+        #[cfg(feature = "enabled")]
+        if let Some(on) = &self.on {
+            return format!("{}-{}", on.agent, on.state.serial);
+        }
+        String::new()
+    }
+
+    /// Times a phase until the returned guard is dropped.
+    pub fn phase(&mut self, name: &str) -> ExecutionPhase<'_> {
+        #[cfg(feature = "enabled")]
+        {
+            let (id, depth) = match self.on.as_mut() {
+                Some(on) => {
+                    let d = on.state.depth;
+                    on.state.depth = d + 1;
+                    (crate::registry::intern_cached(name), d)
+                }
+                None => (0, 0),
+            };
+            ExecutionPhase {
+                ex: self,
+                name: id,
+                t0: crate::clock::now(),
+                depth,
+            }
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            let _ = name;
+            ExecutionPhase {
+                _ex: std::marker::PhantomData,
+            }
+        }
+    }
+
+    /// Starts a phase; [`end_phase`](Execution::end_phase) ends the most recently started one.
+    /// Phases started inside another are nested in it.
+    pub fn start_phase(&mut self, name: &str) {
+        #[cfg(feature = "enabled")]
+        if let Some(on) = self.on.as_mut() {
+            let d = on.state.depth;
+            on.state.depth = d + 1;
+            on.open
+                .push((crate::registry::intern_cached(name), crate::clock::now(), d));
+        }
+        #[cfg(not(feature = "enabled"))]
+        let _ = name;
+    }
+
+    /// Ends the most recently started phase (does nothing when none is open).
+    pub fn end_phase(&mut self) {
+        #[cfg(feature = "enabled")]
+        if let Some(on) = self.on.as_mut() {
+            if let Some((name, t0, depth)) = on.open.pop() {
+                on.state.depth = depth;
+                crate::context::record_phase(&mut on.state, name, t0, depth, false);
+            }
+        }
+    }
+
+    /// Runs `f` as part of this execution: `#[phase]` functions and `profx::phase` guards
+    /// inside it are recorded in this execution.
+    pub fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        #[cfg(feature = "enabled")]
+        if let Some(on) = self.on.as_mut() {
+            return crate::context::with_current(&mut on.state, f);
+        }
+        f()
+    }
+
+    /// Ends the execution with its result: `()`, a `Result`, or an `Option` of an error.
+    /// Phases still open end with it.
+    pub fn end<R: ExecutionResult>(mut self, result: R) {
+        #[cfg(feature = "enabled")]
+        if let Some(on) = self.on.take() {
+            let msg = result.error_message();
+            finish(on, msg.as_deref().map(Err).unwrap_or(Ok(())));
+        }
+        #[cfg(not(feature = "enabled"))]
+        let _ = (&mut self, result);
+    }
+}
+
+#[cfg(feature = "enabled")]
+fn finish(mut on: On, result: Result<(), &str>) {
+    use crate::context::Outcome;
+    while let Some((name, t0, depth)) = on.open.pop() {
+        crate::context::record_phase(&mut on.state, name, t0, depth, result.is_err());
+    }
+    let outcome = match result {
+        Ok(()) => Outcome::Success,
+        Err("panicked") if std::thread::panicking() => Outcome::Panicked,
+        Err(ref e) => Outcome::Error(e),
+    };
+    on.state.finish(outcome);
+}
+
+impl Drop for Execution {
+    fn drop(&mut self) {
+        #[cfg(feature = "enabled")]
+        if let Some(on) = self.on.take() {
+            let why = if std::thread::panicking() {
+                "panicked"
+            } else {
+                "cancelled"
+            };
+            finish(on, Err(why));
+        }
+    }
+}

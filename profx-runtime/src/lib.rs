@@ -1,0 +1,138 @@
+//! The recording runtime of [profx](https://docs.rs/profx): the clock, the per-thread registry,
+//! executions, aggregates, bottlenecks and the report.
+//!
+//! Users depend on the `profx` facade, which re-exports everything here. Without the `enabled`
+//! feature the public API keeps its signatures and returns empty data, and nothing records.
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod aggregate;
+mod bottleneck;
+mod execution;
+mod profiler;
+mod report;
+mod serde_util;
+
+#[cfg(feature = "enabled")]
+mod clock;
+#[cfg(feature = "enabled")]
+mod config;
+#[cfg(feature = "enabled")]
+mod context;
+#[cfg(feature = "enabled")]
+mod histogram;
+#[cfg(feature = "enabled")]
+mod registry;
+#[cfg(feature = "enabled")]
+mod threads;
+
+pub use aggregate::{AggregateMetrics, Percentiles, PhaseMetrics};
+pub use bottleneck::{Bottleneck, BottleneckKind, Severity};
+pub use execution::{Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, PhaseProfile};
+pub use profiler::{global, Profiler};
+pub use report::{HumanBytes, HumanDuration, Report, ReportGuard, SystemSummary, SCHEMA_VERSION};
+
+/// Times the enclosing scope as a phase until the guard is dropped.
+///
+/// Inside an execution (an `#[agent]` body, or [`Execution::in_scope`]) the phase belongs to it;
+/// elsewhere it is still recorded, in [`Report::phases`].
+///
+/// ```
+/// fn load() {
+///     let _p = profx::phase("load");
+///     // ... work ...
+/// }
+/// # load();
+/// ```
+#[inline]
+pub fn phase(name: &str) -> PhaseGuard {
+    #[cfg(feature = "enabled")]
+    {
+        PhaseGuard {
+            span: context::PhaseSpan::named(name),
+            _not_send: std::marker::PhantomData,
+        }
+    }
+    #[cfg(not(feature = "enabled"))]
+    {
+        let _ = name;
+        PhaseGuard {
+            _not_send: std::marker::PhantomData,
+        }
+    }
+}
+
+/// A phase timed until it is dropped; see [`phase`].
+#[must_use = "the phase ends when this guard is dropped: bind it with `let _p = ...`"]
+pub struct PhaseGuard {
+    #[cfg(feature = "enabled")]
+    #[allow(dead_code)]
+    span: context::PhaseSpan,
+    /// The phase belongs to the execution running on this thread.
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl std::fmt::Debug for PhaseGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PhaseGuard")
+    }
+}
+
+/// What the macros expand to. Not a public API: it changes without notice.
+#[doc(hidden)]
+#[cfg(feature = "enabled")]
+pub mod __private {
+    pub use crate::context::{AgentFuture, AgentState, Outcome, PhaseFuture, PhaseSpan};
+    pub use crate::registry::Site;
+
+    /// Classifies `Result<T, E>` with `E: Display` (first choice of the autoref ladder).
+    pub trait ViaDisplay {
+        /// How the call ended.
+        fn __profx_outcome(&self) -> Outcome<'_>;
+    }
+    /// Classifies `Result<T, E>` with `E: Debug`.
+    pub trait ViaDebug {
+        /// How the call ended.
+        fn __profx_outcome(&self) -> Outcome<'_>;
+    }
+    /// Classifies any `Result<T, E>`.
+    pub trait ViaResult {
+        /// How the call ended.
+        fn __profx_outcome(&self) -> Outcome<'_>;
+    }
+
+    impl<T, E: std::fmt::Display> ViaDisplay for &&Result<T, E> {
+        #[inline(always)]
+        fn __profx_outcome(&self) -> Outcome<'_> {
+            match &***self {
+                Ok(_) => Outcome::Success,
+                Err(e) => Outcome::Error(e),
+            }
+        }
+    }
+    impl<T, E: std::fmt::Debug> ViaDebug for &Result<T, E> {
+        #[inline(always)]
+        fn __profx_outcome(&self) -> Outcome<'_> {
+            match &**self {
+                Ok(_) => Outcome::Success,
+                Err(e) => Outcome::ErrorDebug(e),
+            }
+        }
+    }
+    impl<T, E> ViaResult for Result<T, E> {
+        #[inline(always)]
+        fn __profx_outcome(&self) -> Outcome<'_> {
+            match self {
+                Ok(_) => Outcome::Success,
+                Err(_) => Outcome::ErrorOpaque,
+            }
+        }
+    }
+
+    /// The outcome of a value that is not a `Result`.
+    #[inline(always)]
+    pub fn success() -> Outcome<'static> {
+        Outcome::Success
+    }
+}

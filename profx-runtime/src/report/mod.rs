@@ -1,0 +1,130 @@
+//! The report: everything recorded, in one value that can be saved and read back.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use crate::serde_util::{duration_ns, rfc3339};
+use crate::{AggregateMetrics, Bottleneck, ExecutionProfile, PhaseMetrics};
+
+/// The version of the report's serialized form; readers refuse other versions.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A summary of the process's system metrics over the run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SystemSummary {
+    /// Number of snapshots the averages are over.
+    pub samples: u64,
+    /// Mean resident memory, in bytes.
+    pub avg_resident_bytes: u64,
+    /// Mean virtual memory, in bytes.
+    pub avg_virtual_bytes: u64,
+    /// Mean process CPU use, in percent of one core.
+    pub avg_cpu_percent: f64,
+    /// Mean number of threads.
+    pub avg_threads: f64,
+}
+
+/// Everything the profiler recorded, at one moment.
+///
+/// Built by [`Profiler::report`](crate::Profiler::report); serializes with serde (durations as
+/// integer nanoseconds), so a saved report can be rendered again and compared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`] of the code that wrote it.
+    pub schema_version: u32,
+    /// When the report was made.
+    #[serde(with = "rfc3339")]
+    pub generated_at: SystemTime,
+    /// Executions of all agents.
+    pub total_executions: u64,
+    /// Mean execution duration over all agents.
+    #[serde(with = "duration_ns")]
+    pub overall_avg_duration: Duration,
+    /// Mean bytes allocated per execution over all agents (0 when not measured).
+    pub overall_avg_memory: u64,
+    /// Share of all executions that succeeded, in percent (0 when there were none).
+    pub overall_success_rate: f64,
+    /// Per agent.
+    pub agents: BTreeMap<String, AggregateMetrics>,
+    /// Every phase by name, across all agents and outside them.
+    pub phases: BTreeMap<String, PhaseMetrics>,
+    /// System metrics, when a collector ran.
+    pub system: Option<SystemSummary>,
+    /// Bottlenecks found against the default threshold (see [`Report::BOTTLENECK_THRESHOLD`]).
+    pub bottlenecks: Vec<Bottleneck>,
+    /// The kept executions of each agent, oldest first.
+    pub executions: BTreeMap<String, Vec<ExecutionProfile>>,
+}
+
+impl Report {
+    /// The threshold `Profiler::report` detects bottlenecks against.
+    pub const BOTTLENECK_THRESHOLD: Duration = Duration::from_millis(100);
+
+    /// A report with nothing in it, made now.
+    pub fn empty() -> Report {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            generated_at: SystemTime::now(),
+            total_executions: 0,
+            overall_avg_duration: Duration::ZERO,
+            overall_avg_memory: 0,
+            overall_success_rate: 0.0,
+            agents: BTreeMap::new(),
+            phases: BTreeMap::new(),
+            system: None,
+            bottlenecks: Vec::new(),
+            executions: BTreeMap::new(),
+        }
+    }
+
+    /// A report over these agents and phases, with the overall figures and bottlenecks computed.
+    pub fn from_parts(
+        agents: BTreeMap<String, AggregateMetrics>,
+        phases: BTreeMap<String, PhaseMetrics>,
+        executions: BTreeMap<String, Vec<ExecutionProfile>>,
+    ) -> Report {
+        let total: u64 = agents.values().map(|a| a.total_executions).sum();
+        let ok: u64 = agents.values().map(|a| a.success_count).sum();
+        let nanos: u128 = agents
+            .values()
+            .map(|a| a.avg_duration.as_nanos() * a.total_executions as u128)
+            .sum();
+        let mem: u128 = agents
+            .values()
+            .map(|a| a.avg_memory as u128 * a.total_executions as u128)
+            .sum();
+        let loose: Vec<(&String, &PhaseMetrics)> = Vec::new();
+        let bottlenecks =
+            crate::bottleneck::detect(agents.iter(), loose, Self::BOTTLENECK_THRESHOLD);
+        Report {
+            total_executions: total,
+            overall_avg_duration: if total == 0 {
+                Duration::ZERO
+            } else {
+                Duration::from_nanos((nanos / total as u128) as u64)
+            },
+            overall_avg_memory: if total == 0 {
+                0
+            } else {
+                (mem / total as u128) as u64
+            },
+            overall_success_rate: if total == 0 {
+                0.0
+            } else {
+                ok as f64 * 100.0 / total as f64
+            },
+            agents,
+            phases,
+            bottlenecks,
+            executions,
+            ..Report::empty()
+        }
+    }
+}
+
+mod guard;
+mod units;
+
+pub use guard::ReportGuard;
+pub use units::{HumanBytes, HumanDuration};

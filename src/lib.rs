@@ -1,0 +1,117 @@
+//! # profx
+//!
+//! Instrumentation that costs nanoseconds: mark the functions that are units of work with
+//! `#[profx::agent]` and the steps inside them with `#[profx::phase]`, turn on the `enabled`
+//! feature, and get what each agent and phase cost — counts, success rate, P50/P90/P95/P99,
+//! bottlenecks with severities — from [`global()`] or at shutdown.
+//!
+//! ```
+//! #[profx::agent(request = path)]
+//! fn locate(path: &str) -> Result<usize, String> {
+//!     let files = discover(path);
+//!     Ok(files)
+//! }
+//!
+//! #[profx::phase]
+//! fn discover(path: &str) -> usize {
+//!     path.len()
+//! }
+//!
+//! locate("src/").unwrap();
+//! let metrics = profx::global().agent_metrics("locate");
+//! # if cfg!(feature = "enabled") { assert!(metrics.unwrap().phases.contains_key("discover")); }
+//! ```
+//!
+//! Without the `enabled` feature, the attributes emit the functions exactly as written and every
+//! read returns empty data: the program is the one you would have without profx. Users usually
+//! forward the feature from their own: `[features] profile = ["profx/enabled"]`.
+//!
+//! ## The attributes
+//!
+//! - `#[profx::agent]`, `#[profx::agent(name = "codebase-locator", request = query)]`: each call
+//!   is one execution, with an id, a duration, an outcome and the phases run inside it.
+//!   `request` is any expression of the arguments that implements `Display`.
+//! - `#[profx::phase]`, `#[profx::phase(name = "parse")]`: a step, aggregated per agent it runs
+//!   in (and on its own when it runs outside any execution).
+//! - `#[profx::main]` on `fn main`: writes what was recorded when `main` ends.
+//!
+//! They take free functions, methods with any receiver, associated functions, generics with
+//! `where` clauses, `impl Trait` in arguments and returns, const generics, `unsafe fn` and
+//! `async fn`. A call fails when it returns `Err(_)` (the error's `Display` is recorded, 256
+//! bytes at most) or panics (`"panicked"`, and the panic goes on unchanged); an `async` call
+//! whose future is dropped before it completes fails as `"cancelled"`. An async execution
+//! follows its future across `.await` points and threads.
+//!
+//! ## Blocks and the manual API
+//!
+//! ```
+//! let _p = profx::phase("load");             // a guard: times until dropped
+//! let n = profx::phase_block!("sum", { 1 + 2 }); // a block
+//! let mut ex = profx::global().start_execution("importer", "batch 7");
+//! ex.start_phase("fetch");
+//! ex.end_phase();
+//! ex.end(());
+//! # assert_eq!(n, 3);
+//! ```
+
+#![warn(missing_docs)]
+
+extern crate self as profx;
+
+/// Marks a function as an agent: each call is one execution.
+///
+/// Arguments: `name = "..."` (default: the function's name), `request = <expression>` (what
+/// the execution was asked to do; any `Display` expression of the arguments, formatted only
+/// when the execution's profile is kept).
+pub use profx_macros::agent;
+/// On `fn main`: writes what was recorded when `main` returns or panics (see [`ReportGuard`]).
+pub use profx_macros::main;
+/// Marks a function as a phase, timed inside whatever execution calls it.
+///
+/// Argument: `name = "..."` (default: the function's name).
+pub use profx_macros::phase;
+
+#[doc(inline)]
+pub use profx_runtime::{
+    global, phase, AggregateMetrics, Bottleneck, BottleneckKind, Execution, ExecutionPhase,
+    ExecutionProfile, ExecutionResult, HumanBytes, HumanDuration, Percentiles, PhaseGuard,
+    PhaseMetrics, PhaseProfile, Profiler, Report, ReportGuard, Severity, SystemSummary,
+    SCHEMA_VERSION,
+};
+
+#[doc(hidden)]
+#[cfg(feature = "enabled")]
+pub use profx_runtime::__private;
+
+/// Times a block as a phase and gives back its value.
+///
+/// `profx::phase_block!("name", { ... })`. (It cannot be called `phase!`: a macro and the
+/// `#[phase]` attribute would share one name in Rust's macro namespace.) The name must be a string literal (or a `const`): the
+/// call site is interned once. `return` and `?` inside the block leave the enclosing function
+/// as usual, and the phase ends there.
+///
+/// ```
+/// let total = profx::phase_block!("sum", { (1..=10).sum::<u32>() });
+/// assert_eq!(total, 55);
+/// ```
+#[cfg(feature = "enabled")]
+#[macro_export]
+macro_rules! phase_block {
+    ($name:expr, $body:block) => {{
+        static __PROFX_SITE: $crate::__private::Site = $crate::__private::Site::new($name);
+        let __profx_span = $crate::__private::PhaseSpan::new(&__PROFX_SITE);
+        let __profx_value = $body;
+        __profx_span.finish($crate::__private::success());
+        __profx_value
+    }};
+}
+
+/// Times a block as a phase and gives back its value (compiled out: runs the block).
+#[cfg(not(feature = "enabled"))]
+#[macro_export]
+macro_rules! phase_block {
+    ($name:expr, $body:block) => {{
+        let _: &'static str = $name;
+        $body
+    }};
+}
