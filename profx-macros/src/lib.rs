@@ -50,3 +50,59 @@ fn entry(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn item() -> proc_macro2::TokenStream {
+        quote! {
+            /// Docs.
+            #[must_use]
+            pub(crate) unsafe fn f<'a, T: Clone, const N: usize>(mut x: &'a T, _: [u8; N]) -> Result<T, String>
+            where
+                T: Send,
+            {
+                Ok(x.clone())
+            }
+        }
+    }
+
+    #[test]
+    #[cfg(not(feature = "enabled"))]
+    fn without_the_feature_the_item_is_emitted_token_for_token() {
+        for kind in [Kind::Agent, Kind::Phase] {
+            let out = entry(kind, quote!(name = "x"), item());
+            assert_eq!(out.to_string(), item().to_string());
+        }
+        let main = quote!(
+            fn main() {
+                println!("hi");
+            }
+        );
+        assert_eq!(
+            entry(Kind::Main, quote!(), main.clone()).to_string(),
+            main.to_string()
+        );
+    }
+
+    #[test]
+    #[cfg(feature = "enabled")]
+    fn with_the_feature_the_body_is_wrapped_and_the_signature_kept() {
+        let out = entry(Kind::Agent, quote!(name = "x"), item()).to_string();
+        assert!(out.contains("AgentState :: new"), "{out}");
+        assert!(out.contains("# [must_use]"), "{out}");
+        assert!(
+            out.contains("pub (crate) unsafe fn f < 'a , T : Clone , const N : usize >"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn misuse_emits_the_error_next_to_the_unmodified_item() {
+        let out = entry(Kind::Agent, quote!(bogus = 1), item()).to_string();
+        assert!(out.starts_with(":: core :: compile_error !"), "{out}");
+        assert!(out.ends_with(&item().to_string()), "{out}");
+    }
+}

@@ -1,0 +1,164 @@
+//! Recording from many threads: nothing lost, nothing double-counted, readers never wait.
+#![cfg(feature = "enabled")]
+
+use std::sync::mpsc;
+use std::thread;
+
+#[profx::phase(name = "threads-work")]
+fn work(i: u64) -> u64 {
+    std::hint::black_box(i.wrapping_mul(31))
+}
+
+#[profx::agent(name = "threads-agent")]
+fn agent(n: u64) -> u64 {
+    (0..n).map(work).sum()
+}
+
+#[profx::phase(name = "threads-loose")]
+fn loose(i: u64) -> u64 {
+    std::hint::black_box(i + 1)
+}
+
+#[test]
+fn sixteen_threads_of_twenty_thousand_calls_are_all_recorded() {
+    let handles: Vec<_> = (0..16)
+        .map(|_| {
+            thread::spawn(|| {
+                for i in 0..20_000 {
+                    loose(i);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    // The threads have exited: what they recorded is still there, exactly once.
+    let r = profx::global().report();
+    assert_eq!(r.phases["threads-loose"].calls, 320_000);
+}
+
+#[test]
+fn executions_and_their_phases_from_many_threads_add_up() {
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            thread::spawn(|| {
+                for _ in 0..500 {
+                    agent(10);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let m = profx::global().agent_metrics("threads-agent").unwrap();
+    assert_eq!(m.total_executions, 4_000);
+    assert_eq!(m.success_count, 4_000);
+    assert_eq!(m.phases["threads-work"].calls, 40_000);
+    // Each execution saw exactly its own ten phases.
+    for e in profx::global().executions("threads-agent") {
+        assert_eq!(e.phases.len(), 10, "{}", e.id);
+        assert!(e
+            .phases
+            .iter()
+            .all(|p| p.name == "threads-work" && p.depth == 0));
+    }
+}
+
+#[profx::phase(name = "threads-live")]
+fn live(i: u64) -> u64 {
+    std::hint::black_box(i)
+}
+
+#[test]
+fn a_read_sees_calls_completed_on_threads_still_running() {
+    let (done_tx, done_rx) = mpsc::channel::<u64>();
+    let workers: Vec<_> = (0..3)
+        .map(|_| {
+            let done_tx = done_tx.clone();
+            thread::spawn(move || {
+                for i in 0..7_000 {
+                    live(i);
+                }
+                done_tx.send(7_000).unwrap();
+            })
+        })
+        .collect();
+    drop(done_tx);
+    let total: u64 = done_rx.iter().take(3).sum();
+    // The workers have said they are done but may not have exited: the read must see it all.
+    let calls = profx::global().report().phases["threads-live"].calls;
+    assert_eq!(calls, total);
+    for w in workers {
+        w.join().unwrap();
+    }
+}
+
+#[profx::phase(name = "threads-concurrent")]
+fn concurrent(i: u64) -> u64 {
+    std::hint::black_box(i)
+}
+
+#[test]
+fn reading_while_threads_write_neither_blocks_nor_loses_calls() {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 50_000 {
+                    concurrent(n);
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut last = 0;
+    for _ in 0..50 {
+        let seen = profx::global()
+            .report()
+            .phases
+            .get("threads-concurrent")
+            .map_or(0, |p| p.calls);
+        assert!(seen >= last, "counts went backwards: {last} -> {seen}");
+        last = seen;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(
+        profx::global().report().phases["threads-concurrent"].calls,
+        written
+    );
+}
+
+#[profx::phase(name = "threads-pct")]
+fn sleepy(us: u64) {
+    let t = std::time::Instant::now();
+    while t.elapsed() < std::time::Duration::from_micros(us) {
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn percentiles_merged_across_threads_are_within_one_percent() {
+    // Four threads, each a different fixed duration: the exact quantiles are known bands.
+    let handles: Vec<_> = [50u64, 100, 200, 400]
+        .into_iter()
+        .map(|us| thread::spawn(move || (0..100).for_each(|_| sleepy(us))))
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let p = &profx::global().report().phases["threads-pct"];
+    assert_eq!(p.calls, 400);
+    // A busy-wait never ends early (it may end late, if the thread is preempted): half the
+    // calls took at least 100 µs and the top quarter at least 400 µs, give or take the 1% the
+    // histogram allows. Min and max are exact.
+    let at_least = |d: std::time::Duration, us: f64| d.as_secs_f64() * 1e6 >= us * 0.99;
+    assert!(at_least(p.percentiles.p50, 100.0), "{:?}", p.percentiles);
+    assert!(at_least(p.percentiles.p90, 400.0), "{:?}", p.percentiles);
+    assert!(p.min_duration.as_micros() >= 50);
+}
