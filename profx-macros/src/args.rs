@@ -1,8 +1,11 @@
 //! Parsing of the attributes' arguments.
+//!
+//! Every error is spanned at the offending token and ends with what the attribute accepts,
+//! quoting the attribute form: "unknown argument `nmae`; #[profx::agent] accepts ...".
 
 use proc_macro2::TokenStream;
-use syn::parse::{Parse, ParseStream, Parser};
-use syn::punctuated::Punctuated;
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
 use syn::{Expr, Ident, Lit, LitStr, Token};
 
 /// Which attribute is being parsed.
@@ -22,15 +25,44 @@ impl Kind {
         }
     }
 
-    fn accepted(self) -> &'static str {
+    /// Every form the attribute accepts.
+    pub(crate) fn accepted(self) -> &'static str {
         match self {
             Kind::Agent => {
                 "#[profx::agent], #[profx::agent(name = \"...\")], #[profx::agent(request = <expression>)] or both"
             }
             Kind::Phase => "#[profx::phase] or #[profx::phase(name = \"...\")]",
-            Kind::Main => "#[profx::main] (no arguments)",
+            Kind::Main => "#[profx::main]",
         }
     }
+
+    /// The form of one argument, e.g. `#[profx::phase(name = "...")]`.
+    fn form(self, key: Key) -> String {
+        let name = match self {
+            Kind::Agent => "agent",
+            Kind::Phase => "phase",
+            Kind::Main => "main",
+        };
+        match key {
+            Key::Name => format!("#[profx::{name}(name = \"...\")]"),
+            Key::Request => format!("#[profx::{name}(request = <expression>)]"),
+        }
+    }
+
+    /// The keys this attribute takes.
+    fn key(self, ident: &Ident) -> Option<Key> {
+        match (ident.to_string().as_str(), self) {
+            ("name", Kind::Agent | Kind::Phase) => Some(Key::Name),
+            ("request", Kind::Agent) => Some(Key::Request),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Key {
+    Name,
+    Request,
 }
 
 /// The arguments of `#[agent]` / `#[phase]` / `#[main]`.
@@ -40,113 +72,183 @@ pub(crate) struct Args {
     pub(crate) request: Option<Expr>,
 }
 
-struct Arg {
-    key: Ident,
-    value: Expr,
-}
-
-impl Parse for Arg {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let key: Ident = input.parse()?;
-        if !input.peek(Token![=]) {
-            return Err(syn::Error::new(
-                key.span(),
-                format!("expected `{key} = ...`: arguments are written `key = value`"),
-            ));
-        }
-        input.parse::<Token![=]>()?;
-        let value: Expr = input.parse()?;
-        Ok(Arg { key, value })
-    }
-}
-
 impl Args {
+    /// Parses `key = value, ...`. Syntax errors stop at the first; the rules on each argument
+    /// (unknown, duplicate, bad value) are all reported together.
     pub(crate) fn parse(kind: Kind, tokens: TokenStream) -> syn::Result<Args> {
-        let mut args = Args::default();
         if tokens.is_empty() {
-            return Ok(args);
+            return Ok(Args::default());
         }
         if kind == Kind::Main {
             return Err(syn::Error::new_spanned(
                 tokens,
-                format!(
-                    "{} takes no arguments; write {}",
-                    kind.attr(),
-                    kind.accepted()
-                ),
+                "#[profx::main] takes no arguments; write #[profx::main]",
             ));
         }
-        let parser = Punctuated::<Arg, Token![,]>::parse_terminated;
-        let list = parser.parse2(tokens).map_err(|e| {
-            syn::Error::new(
-                e.span(),
-                format!("{e}; {} accepts {}", kind.attr(), kind.accepted()),
-            )
-        })?;
-        for arg in list {
-            let key = arg.key.to_string();
-            match (key.as_str(), kind) {
-                ("name", _) => {
-                    if args.name.is_some() {
-                        return Err(duplicate(&arg.key));
-                    }
-                    let lit = match &arg.value {
-                        Expr::Lit(l) => match &l.lit {
-                            Lit::Str(s) => s.clone(),
-                            _ => return Err(not_a_string(&arg.value)),
-                        },
-                        _ => return Err(not_a_string(&arg.value)),
-                    };
-                    if lit.value().trim().is_empty() {
-                        return Err(syn::Error::new(
-                            lit.span(),
-                            "`name` must not be empty: give the name reports show, e.g. name = \"parse\"",
-                        ));
-                    }
-                    args.name = Some(lit);
-                }
-                ("request", Kind::Agent) => {
-                    if args.request.is_some() {
-                        return Err(duplicate(&arg.key));
-                    }
-                    args.request = Some(arg.value);
-                }
-                ("request", _) => {
-                    return Err(syn::Error::new(
-                        arg.key.span(),
-                        format!(
-                            "`request` is only accepted on #[profx::agent]; {} accepts {}",
-                            kind.attr(),
-                            kind.accepted()
-                        ),
-                    ))
-                }
-                _ => {
-                    return Err(syn::Error::new(
-                        arg.key.span(),
-                        format!(
-                            "unknown argument `{key}`; {} accepts {}",
-                            kind.attr(),
-                            kind.accepted()
-                        ),
-                    ))
-                }
-            }
-        }
-        Ok(args)
+        let parser = |input: ParseStream| parse_list(kind, input);
+        parser.parse2(tokens)
     }
 }
 
-fn duplicate(key: &Ident) -> syn::Error {
+/// `key = value, ...` up to the end of the attribute's arguments. A syntax error stops the
+/// parse, and is reported with the errors found before it.
+fn parse_list(kind: Kind, input: ParseStream) -> syn::Result<Args> {
+    let mut args = Args::default();
+    let mut errors = Errors::default();
+    while !input.is_empty() {
+        if let Err(e) = parse_arg(kind, input, &mut args, &mut errors) {
+            errors.push(e);
+            // The rest of the arguments cannot be read; leave them.
+            input.step(|c| {
+                let mut rest = *c;
+                while let Some((_, next)) = rest.token_tree() {
+                    rest = next;
+                }
+                Ok(((), rest))
+            })?;
+        }
+    }
+    errors.finish()?;
+    Ok(args)
+}
+
+/// One `key = value` and the `,` after it.
+fn parse_arg(
+    kind: Kind,
+    input: ParseStream,
+    args: &mut Args,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    // `parse_any`: a keyword in key position (`type = ..`) is an unknown argument too.
+    let key = input.call(Ident::parse_any).map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!(
+                "expected an argument name; {} accepts {}",
+                kind.attr(),
+                kind.accepted()
+            ),
+        )
+    })?;
+    let Some(known) = kind.key(&key) else {
+        errors.push(unknown(kind, &key));
+        return skip_value(kind, input);
+    };
+    let Some(eq) = input.parse::<Option<Token![=]>>()? else {
+        return Err(syn::Error::new(
+            key.span(),
+            format!("`{key}` needs a value: {}", kind.form(known)),
+        ));
+    };
+    if input.is_empty() || input.peek(Token![,]) {
+        return Err(syn::Error::new(
+            eq.span,
+            format!("missing value after `{key} =`: {}", kind.form(known)),
+        ));
+    }
+    let value: Expr = input.parse().map_err(|e| with_accepted(kind, e))?;
+    match known {
+        Key::Name if args.name.is_some() => errors.push(duplicate(kind, known, &key)),
+        Key::Request if args.request.is_some() => errors.push(duplicate(kind, known, &key)),
+        Key::Name => match name(kind, &value) {
+            Ok(lit) => args.name = Some(lit),
+            Err(e) => errors.push(e),
+        },
+        Key::Request => args.request = Some(value),
+    }
+    if !input.is_empty() {
+        input
+            .parse::<Token![,]>()
+            .map_err(|e| with_accepted(kind, e))?;
+    }
+    Ok(())
+}
+
+/// After an unknown key: skip `= value` (if any) up to the next `,`, so that the arguments
+/// after it are still checked.
+fn skip_value(kind: Kind, input: ParseStream) -> syn::Result<()> {
+    let eq = input.parse::<Option<Token![=]>>()?;
+    if eq.is_some() && !input.is_empty() && !input.peek(Token![,]) {
+        input.parse::<Expr>().map_err(|e| with_accepted(kind, e))?;
+    }
+    if !input.is_empty() {
+        input
+            .parse::<Token![,]>()
+            .map_err(|e| with_accepted(kind, e))?;
+    }
+    Ok(())
+}
+
+/// The value of `name`: a non-empty string literal.
+fn name(kind: Kind, value: &Expr) -> syn::Result<LitStr> {
+    let lit = match value {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => s.clone(),
+        _ => {
+            return Err(syn::Error::new_spanned(
+                value,
+                format!("`name` takes a string literal: {}", kind.form(Key::Name)),
+            ))
+        }
+    };
+    if lit.value().trim().is_empty() {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`name` must not be empty: {}, or {} to use the function's name",
+                kind.form(Key::Name),
+                kind.attr()
+            ),
+        ));
+    }
+    Ok(lit)
+}
+
+fn unknown(kind: Kind, key: &Ident) -> syn::Error {
+    let what = if key == "request" {
+        "`request` is only accepted on #[profx::agent]".to_string()
+    } else {
+        format!("unknown argument `{key}`")
+    };
     syn::Error::new(
         key.span(),
-        format!("duplicate argument `{key}`: give it once"),
+        format!("{what}; {} accepts {}", kind.attr(), kind.accepted()),
     )
 }
 
-fn not_a_string(value: &Expr) -> syn::Error {
-    syn::Error::new_spanned(
-        value,
-        "expected a string literal for `name`, e.g. name = \"parse\"",
+fn duplicate(kind: Kind, known: Key, key: &Ident) -> syn::Error {
+    syn::Error::new(
+        key.span(),
+        format!(
+            "duplicate argument `{key}`; {} takes it once: {}",
+            kind.attr(),
+            kind.form(known)
+        ),
     )
+}
+
+/// A syntax error from syn, followed by what the attribute accepts.
+fn with_accepted(kind: Kind, e: syn::Error) -> syn::Error {
+    syn::Error::new(
+        e.span(),
+        format!("{e}; {} accepts {}", kind.attr(), kind.accepted()),
+    )
+}
+
+/// Several errors reported together (as serde's `Ctxt`).
+#[derive(Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, e: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(e),
+            None => self.0 = Some(e),
+        }
+    }
+
+    pub(crate) fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
 }

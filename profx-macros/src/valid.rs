@@ -1,96 +1,137 @@
 //! What the attributes accept (SPEC §3), checked before anything is generated.
+//!
+//! Each error is spanned at the offending token (the `struct` keyword, `const`, the function's
+//! name for #[profx::main], ...) and says what is accepted. Every error found is reported at
+//! once: a bad argument on a `const fn` gives both errors.
 
-use proc_macro2::TokenStream;
-use syn::spanned::Spanned;
+use proc_macro2::{Span, TokenStream};
 use syn::ItemFn;
 
-use crate::args::{Args, Kind};
+use crate::args::{Args, Errors, Kind};
 
-/// The parsed arguments and function, or the error to report.
+/// The parsed arguments and function, or the errors to report.
 pub(crate) fn check(
     kind: Kind,
     args: TokenStream,
     item: TokenStream,
 ) -> syn::Result<(Args, ItemFn)> {
-    let func = parse_fn(kind, item)?;
-    let args = Args::parse(kind, args)?;
+    let mut errors = Errors::default();
+    let func = parse_fn(kind, item).map_err(|e| errors.push(e)).ok();
+    let args = Args::parse(kind, args).map_err(|e| errors.push(e)).ok();
+    if let Some(func) = &func {
+        check_fn(kind, func, &mut errors);
+    }
+    errors.finish()?;
+    match (args, func) {
+        (Some(args), Some(func)) => Ok((args, func)),
+        _ => unreachable!("an error was reported for each missing part"),
+    }
+}
+
+fn check_fn(kind: Kind, func: &ItemFn, errors: &mut Errors) {
     if let Some(c) = &func.sig.constness {
-        return Err(syn::Error::new(
+        errors.push(syn::Error::new(
             c.span,
             format!(
-                "{} cannot be used on a `const fn`: timing reads a clock, which const evaluation cannot do; remove `const` or the attribute",
+                "{} cannot be used on a `const fn` (const evaluation has no clock); remove `const` or the attribute",
                 kind.attr()
             ),
         ));
     }
-    if kind == Kind::Main && func.sig.ident != "main" {
-        return Err(syn::Error::new(
+    if kind != Kind::Main {
+        return;
+    }
+    if func.sig.ident != "main" {
+        errors.push(syn::Error::new(
             func.sig.ident.span(),
             format!(
-                "#[profx::main] goes on `fn main`, not on `{}`; use #[profx::agent] or #[profx::phase] to instrument other functions",
+                "#[profx::main] goes on `fn main`, not on `{}`; use #[profx::agent] or #[profx::phase] on other functions",
                 func.sig.ident
             ),
         ));
+    } else if let Some(a) = &func.sig.asyncness {
+        // `#[profx::main] #[tokio::main] async fn main`: attributes expand outermost first, so
+        // this one sees the runtime's attribute still in place and the function still async.
+        // The report guard then lives in the async body, which is fine.
+        if !has_runtime_main(func) {
+            errors.push(syn::Error::new(
+                a.span,
+                "#[profx::main] on `async fn main` needs an async runtime's attribute next to it, e.g. #[profx::main] #[tokio::main]",
+            ));
+        }
     }
-    if kind == Kind::Main && func.sig.asyncness.is_some() {
-        return Err(syn::Error::new(
-            func.sig.asyncness.span(),
-            "#[profx::main] goes on a sync `fn main`; with an async runtime's attribute (e.g. #[tokio::main]), put #[profx::main] above it",
-        ));
-    }
-    Ok((args, func))
+}
+
+/// Whether another attribute on the function is a runtime's `main` (`#[tokio::main]`,
+/// `#[async_std::main]`, `#[actix_web::main]`, ...).
+fn has_runtime_main(func: &ItemFn) -> bool {
+    func.attrs
+        .iter()
+        .any(|a| a.path().segments.last().is_some_and(|s| s.ident == "main"))
 }
 
 fn parse_fn(kind: Kind, item: TokenStream) -> syn::Result<ItemFn> {
-    match syn::parse2::<ItemFn>(item.clone()) {
-        Ok(f) => Ok(f),
-        Err(_) => {
-            // Say what the item is, pointing at it.
-            let what = match syn::parse2::<syn::Item>(item.clone()) {
-                Ok(syn::Item::Struct(s)) => Some(("a struct", s.struct_token.span)),
-                Ok(syn::Item::Enum(e)) => Some(("an enum", e.enum_token.span)),
-                Ok(syn::Item::Impl(i)) => Some(("an impl block", i.impl_token.span)),
-                Ok(syn::Item::Trait(t)) => Some(("a trait", t.trait_token.span)),
-                Ok(syn::Item::Mod(m)) => Some(("a module", m.mod_token.span)),
-                Ok(syn::Item::Static(s)) => Some(("a static", s.static_token.span)),
-                Ok(syn::Item::Const(c)) => Some(("a const", c.const_token.span)),
-                Ok(syn::Item::Type(t)) => Some(("a type alias", t.type_token.span)),
-                Ok(syn::Item::Use(u)) => Some(("a use declaration", u.use_token.span)),
-                _ => None,
-            };
-            if let Some((what, span)) = what {
-                return Err(syn::Error::new(
-                    span,
-                    format!(
-                        "{} can only be used on functions (free functions, methods, associated functions), not on {what}",
-                        kind.attr()
-                    ),
-                ));
-            }
-            // A function signature without a body (a trait's required method).
-            if let Ok(f) = syn::parse2::<syn::TraitItemFn>(item.clone()) {
-                if f.default.is_none() {
-                    return Err(syn::Error::new(
-                        f.sig.span(),
-                        format!(
-                            "{} needs a function body; put it on the implementations of this method instead",
-                            kind.attr()
-                        ),
-                    ));
-                }
-            }
-            let span = item
-                .into_iter()
-                .next()
-                .map(|t| t.span())
-                .unwrap_or_else(proc_macro2::Span::call_site);
-            Err(syn::Error::new(
-                span,
+    if let Ok(f) = syn::parse2::<ItemFn>(item.clone()) {
+        return Ok(f);
+    }
+    // Say what the item is, pointing at its keyword.
+    let what = match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Struct(s)) => Some(("a struct", s.struct_token.span)),
+        Ok(syn::Item::Enum(e)) => Some(("an enum", e.enum_token.span)),
+        Ok(syn::Item::Union(u)) => Some(("a union", u.union_token.span)),
+        Ok(syn::Item::Impl(i)) => Some(("an impl block", i.impl_token.span)),
+        Ok(syn::Item::Trait(t)) => Some(("a trait", t.trait_token.span)),
+        Ok(syn::Item::TraitAlias(t)) => Some(("a trait alias", t.trait_token.span)),
+        Ok(syn::Item::Mod(m)) => Some(("a module", m.mod_token.span)),
+        Ok(syn::Item::Static(s)) => Some(("a static", s.static_token.span)),
+        Ok(syn::Item::Const(c)) => Some(("a const", c.const_token.span)),
+        Ok(syn::Item::Type(t)) => Some(("a type alias", t.type_token.span)),
+        Ok(syn::Item::Use(u)) => Some(("a use declaration", u.use_token.span)),
+        Ok(syn::Item::ExternCrate(e)) => Some(("an extern crate", e.crate_token.span)),
+        Ok(syn::Item::ForeignMod(f)) => Some(("an extern block", f.abi.extern_token.span)),
+        Ok(syn::Item::Macro(m)) => Some((
+            "a macro",
+            m.mac
+                .path
+                .segments
+                .first()
+                .map_or_else(Span::call_site, |s| s.ident.span()),
+        )),
+        _ => None,
+    };
+    if let Some((what, span)) = what {
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "{} can only be used on functions (free functions, methods, associated functions), not on {what}",
+                kind.attr()
+            ),
+        ));
+    }
+    // A function signature without a body: a trait's required method.
+    if let Ok(f) = syn::parse2::<syn::TraitItemFn>(item.clone()) {
+        if f.default.is_none() {
+            let semi = f
+                .semi_token
+                .map_or_else(|| f.sig.ident.span(), |s| s.spans[0]);
+            return Err(syn::Error::new(
+                semi,
                 format!(
-                    "{} can only be used on functions (free functions, methods, associated functions)",
+                    "{} needs a function with a body, not a method signature; put it on the method in each impl",
                     kind.attr()
                 ),
-            ))
+            ));
         }
     }
+    let span = item
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |t| t.span());
+    Err(syn::Error::new(
+        span,
+        format!(
+            "{} can only be used on functions (free functions, methods, associated functions)",
+            kind.attr()
+        ),
+    ))
 }

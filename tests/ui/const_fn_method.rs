@@ -1,0 +1,10 @@
+struct Grid;
+
+impl Grid {
+    #[profx::agent]
+    pub const fn cells(&self) -> usize {
+        0
+    }
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[profx::agent(name = "a", name = "b")]
+fn locate() {}
+
+fn main() {}

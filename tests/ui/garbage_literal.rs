@@ -1,0 +1,4 @@
+#[profx::agent("locate")]
+fn locate() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[profx::phase(name = )]
+fn parse() {}
+
+fn main() {}

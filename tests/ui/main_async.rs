@@ -1,0 +1,2 @@
+#[profx::main]
+async fn main() {}

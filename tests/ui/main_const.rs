@@ -1,0 +1,2 @@
+#[profx::main]
+const fn main() {}

@@ -1,0 +1,6 @@
+#[profx::main]
+fn run() {}
+
+fn main() {
+    run();
+}

@@ -1,0 +1,2 @@
+#[profx::main(arg)]
+fn main() {}

@@ -1,0 +1,4 @@
+#[profx::agent(name = "")]
+fn locate() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[profx::phase(name = some_ident)]
+fn parse() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[profx::agent(name = 42)]
+fn locate() {}
+
+fn main() {}

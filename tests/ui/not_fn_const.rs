@@ -1,0 +1,4 @@
+#[profx::phase]
+const LIMIT: u32 = 10;
+
+fn main() {}

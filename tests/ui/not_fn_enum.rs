@@ -1,0 +1,7 @@
+#[profx::phase]
+enum Step {
+    Parse,
+    Check,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+struct Locator;
+
+#[profx::agent]
+impl Locator {
+    fn run(&self) {}
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+macro_rules! noop {
+    () => {};
+}
+
+#[profx::phase]
+noop!();
+
+fn main() {}

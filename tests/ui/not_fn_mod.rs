@@ -1,0 +1,6 @@
+#[profx::phase]
+mod steps {
+    pub fn parse() {}
+}
+
+fn main() {}

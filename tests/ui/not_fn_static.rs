@@ -1,0 +1,4 @@
+#[profx::agent]
+static LIMIT: u32 = 10;
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[profx::agent]
+pub struct Locator {
+    root: String,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[profx::agent]
+trait Agent {
+    fn run(&self);
+}
+
+fn main() {}

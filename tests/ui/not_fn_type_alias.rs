@@ -1,0 +1,4 @@
+#[profx::phase]
+type Id = u64;
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[profx::phase(request = input)]
+fn parse(input: &str) -> usize {
+    input.len()
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+trait Agent {
+    #[profx::agent]
+    fn run(&self, query: &str) -> usize;
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[profx::agent(nmae = "x")]
+fn locate() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[profx::agent(type = "x")]
+fn locate() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[profx::phase(label = "parse")]
+fn parse() {}
+
+fn main() {}

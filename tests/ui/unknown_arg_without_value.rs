@@ -1,0 +1,4 @@
+#[profx::phase(fast)]
+fn parse() {}
+
+fn main() {}
