@@ -1,0 +1,274 @@
+//! Exact instruction counts of one profx call, from valgrind's callgrind.
+//!
+//! Run: `cargo bench -p profx-bench --bench instructions` (needs `valgrind` and
+//! `callgrind_annotate` on the PATH; without them it says so and stops).
+//!
+//! The program runs itself under callgrind; each `drive_*` function makes `K` calls of one
+//! kind, and the inclusive instruction count of each driver, divided by `K`, is printed next
+//! to the same figure for the uninstrumented function. Instruction counts are exact and do not
+//! depend on the machine's load; they are not cycles (a `rdtsc` counts as one instruction).
+
+use std::hint::black_box;
+use std::process::Command;
+
+const K: u64 = 100_000;
+const CHUNK: u64 = 1000;
+const CHILD_VAR: &str = "PROFX_BENCH_UNDER_CALLGRIND";
+
+static DATA: [u64; 16] = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3];
+
+macro_rules! work_body {
+    ($x:expr) => {{
+        let d: &[u64; 16] = black_box(&DATA);
+        let mut acc: u64 = $x;
+        for &v in d.iter() {
+            acc = acc.wrapping_mul(31).wrapping_add(v);
+        }
+        acc
+    }};
+}
+
+#[inline(never)]
+fn work_plain(x: u64) -> u64 {
+    work_body!(x)
+}
+
+#[profx::phase]
+#[inline(never)]
+fn work_profx(x: u64) -> u64 {
+    work_body!(x)
+}
+
+#[profx::agent]
+#[inline(never)]
+fn chunk(start: u64, n: u64) -> u64 {
+    let mut acc = 0u64;
+    for i in start..start + n {
+        acc = acc.wrapping_add(work_profx(black_box(i)));
+    }
+    acc
+}
+
+#[profx::phase]
+#[inline(never)]
+fn phase_a(x: u64) -> u64 {
+    work_body!(x)
+}
+
+#[profx::phase]
+#[inline(never)]
+fn phase_b(x: u64) -> u64 {
+    work_body!(x)
+}
+
+#[profx::agent]
+#[inline(never)]
+fn two_phases(x: u64) -> u64 {
+    phase_a(x) ^ phase_b(x.wrapping_add(1))
+}
+
+#[inline(never)]
+fn two_plain(x: u64) -> u64 {
+    work_plain(x) ^ work_plain(x.wrapping_add(1))
+}
+
+#[inline(never)]
+fn drive_plain(k: u64) -> u64 {
+    let mut acc = 0u64;
+    for i in 0..k {
+        acc = acc.wrapping_add(work_plain(black_box(i)));
+    }
+    acc
+}
+
+#[inline(never)]
+fn drive_quanta_pair(k: u64) -> u64 {
+    let c = quanta::Clock::new();
+    let mut acc = 0u64;
+    for _ in 0..k {
+        let a = c.raw();
+        let b = c.raw();
+        acc = acc.wrapping_add(b.wrapping_sub(a));
+    }
+    acc
+}
+
+#[inline(never)]
+fn drive_instant_pair(k: u64) -> u64 {
+    for _ in 0..k {
+        black_box(std::time::Instant::now());
+        black_box(std::time::Instant::now());
+    }
+    0
+}
+
+fn chunks(k: u64) -> u64 {
+    let mut acc = 0u64;
+    let mut i = 0;
+    while i < k {
+        let n = CHUNK.min(k - i);
+        acc ^= chunk(i, n);
+        i += n;
+    }
+    acc
+}
+
+#[inline(never)]
+fn drive_profx_in_agent(k: u64) -> u64 {
+    chunks(k)
+}
+
+#[inline(never)]
+fn drive_profx_no_agent(k: u64) -> u64 {
+    let mut acc = 0u64;
+    for i in 0..k {
+        acc = acc.wrapping_add(work_profx(black_box(i)));
+    }
+    acc
+}
+
+#[inline(never)]
+fn drive_profx_disabled(k: u64) -> u64 {
+    profx::global().disable();
+    let r = chunks(k);
+    profx::global().enable();
+    r
+}
+
+#[inline(never)]
+fn drive_two_plain(k: u64) -> u64 {
+    let mut acc = 0u64;
+    for i in 0..k {
+        acc = acc.wrapping_add(two_plain(black_box(i)));
+    }
+    acc
+}
+
+#[inline(never)]
+fn drive_two_phases(k: u64) -> u64 {
+    let mut acc = 0u64;
+    for i in 0..k {
+        acc = acc.wrapping_add(two_phases(black_box(i)));
+    }
+    acc
+}
+
+/// Under callgrind: warm every path once (first-use registration), then drive each case.
+fn child() {
+    black_box(chunks(2 * CHUNK));
+    black_box(drive_profx_no_agent(10));
+    black_box(two_phases(1));
+    black_box(drive_plain(K));
+    black_box(drive_quanta_pair(K));
+    black_box(drive_instant_pair(K));
+    black_box(drive_profx_in_agent(K));
+    black_box(drive_profx_no_agent(K));
+    black_box(drive_profx_disabled(K));
+    black_box(drive_two_plain(K));
+    black_box(drive_two_phases(K));
+}
+
+/// (driver, what, per call of `work` (true) or per execution)
+const ROWS: &[(&str, &str, bool)] = &[
+    ("drive_plain", "(a) uninstrumented work()", true),
+    ("drive_quanta_pair", "(b) quanta Clock::raw() pair", true),
+    ("drive_instant_pair", "(b') Instant::now() pair", true),
+    (
+        "drive_profx_in_agent",
+        "(c) profx #[phase] in #[agent] (1000 per execution)",
+        true,
+    ),
+    (
+        "drive_profx_no_agent",
+        "(c') profx #[phase], no agent",
+        true,
+    ),
+    ("drive_profx_disabled", "(d) profx, run-time disabled", true),
+    (
+        "drive_two_plain",
+        "(f0) 2 plain calls, per execution",
+        false,
+    ),
+    (
+        "drive_two_phases",
+        "(f) profx agent + 2 phases, per execution",
+        false,
+    ),
+];
+
+fn main() {
+    if std::env::var_os(CHILD_VAR).is_some() {
+        child();
+        return;
+    }
+    let exe = std::env::current_exe().expect("own path");
+    let out_file =
+        std::env::temp_dir().join(format!("profx-bench-callgrind-{}.out", std::process::id()));
+    let run = Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out_file.display()))
+        .arg(&exe)
+        .env(CHILD_VAR, "1")
+        .output();
+    let run = match run {
+        Ok(r) if r.status.success() => r,
+        Ok(r) => {
+            println!(
+                "valgrind failed: {}\n{}",
+                r.status,
+                String::from_utf8_lossy(&r.stderr)
+            );
+            return;
+        }
+        Err(e) => {
+            println!("valgrind is not available ({e}); nothing measured");
+            return;
+        }
+    };
+    drop(run);
+    let annotate = Command::new("callgrind_annotate")
+        .arg("--inclusive=yes")
+        .arg("--threshold=100")
+        .arg(&out_file)
+        .output();
+    let _ = std::fs::remove_file(&out_file);
+    let text = match annotate {
+        Ok(a) if a.status.success() => String::from_utf8_lossy(&a.stdout).into_owned(),
+        _ => {
+            println!("callgrind_annotate failed; nothing measured");
+            return;
+        }
+    };
+    // Lines look like: `  7,600,017 ( 1.23%)  ???:instructions::drive_plain [/path]`.
+    let inclusive = |driver: &str| -> Option<f64> {
+        let needle = format!("instructions::{driver} ");
+        text.lines().find(|l| l.contains(&needle)).and_then(|l| {
+            l.split_whitespace()
+                .next()
+                .and_then(|n| n.replace(',', "").parse::<u64>().ok())
+                .map(|n| n as f64 / K as f64)
+        })
+    };
+    println!(
+        "profx instruction counts (callgrind, {K} calls per case, inclusive instructions per call)"
+    );
+    println!("{:<52} {:>10} {:>10}", "case", "instr", "overhead");
+    let plain = inclusive("drive_plain");
+    let two_plain = inclusive("drive_two_plain");
+    for (driver, what, per_call) in ROWS {
+        let Some(n) = inclusive(driver) else {
+            println!("{what:<52} {:>10}", "?");
+            continue;
+        };
+        let base = if *per_call { plain } else { two_plain };
+        let over = match (
+            driver.starts_with("drive_profx") || *driver == "drive_two_phases",
+            base,
+        ) {
+            (true, Some(b)) => format!("{:.1}", n - b),
+            _ => "-".into(),
+        };
+        println!("{what:<52} {n:>10.1} {over:>10}");
+    }
+    println!("(overhead = instructions - those of (a), or of (f0) for (f); the clock pairs are shown as is)");
+}
