@@ -9,14 +9,28 @@
 //! fn run(&self, q: String, n: u32) -> Result<T, E> {
 //!     static SITE: Site = Site::new("run");
 //!     let mut state = AgentState::new(&SITE, Some(format_args!("{}", q)));
-//!     let ret: Result<T, E> = state.run_sync(move || { let q = q; let mut n = n; body });
+//!     let ret: Result<T, E> = state.run_sync(move || -> Result<T, E> {
+//!         let q = q;
+//!         let mut n = n;
+//!         match () { () => { body } }
+//!     });
 //!     state.finish(<outcome of &ret>);
 //!     ret
 //! }
 //! ```
-//! The closure keeps `?` and `return` inside the timed region and lets the outcome be read; the
-//! arguments are moved in and re-bound in order, as rustc lowers `async fn`, so they drop in the
-//! same order as before. An `async fn` gets the same shape with `async move { .. }` and `.await`.
+//! The closure keeps `?` and `return` inside the timed region and lets the outcome be read.
+//! Drop order is the function's own, as rustc keeps it when it lowers `async fn`:
+//! - every argument is moved into the closure and re-bound in order; an argument whose pattern
+//!   is not a plain binding (`(a, _)`, `_`, `Point { x, .. }`, `ref x`) becomes `__profx_argN`
+//!   in the signature and `let __profx_argN = __profx_argN; let <pattern> = __profx_argN;` in
+//!   the closure, so its unbound parts drop with it rather than after the body;
+//! - a `self` taken by value is captured whole (`let _ = &self;`), not field by field;
+//! - the body sits in a match arm, a temporary scope, so the temporaries of its tail expression
+//!   drop before the arguments, as they do at the end of a function body.
+//!
+//! An `async fn` gets the same shape with `async move { .. }` and `.await`; there the body's
+//! value is bound by `let inner: T = ..;` (so `?` and coercions see `T`) and handed on by
+//! `#[allow(unreachable_code)] return inner;`, which a diverging body must not make warn.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
@@ -43,7 +57,10 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
         }
     };
     let is_async = item.sig.asyncness.is_some();
-    let rebinds = rebind_args(&mut item);
+    let Rebound {
+        stmts: rebinds,
+        renamed,
+    } = rebind_args(&mut item);
 
     let (ret_ty, diverges) = match &item.sig.output {
         ReturnType::Default => (None, false),
@@ -71,32 +88,50 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
                 )),
                 None => quote!(::core::option::Option::None),
             };
-            quote!(::profx::__private::AgentState::new(&#site, #request))
+            let new = quote!(::profx::__private::AgentState::new(&#site, #request));
+            match &args.request {
+                // The request may name bindings of patterns that the signature no longer has:
+                // bind them again, by reference, for the request alone. (`let`, so that the
+                // request's temporaries end before those bindings.)
+                Some(_) if !renamed.is_empty() => {
+                    let views = renamed.iter().map(|(arg, pat)| request_view(arg, pat));
+                    quote!({ #(#views)* let #state = #new; #state })
+                }
+                _ => new,
+            }
         }
         _ if is_async => quote!(::profx::__private::PhaseSpan::new_async(&#site)),
         _ => quote!(::profx::__private::PhaseSpan::new(&#site)),
     };
 
     let block = &item.block;
-    let stmts = &block.stmts;
     // `-> T` on the closure is only written when T has no inferred parts.
     let annot_closure = match &ret_ty {
         Some(t) if !has_infer(t) => quote!(-> #t),
         _ => quote!(),
     };
+    // The body in a match arm: a temporary scope, so the temporaries of its tail expression
+    // drop before the re-bound arguments, as at the end of a function body. The block is the
+    // function's own, braces included: their span carries the edition, which decides whether
+    // those temporaries drop before the body's locals (2024) or after (2021).
+    let body = quote!(match () { () => #block });
     let run = if is_async {
+        // `let` gives the block its type (for `?` and coercions); `return` rather than a tail
+        // expression, so that a body that diverges leaves no unreachable code of ours to warn
+        // about (the lint attribute covers this statement only, not the body).
         quote! {
             #state.run(async move {
                 #(#rebinds)*
-                let #inner #annot = { #(#stmts)* };
-                #inner
+                let #inner #annot = #body;
+                #[allow(unreachable_code)]
+                return #inner;
             }).await
         }
     } else {
         quote! {
             #state.run_sync(move || #annot_closure {
                 #(#rebinds)*
-                #(#stmts)*
+                #body
             })
         }
     };
@@ -187,38 +222,102 @@ fn has_infer(ty: &Type) -> bool {
     f.0
 }
 
-/// `let x = x;` for every binding of the arguments, in order; `mut` moves from the signature
-/// to the re-binding (as rustc does for `async fn`).
-fn rebind_args(item: &mut ItemFn) -> Vec<TokenStream> {
-    let mut out = Vec::new();
-    for arg in item.sig.inputs.iter_mut() {
-        let FnArg::Typed(pt) = arg else { continue };
-        let mut bindings = Vec::new();
-        collect_bindings(&mut pt.pat, &mut bindings);
-        for (ident, mutable) in bindings {
-            let m = mutable.then(|| quote!(mut));
-            out.push(quote!(let #m #ident = #ident;));
+/// What [`rebind_args`] gives.
+struct Rebound {
+    /// The statements that open the closure or async block.
+    stmts: Vec<TokenStream>,
+    /// The arguments renamed `__profx_argN`, with their pattern (`mut` removed), if it binds.
+    renamed: Vec<(Ident, Pat)>,
+}
+
+/// Moves the arguments into the body in order, as rustc does for `async fn`, so that they drop
+/// in the order they would without the attribute:
+/// - `x` / `mut x`: `let x = x;` / `let mut x = x;` (`mut` moves from the signature here);
+/// - any other pattern: the argument becomes `__profx_argN` and the body starts with
+///   `let __profx_argN = __profx_argN; let <pattern> = __profx_argN;` (what the pattern does
+///   not bind drops with `__profx_argN`, right after the pattern's bindings);
+/// - `self` by value: `let _ = &self;`, so the closure captures all of it rather than the fields
+///   it uses (which would drop them apart from the rest).
+fn rebind_args(item: &mut ItemFn) -> Rebound {
+    let mut out = Rebound {
+        stmts: Vec::new(),
+        renamed: Vec::new(),
+    };
+    for (i, arg) in item.sig.inputs.iter_mut().enumerate() {
+        let pt = match arg {
+            FnArg::Typed(pt) => pt,
+            FnArg::Receiver(r) => {
+                let by_value = r.reference.is_none() && !matches!(*r.ty, Type::Reference(_));
+                if by_value {
+                    let s = &r.self_token;
+                    out.stmts.push(quote!(let _ = &#s;));
+                }
+                continue;
+            }
+        };
+        if let Pat::Ident(p) = &mut *pt.pat {
+            if p.by_ref.is_none() && p.subpat.is_none() {
+                let m = p.mutability.take().map(|_| quote!(mut));
+                let ident = &p.ident;
+                out.stmts.push(quote!(let #m #ident = #ident;));
+                continue;
+            }
+        }
+        let arg = Ident::new(&format!("__profx_arg{i}"), Span::mixed_site());
+        let pat = std::mem::replace(
+            &mut *pt.pat,
+            Pat::Ident(syn::PatIdent {
+                attrs: Vec::new(),
+                by_ref: None,
+                mutability: None,
+                ident: arg.clone(),
+                subpat: None,
+            }),
+        );
+        out.stmts.push(quote!(let #arg = #arg; let #pat = #arg;));
+        let mut view = pat;
+        let mut binds = false;
+        strip_mut(&mut view, &mut binds);
+        if binds {
+            out.renamed.push((arg, view));
         }
     }
     out
 }
 
-fn collect_bindings(pat: &mut Pat, out: &mut Vec<(Ident, bool)>) {
-    struct Collect<'a>(&'a mut Vec<(Ident, bool)>);
-    impl VisitMut for Collect<'_> {
+/// Removes `mut` from the bindings of `pat`; says whether it binds anything.
+fn strip_mut(pat: &mut Pat, binds: &mut bool) {
+    struct Strip<'a>(&'a mut bool);
+    impl VisitMut for Strip<'_> {
         fn visit_pat_ident_mut(&mut self, p: &mut syn::PatIdent) {
-            if p.ident == "self" {
-                return;
-            }
-            let mutable = p.by_ref.is_none() && p.mutability.is_some();
-            if mutable {
-                p.mutability = None;
-            }
-            self.0.push((p.ident.clone(), mutable));
-            if let Some((_, sub)) = &mut p.subpat {
-                self.visit_pat_mut(sub);
-            }
+            *self.0 = true;
+            p.mutability = None;
+            syn::visit_mut::visit_pat_ident_mut(self, p);
         }
     }
-    Collect(out).visit_pat_mut(pat);
+    Strip(binds).visit_pat_mut(pat);
+}
+
+/// `let <pattern> = &<argument>;`, for the request expression: default binding modes make every
+/// binding a reference into the argument. Nothing in the pattern may fight that mode (edition
+/// 2024 refuses `ref`, `mut` and `&` under it), so the view drops them all: `&k` and `ref k`
+/// become `k` (a reference, or a reference to one; `Display` is the same).
+fn request_view(arg: &Ident, pat: &Pat) -> TokenStream {
+    struct View;
+    impl VisitMut for View {
+        fn visit_pat_mut(&mut self, p: &mut Pat) {
+            while let Pat::Reference(r) = p {
+                *p = (*r.pat).clone();
+            }
+            syn::visit_mut::visit_pat_mut(self, p);
+        }
+        fn visit_pat_ident_mut(&mut self, p: &mut syn::PatIdent) {
+            p.by_ref = None;
+            p.mutability = None;
+            syn::visit_mut::visit_pat_ident_mut(self, p);
+        }
+    }
+    let mut pat = pat.clone();
+    View.visit_pat_mut(&mut pat);
+    quote!(#[allow(unused_variables)] let #pat = &#arg;)
 }
