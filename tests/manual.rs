@@ -37,7 +37,9 @@ fn end_takes_results_options_and_unit() {
     let p = profx::Profiler::new(true);
     p.start_execution("a", "").end(());
     p.start_execution("a", "").end(Ok::<u8, String>(1));
-    p.start_execution("a", "").end(&Err::<u8, _>("bad input"));
+    let failed = Err::<u8, String>("bad input".to_string());
+    p.start_execution("a", "").end(&failed); // by reference: the result is still ours
+    assert!(failed.is_err());
     p.start_execution("a", "").end(None::<String>);
     p.start_execution("a", "").end(Some("timeout"));
     drop(p.start_execution("a", ""));

@@ -162,13 +162,11 @@ fn expand_main(mut item: ItemFn) -> TokenStream {
     let block = &item.block;
     let stmts = &block.stmts;
     let brace = block.brace_token.span.join();
-    item.block = Box::new(
-        syn::parse2(quote_spanned!(brace=> {
-            let #guard = ::profx::ReportGuard::from_env();
-            #(#stmts)*
-        }))
-        .expect("generated block parses"),
-    );
+    *item.block = syn::parse2(quote_spanned!(brace=> {
+        let #guard = ::profx::ReportGuard::from_env();
+        #(#stmts)*
+    }))
+    .expect("generated block parses");
     quote!(#item)
 }
 

@@ -41,12 +41,13 @@ impl Severity {
         if threshold.is_zero() {
             return Some(Severity::Critical);
         }
-        let r = measured.as_secs_f64() / threshold.as_secs_f64();
-        Some(if r > 3.0 {
+        // Whole nanoseconds, so that 150 ms against 100 ms is exactly 1.5x.
+        let (m, t) = (measured.as_nanos(), threshold.as_nanos());
+        Some(if m > t * 3 {
             Severity::Critical
-        } else if r >= 2.0 {
+        } else if m >= t * 2 {
             Severity::High
-        } else if r >= 1.5 {
+        } else if m * 2 >= t * 3 {
             Severity::Medium
         } else {
             Severity::Low

@@ -156,7 +156,10 @@ impl Slot {
     fn new(name: u32, parent: u32, gen: u64) -> Slot {
         // Allocate the counters zeroed rather than building 20 KiB on the stack.
         let hist: Box<[AtomicU64]> = (0..BUCKETS).map(|_| AtomicU64::new(0)).collect();
-        let hist: Box<[AtomicU64; BUCKETS]> = hist.try_into().ok().expect("BUCKETS counters");
+        let hist: Box<[AtomicU64; BUCKETS]> = match hist.try_into() {
+            Ok(h) => h,
+            Err(_) => unreachable!("made with BUCKETS counters"),
+        };
         Slot {
             name,
             parent,

@@ -10,10 +10,8 @@ use crate::Report;
 /// use the attribute hold one in `main`.
 ///
 /// ```
-/// fn main() {
-///     let _report = profx::ReportGuard::from_env();
-///     // ... the program ...
-/// }
+/// let _report = profx::ReportGuard::from_env();
+/// // ... the program; the report is written when `_report` goes out of scope ...
 /// ```
 #[must_use = "the report is written when the guard is dropped: bind it with `let _report = ...`"]
 #[derive(Debug)]
