@@ -62,7 +62,7 @@ pub struct PhaseProfile {
 /// as failed, `"cancelled"` (or `"panicked"` when dropped by a panic).
 ///
 /// ```
-/// let p = profx::Profiler::new(true);
+/// let p = profx_runtime::Profiler::new(true);
 /// let mut ex = p.start_execution("codebase-analyzer", "Analyze src/");
 /// ex.start_phase("file_discovery");
 /// ex.end_phase();

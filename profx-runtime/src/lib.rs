@@ -40,7 +40,7 @@ pub use report::{HumanBytes, HumanDuration, Report, ReportGuard, SystemSummary, 
 ///
 /// ```
 /// fn load() {
-///     let _p = profx::phase("load");
+///     let _p = profx_runtime::phase("load");
 ///     // ... work ...
 /// }
 /// # load();

@@ -18,7 +18,7 @@ pub(crate) use on::*;
 /// empty data, so code calling it compiles unchanged.
 ///
 /// ```
-/// let p = profx::Profiler::new(true);
+/// let p = profx_runtime::Profiler::new(true);
 /// let mut ex = p.start_execution("codebase-locator", "Find main.go");
 /// ex.start_phase("search");
 /// ex.end_phase();

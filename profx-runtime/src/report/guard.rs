@@ -10,7 +10,7 @@ use crate::Report;
 /// use the attribute hold one in `main`.
 ///
 /// ```
-/// let _report = profx::ReportGuard::from_env();
+/// let _report = profx_runtime::ReportGuard::from_env();
 /// // ... the program; the report is written when `_report` goes out of scope ...
 /// ```
 #[must_use = "the report is written when the guard is dropped: bind it with `let _report = ...`"]
