@@ -56,8 +56,11 @@ fn executions_and_their_phases_from_many_threads_add_up() {
     assert_eq!(m.total_executions, 4_000);
     assert_eq!(m.success_count, 4_000);
     assert_eq!(m.phases["threads-work"].calls, 40_000);
+    // One ring per agent, shared by the threads: the newest PROFX_MAX_EXECUTIONS are kept.
+    let kept = profx::global().executions("threads-agent");
+    assert_eq!(kept.len(), 1000);
     // Each execution saw exactly its own ten phases.
-    for e in profx::global().executions("threads-agent") {
+    for e in kept {
         assert_eq!(e.phases.len(), 10, "{}", e.id);
         assert!(e
             .phases
@@ -161,4 +164,42 @@ fn percentiles_merged_across_threads_are_within_one_percent() {
     assert!(at_least(p.percentiles.p50, 100.0), "{:?}", p.percentiles);
     assert!(at_least(p.percentiles.p90, 400.0), "{:?}", p.percentiles);
     assert!(p.min_duration.as_micros() >= 50);
+}
+
+#[profx::agent(name = "threads-ring-stress", request = i)]
+fn stressed(i: u64) -> u64 {
+    work(i) + work(i + 1)
+}
+
+#[test]
+fn reading_executions_while_threads_replace_them_sees_whole_records() {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|t| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut i = t * 1_000_000;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    stressed(i);
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    let mut reads = 0;
+    while reads < 200 {
+        for e in profx::global().executions("threads-ring-stress") {
+            // A record is never seen half-written or after reuse: its request matches its
+            // phases, which ran with the request's value.
+            assert_eq!(e.phases.len(), 2, "{e:?}");
+            assert!(e.request.parse::<u64>().is_ok(), "{e:?}");
+            assert!(e.success);
+        }
+        reads += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert!(profx::global().executions("threads-ring-stress").len() <= 1000);
 }

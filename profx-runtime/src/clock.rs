@@ -6,6 +6,10 @@
 //! Raw readings are ticks; they become nanoseconds only when a call is recorded
 //! (one multiply and shift) or when an execution's start is turned into wall-clock time.
 
+use std::sync::atomic::{
+    AtomicU64, AtomicU8,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
@@ -19,10 +23,24 @@ struct Base {
 
 static BASE: OnceLock<Base> = OnceLock::new();
 
+/// Which source `now()` reads: 0 not decided yet, 1 the TSC directly, 2 through quanta.
+static MODE: AtomicU8 = AtomicU8::new(0);
+const TSC: u8 = 1;
+const QUANTA: u8 = 2;
+/// Nanoseconds per 2^32 ticks.
+static SCALE_Q32: AtomicU64 = AtomicU64::new(1 << 32);
+
 #[cold]
+#[inline(never)]
 fn init() -> &'static Base {
     BASE.get_or_init(|| {
         let clock = quanta::Clock::new();
+        // quanta reads the TSC when it is invariant and calibrates it against the OS clock;
+        // when its raw reading falls between two of our own `rdtsc`s it is the TSC, and the hot
+        // path can read it inline instead of calling into quanta.
+        let mode = if reads_tsc(&clock) { TSC } else { QUANTA };
+        SCALE_Q32.store(clock.delta_as_nanos(0, 1 << 40) >> 8, Relaxed);
+        MODE.store(mode, Release);
         let raw = clock.raw();
         Base {
             clock,
@@ -30,6 +48,22 @@ fn init() -> &'static Base {
             wall: SystemTime::now(),
         }
     })
+}
+
+#[cfg(target_arch = "x86_64")]
+fn reads_tsc(clock: &quanta::Clock) -> bool {
+    (0..3).all(|_| {
+        // SAFETY: rdtsc has no preconditions on x86_64.
+        let a = unsafe { core::arch::x86_64::_rdtsc() };
+        let q = clock.raw();
+        let b = unsafe { core::arch::x86_64::_rdtsc() };
+        a <= q && q <= b
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn reads_tsc(_: &quanta::Clock) -> bool {
+    false
 }
 
 #[inline(always)]
@@ -43,7 +77,13 @@ fn base() -> &'static Base {
 /// A raw monotonic reading, in clock ticks.
 #[inline(always)]
 pub(crate) fn now() -> u64 {
-    base().clock.raw()
+    match MODE.load(Acquire) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: rdtsc has no preconditions on x86_64.
+        TSC => unsafe { core::arch::x86_64::_rdtsc() },
+        QUANTA => base().clock.raw(),
+        _ => init().clock.raw(),
+    }
 }
 
 /// Nanoseconds between two raw readings (0 if `end` is before `start`).
@@ -52,7 +92,7 @@ pub(crate) fn delta_ns(start: u64, end: u64) -> u64 {
     if end <= start {
         return 0;
     }
-    base().clock.delta_as_nanos(start, end)
+    (((end - start) as u128 * SCALE_Q32.load(Relaxed) as u128) >> 32) as u64
 }
 
 /// The wall-clock time of a raw reading.

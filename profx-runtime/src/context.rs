@@ -12,7 +12,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::ptr;
 use std::sync::atomic::Ordering::*;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::clock;
@@ -94,39 +93,21 @@ pub(crate) struct ExecState {
     pub(crate) serial: u64,
     pub(crate) t0: u64,
     pub(crate) depth: u32,
-    /// The record being filled when this execution is kept; uniquely owned until published.
-    rec: Option<Arc<ExecRecord>>,
-    rec_ptr: *mut ExecRecord,
+    /// The record being filled when this execution is kept (sampling).
+    rec: Option<Box<ExecRecord>>,
     dropped: u64,
 }
 
 impl ExecState {
-    /// Starts an execution of `agent` in `inner`.
-    pub(crate) fn start(inner: &Inner, agent: u32, request: Option<fmt::Arguments<'_>>) -> Self {
-        Self::start_with(inner, agent, |s| {
-            if let Some(a) = request {
-                let _ = s.write_fmt(a);
-            }
-        })
-    }
-
     pub(crate) fn start_with(inner: &Inner, agent: u32, request: impl FnOnce(&mut String)) -> Self {
         let table = inner.table();
         let serial = table.next_serial();
-        let (rec, rec_ptr) = if table.sample(inner.config.sample) {
+        let rec = if table.sample(inner.config.sample) {
             let mut r = table.take_record();
-            let p = match Arc::get_mut(&mut r) {
-                Some(p) => p as *mut ExecRecord,
-                None => {
-                    r = Arc::default();
-                    Arc::get_mut(&mut r).expect("a new Arc is unique") as *mut ExecRecord
-                }
-            };
-            // SAFETY: `r` is the only handle to the record.
-            request(unsafe { &mut (*p).request });
-            (Some(r), p)
+            request(&mut r.request);
+            Some(r)
         } else {
-            (None, ptr::null_mut())
+            None
         };
         ExecState {
             inner,
@@ -135,7 +116,6 @@ impl ExecState {
             t0: clock::now(),
             depth: 0,
             rec,
-            rec_ptr,
             dropped: 0,
         }
     }
@@ -149,20 +129,18 @@ impl ExecState {
     /// Adds a phase record, or counts it as dropped past `PROFX_MAX_PHASES`.
     #[inline]
     fn push_phase(&mut self, name: u32, start: u64, duration_ns: u64, depth: u32) {
-        if self.rec_ptr.is_null() {
-            return;
-        }
-        // SAFETY: uniquely owned until published (see `rec`).
-        let rec = unsafe { &mut *self.rec_ptr };
-        if rec.phases.len() < self.inner().config.max_phases {
-            rec.phases.push(RawPhase {
-                name,
-                offset_ns: clock::delta_ns(self.t0, start),
-                duration_ns,
-                depth,
-            });
-        } else {
-            self.dropped += 1;
+        let max = self.inner().config.max_phases;
+        if let Some(rec) = &mut self.rec {
+            if rec.phases.len() < max {
+                rec.phases.push(RawPhase {
+                    name,
+                    offset_ns: clock::delta_ns(self.t0, start),
+                    duration_ns,
+                    depth,
+                });
+            } else {
+                self.dropped += 1;
+            }
         }
     }
 
@@ -176,10 +154,7 @@ impl ExecState {
         table
             .slot(self.agent, AGENT_LEVEL, gen)
             .record(gen, ns, outcome.failed(), 0);
-        if let Some(rec) = self.rec.take() {
-            // SAFETY: still uniquely owned.
-            let r = unsafe { &mut *self.rec_ptr };
-            self.rec_ptr = ptr::null_mut();
+        if let Some(mut r) = self.rec.take() {
             r.gen = gen;
             r.serial = self.serial;
             r.agent = self.agent;
@@ -194,8 +169,8 @@ impl ExecState {
                 None
             };
             r.phases_dropped = self.dropped;
-            r.threads = crate::threads::process_threads();
-            table.publish(rec, inner.config.max_executions);
+            r.threads = crate::threads::process_threads(end);
+            table.publish(&inner.rings, r, inner.config.max_executions);
         }
     }
 }
@@ -216,64 +191,71 @@ impl Drop for Restore<'_> {
     }
 }
 
-/// The execution of one `#[agent]` call.
+/// Whether the code running here records: the switch of the current execution's profiler, or
+/// of the global one. One thread-local read, one load and a branch.
+#[inline(always)]
+fn recording() -> bool {
+    let cur = CURRENT.get();
+    if cur.is_null() {
+        global_inner().enabled.load(Relaxed)
+    } else {
+        // SAFETY: CURRENT is only set while its execution is alive, on this thread.
+        unsafe { (*(*cur).inner).enabled.load(Relaxed) }
+    }
+}
+
+/// The execution of one `#[agent]` call (`None` when not recording).
 #[doc(hidden)]
-pub struct AgentState {
+pub struct AgentState(Option<ActiveAgent>);
+
+struct ActiveAgent {
     st: ExecState,
-    active: bool,
-    finished: bool,
     panicked: bool,
 }
 
-// SAFETY: the raw pointers are to the profiler (Sync, outlives the state) and to the record
-// the state owns alone; nothing in the state is tied to the thread that made it.
+// SAFETY: the raw pointer is to the profiler (Sync, outlives the state); nothing in the state is
+// tied to the thread that made it.
 unsafe impl Send for AgentState {}
 unsafe impl Sync for AgentState {}
 
 impl AgentState {
     /// Starts an execution of the agent at `site` in the global profiler.
-    #[inline]
+    #[inline(always)]
     pub fn new(site: &'static Site, request: Option<fmt::Arguments<'_>>) -> AgentState {
         let inner = global_inner();
         if !inner.enabled.load(Relaxed) {
-            return AgentState::inactive();
+            return AgentState(None);
         }
-        AgentState {
-            st: ExecState::start(inner, site.id(), request),
-            active: true,
-            finished: false,
-            panicked: false,
-        }
+        Self::begin(inner, site, request)
     }
 
-    fn inactive() -> AgentState {
-        AgentState {
-            st: ExecState {
-                inner: ptr::null(),
-                agent: 0,
-                serial: 0,
-                t0: 0,
-                depth: 0,
-                rec: None,
-                rec_ptr: ptr::null_mut(),
-                dropped: 0,
-            },
-            active: false,
-            finished: true,
+    #[inline(never)]
+    fn begin(
+        inner: &Inner,
+        site: &'static Site,
+        request: Option<fmt::Arguments<'_>>,
+    ) -> AgentState {
+        let st = ExecState::start_with(inner, site.id(), |s| {
+            if let Some(a) = request {
+                let _ = s.write_fmt(a);
+            }
+        });
+        AgentState(Some(ActiveAgent {
+            st,
             panicked: false,
-        }
+        }))
     }
 
     /// Runs a sync body as this execution.
     #[inline(always)]
     pub fn run_sync<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        if !self.active {
+        let Some(a) = &mut self.0 else {
             return f();
-        }
-        let prev = CURRENT.replace(&mut self.st);
+        };
+        let prev = CURRENT.replace(&mut a.st);
         let _restore = Restore {
             prev,
-            panicked: &mut self.panicked,
+            panicked: &mut a.panicked,
         };
         f()
     }
@@ -285,25 +267,31 @@ impl AgentState {
     }
 
     /// Ends the execution with `outcome`.
-    #[inline]
-    pub fn finish(mut self, outcome: Outcome<'_>) {
-        if self.active {
-            self.finished = true;
-            self.st.finish(outcome);
+    #[inline(always)]
+    pub fn finish(self, outcome: Outcome<'_>) {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        if let Some(a) = this.0.take() {
+            a.end(outcome);
         }
+    }
+}
+
+impl ActiveAgent {
+    #[inline(never)]
+    fn end(mut self, outcome: Outcome<'_>) {
+        self.st.finish(outcome);
     }
 }
 
 impl Drop for AgentState {
     fn drop(&mut self) {
-        if !self.finished {
-            self.finished = true;
-            let outcome = if self.panicked || std::thread::panicking() {
+        if let Some(a) = self.0.take() {
+            let outcome = if a.panicked || std::thread::panicking() {
                 Outcome::Panicked
             } else {
                 Outcome::Cancelled
             };
-            self.st.finish(outcome);
+            a.end(outcome);
         }
     }
 }
@@ -323,109 +311,62 @@ impl<F: Future> Future for AgentFuture<'_, F> {
         // SAFETY: `fut` is never moved out of `self`; it is pinned as `self` is.
         let this = unsafe { self.get_unchecked_mut() };
         let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
-        if !this.st.active {
+        let Some(a) = &mut this.st.0 else {
             return fut.poll(cx);
-        }
-        let prev = CURRENT.replace(&mut this.st.st);
+        };
+        let prev = CURRENT.replace(&mut a.st);
         let _restore = Restore {
             prev,
-            panicked: &mut this.st.panicked,
+            panicked: &mut a.panicked,
         };
         fut.poll(cx)
     }
 }
 
-/// One call of a phase.
+/// One call of a phase (`None` when not recording).
 #[doc(hidden)]
-pub struct PhaseSpan {
+pub struct PhaseSpan(Option<ActivePhase>);
+
+struct ActivePhase {
     name: u32,
     /// The execution it started in (0: none).
     serial: u64,
     agent: u32,
     t0: u64,
     depth: u32,
-    active: bool,
-    finished: bool,
     panicked: bool,
-    started_async: bool,
+    is_async: bool,
 }
 
 impl PhaseSpan {
     /// A sync phase of the site, starting now.
     #[inline(always)]
     pub fn new(site: &'static Site) -> PhaseSpan {
-        Self::start(site.id(), true)
+        if !recording() {
+            return PhaseSpan(None);
+        }
+        PhaseSpan(Some(ActivePhase::begin(site.id(), false)))
     }
 
     /// A sync phase of a name known at run time.
     #[inline]
     pub(crate) fn named(name: &str) -> PhaseSpan {
-        let cur = CURRENT.get();
-        let enabled = if cur.is_null() {
-            global_inner().enabled.load(Relaxed)
-        } else {
-            // SAFETY: CURRENT is only set while its execution is alive.
-            unsafe { (*(*cur).inner).enabled.load(Relaxed) }
-        };
-        if !enabled {
-            return Self::inactive();
+        if !recording() {
+            return PhaseSpan(None);
         }
-        Self::start(crate::registry::intern_cached(name), true)
+        PhaseSpan(Some(ActivePhase::begin(
+            crate::registry::intern_cached(name),
+            false,
+        )))
     }
 
     /// An async phase of the site, starting now (at its first poll).
     #[inline]
     pub fn new_async(site: &'static Site) -> PhaseSpan {
-        let mut s = Self::start(site.id(), false);
-        s.started_async = s.active;
-        s
-    }
-
-    fn inactive() -> PhaseSpan {
-        PhaseSpan {
-            name: 0,
-            serial: 0,
-            agent: NO_AGENT,
-            t0: 0,
-            depth: 0,
-            active: false,
-            finished: true,
-            panicked: false,
-            started_async: false,
+        if !recording() {
+            return PhaseSpan(None);
         }
-    }
-
-    #[inline(always)]
-    fn start(name: u32, sync: bool) -> PhaseSpan {
-        let cur = CURRENT.get();
-        let (serial, agent, depth) = if cur.is_null() {
-            if !global_inner().enabled.load(Relaxed) {
-                return Self::inactive();
-            }
-            (0, NO_AGENT, 0)
-        } else {
-            // SAFETY: CURRENT is only set while its execution is alive, on this thread.
-            let c = unsafe { &mut *cur };
-            if !c.inner().enabled.load(Relaxed) {
-                return Self::inactive();
-            }
-            let d = c.depth;
-            if sync {
-                c.depth = d + 1;
-            }
-            (c.serial, c.agent, d)
-        };
-        PhaseSpan {
-            name,
-            serial,
-            agent,
-            t0: clock::now(),
-            depth,
-            active: true,
-            finished: false,
-            panicked: false,
-            started_async: false,
-        }
+        PhaseSpan(Some(ActivePhase::begin(site.id(), true)))
     }
 
     /// Runs a sync body as this phase.
@@ -442,20 +383,47 @@ impl PhaseSpan {
 
     /// Ends the phase with `outcome`.
     #[inline(always)]
-    pub fn finish(mut self, outcome: Outcome<'_>) {
-        self.end(outcome.failed());
+    pub fn finish(self, outcome: Outcome<'_>) {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        if let Some(p) = this.0.take() {
+            p.end(outcome.failed());
+        }
+    }
+}
+
+impl ActivePhase {
+    #[inline(never)]
+    fn begin(name: u32, is_async: bool) -> ActivePhase {
+        let cur = CURRENT.get();
+        let (serial, agent, depth) = if cur.is_null() {
+            (0, NO_AGENT, 0)
+        } else {
+            // SAFETY: CURRENT is only set while its execution is alive, on this thread.
+            let c = unsafe { &mut *cur };
+            let d = c.depth;
+            if !is_async {
+                // An async phase sets the depth on each of its polls instead.
+                c.depth = d + 1;
+            }
+            (c.serial, c.agent, d)
+        };
+        ActivePhase {
+            name,
+            serial,
+            agent,
+            t0: clock::now(),
+            depth,
+            panicked: false,
+            is_async,
+        }
     }
 
-    #[inline(always)]
-    fn end(&mut self, failed: bool) {
-        if self.finished {
-            return;
-        }
-        self.finished = true;
+    #[inline(never)]
+    fn end(self, failed: bool) {
         let end = clock::now();
         let ns = clock::delta_ns(self.t0, end);
         let cur = CURRENT.get();
-        // SAFETY: as above.
+        // SAFETY: CURRENT is only set while its execution is alive, on this thread.
         let exec = if self.serial != 0 && !cur.is_null() && unsafe { (*cur).serial } == self.serial
         {
             Some(unsafe { &mut *cur })
@@ -471,7 +439,7 @@ impl PhaseSpan {
                     .slot(self.name, self.agent, gen)
                     .record(gen, ns, failed, 0);
                 c.push_phase(self.name, self.t0, ns, self.depth);
-                if !self.started_async {
+                if !self.is_async {
                     c.depth = self.depth;
                 }
             }
@@ -490,11 +458,11 @@ impl PhaseSpan {
 }
 
 impl Drop for PhaseSpan {
-    #[inline]
     fn drop(&mut self) {
-        if !self.finished {
-            let failed = self.panicked || std::thread::panicking() || self.started_async;
-            self.end(failed);
+        if let Some(p) = self.0.take() {
+            // Not finished: unwound, or (async) dropped before completion.
+            let failed = p.panicked || p.is_async || std::thread::panicking();
+            p.end(failed);
         }
     }
 }
@@ -514,14 +482,12 @@ impl<F: Future> Future for PhaseFuture<'_, F> {
         // SAFETY: `fut` is never moved out of `self`.
         let this = unsafe { self.get_unchecked_mut() };
         let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
-        let span = &mut *this.span;
+        let Some(span) = &mut this.span.0 else {
+            return fut.poll(cx);
+        };
         let cur = CURRENT.get();
         // SAFETY: CURRENT is only set while its execution is alive, on this thread.
-        if !span.active
-            || span.serial == 0
-            || cur.is_null()
-            || unsafe { (*cur).serial } != span.serial
-        {
+        if span.serial == 0 || cur.is_null() || unsafe { (*cur).serial } != span.serial {
             return fut.poll(cx);
         }
         let c = unsafe { &mut *cur };

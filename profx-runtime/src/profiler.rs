@@ -230,7 +230,9 @@ mod on {
 
     use crate::config::Config;
     use crate::histogram::Counts;
-    use crate::registry::{self, ExecRecord, Slot, SlotTotals, ThreadTable, AGENT_LEVEL, NO_AGENT};
+    use crate::registry::{
+        self, ExecRecord, Rings, Slot, SlotTotals, ThreadTable, AGENT_LEVEL, NO_AGENT,
+    };
     use crate::{PhaseMetrics, PhaseProfile};
 
     /// The state behind a `Profiler` handle.
@@ -239,7 +241,17 @@ mod on {
         /// Bumped by `clear()`; slots and records of older generations are not read.
         pub(crate) gen: AtomicU64,
         pub(crate) config: Config,
+        /// The recent executions of each agent.
+        pub(crate) rings: Rings,
+        /// The global profiler's tables are also reached through a plain thread-local.
+        is_global: bool,
         tables: ThreadLocal<ThreadTable>,
+    }
+
+    thread_local! {
+        /// This thread's table of the global profiler, once it has one.
+        static GLOBAL_TABLE: std::cell::Cell<*const ThreadTable> =
+            const { std::cell::Cell::new(std::ptr::null()) };
     }
 
     static GLOBAL: OnceLock<Profiler> = OnceLock::new();
@@ -247,8 +259,12 @@ mod on {
 
     #[cold]
     fn init_global() -> &'static Profiler {
-        GLOBAL.get_or_init(|| Profiler {
-            inner: Arc::new(Inner::new(Config::from_env())),
+        GLOBAL.get_or_init(|| {
+            let mut inner = Inner::new(Config::from_env());
+            inner.is_global = true;
+            Profiler {
+                inner: Arc::new(inner),
+            }
         })
     }
 
@@ -283,6 +299,8 @@ mod on {
                 enabled: AtomicBool::new(config.enabled),
                 gen: AtomicU64::new(0),
                 config,
+                rings: Rings::new(),
+                is_global: false,
                 tables: ThreadLocal::new(),
             }
         }
@@ -290,6 +308,17 @@ mod on {
         /// This thread's table.
         #[inline(always)]
         pub(crate) fn table(&self) -> &ThreadTable {
+            if self.is_global {
+                let t = GLOBAL_TABLE.get();
+                if !t.is_null() {
+                    // SAFETY: the global profiler is never dropped, and a `ThreadLocal` keeps
+                    // a thread's value at the same address for as long as it lives.
+                    return unsafe { &*t };
+                }
+                let t = self.tables.get_or(ThreadTable::new);
+                GLOBAL_TABLE.set(t);
+                return t;
+            }
             self.tables.get_or(ThreadTable::new)
         }
 
@@ -384,31 +413,15 @@ mod on {
             agent: Option<u32>,
         ) -> BTreeMap<String, Vec<ExecutionProfile>> {
             let gen = self.gen.load(Acquire);
-            let mut recs: Vec<Arc<ExecRecord>> = Vec::new();
-            for t in self.tables.iter() {
-                for ring in t.rings() {
-                    if agent.map_or(true, |a| a == ring.agent) {
-                        ring.read(gen, &mut recs);
-                    }
-                }
-            }
-            recs.sort_by_key(|r| (r.agent, r.start, r.serial));
             let names = registry::names();
+            let mut found: Vec<(u32, u64, u64, ExecutionProfile)> = Vec::new();
+            self.rings.read(agent, gen, |r| {
+                found.push((r.agent, r.start, r.serial, profile(r, &names)));
+            });
+            found.sort_by_key(|f| (f.0, f.1, f.2));
             let mut out: BTreeMap<String, Vec<ExecutionProfile>> = BTreeMap::new();
-            let mut i = 0;
-            while i < recs.len() {
-                let a = recs[i].agent;
-                let j = recs[i..]
-                    .iter()
-                    .position(|r| r.agent != a)
-                    .map_or(recs.len(), |k| i + k);
-                let keep_from = j.saturating_sub(self.config.max_executions).max(i);
-                let list = recs[keep_from..j]
-                    .iter()
-                    .map(|r| profile(r, &names))
-                    .collect();
-                out.insert(names[a as usize].to_owned(), list);
-                i = j;
+            for (_, _, _, p) in found {
+                out.entry(p.agent.clone()).or_default().push(p);
             }
             out
         }
@@ -418,18 +431,14 @@ mod on {
             let serial: u64 = serial.parse().ok()?;
             let a = registry::intern_cached(agent);
             let gen = self.gen.load(Acquire);
-            let mut recs = Vec::new();
-            for t in self.tables.iter() {
-                for ring in t.rings() {
-                    if ring.agent == a {
-                        ring.read(gen, &mut recs);
-                    }
-                }
-            }
             let names = registry::names();
-            recs.iter()
-                .find(|r| r.serial == serial)
-                .map(|r| profile(r, &names))
+            let mut found = None;
+            self.rings.read(Some(a), gen, |r| {
+                if r.serial == serial {
+                    found = Some(profile(r, &names));
+                }
+            });
+            found
         }
     }
 

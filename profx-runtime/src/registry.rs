@@ -9,10 +9,8 @@
 
 use std::cell::UnsafeCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use arc_swap::ArcSwapOption;
 
 use crate::histogram::{self, BUCKETS};
 
@@ -271,11 +269,16 @@ pub(crate) struct ExecRecord {
     pub(crate) threads: u64,
 }
 
-/// The recent executions of one agent on one thread. The owner writes; anyone reads.
+/// The recent executions of one agent: a ring of `PROFX_MAX_EXECUTIONS` records shared by all
+/// threads.
+///
+/// A writer claims a slot with one `fetch_add` and swaps its record in. The record it takes out
+/// may be in the middle of being copied by a reader, so it is only reused (or freed) once no
+/// reader is active; see [`Rings::readers`].
 pub(crate) struct Ring {
     pub(crate) agent: u32,
     head: AtomicUsize,
-    slots: Box<[ArcSwapOption<ExecRecord>]>,
+    slots: Box<[AtomicPtr<ExecRecord>]>,
 }
 
 impl Ring {
@@ -284,25 +287,87 @@ impl Ring {
             agent,
             head: AtomicUsize::new(0),
             slots: (0..capacity.max(1))
-                .map(|_| ArcSwapOption::const_empty())
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
         }
     }
 
-    /// Stores `rec`, returning the record it evicted.
-    fn publish(&self, rec: Arc<ExecRecord>) -> Option<Arc<ExecRecord>> {
-        let h = self.head.load(Relaxed);
-        let old = self.slots[h % self.slots.len()].swap(Some(rec));
-        self.head.store(h.wrapping_add(1), Relaxed);
-        old
+    /// Stores `rec`, returning the record it evicted (null when the slot was empty).
+    fn publish(&self, rec: Box<ExecRecord>) -> *mut ExecRecord {
+        let i = self.head.fetch_add(1, Relaxed) % self.slots.len();
+        // SeqCst: ordered against the writer's later load of `readers` (see `Rings`).
+        self.slots[i].swap(Box::into_raw(rec), SeqCst)
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        for s in self.slots.iter_mut() {
+            let p = *s.get_mut();
+            if !p.is_null() {
+                // SAFETY: records in the ring were made by `Box::into_raw` and are owned by it.
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
+}
+
+/// The rings of a profiler, by agent.
+///
+/// Reading protocol: a reader increments `readers`, copies what it needs out of the records it
+/// finds in the slots, and decrements. A writer that evicts a record checks `readers` after
+/// its swap: at zero, no reader can still hold the evicted record (one that started later
+/// cannot see it any more: both sides use SeqCst), so it is recycled at once; otherwise it waits
+/// in the writer's retired list until a later check finds no reader.
+pub(crate) struct Rings {
+    list: Mutex<Vec<Option<Arc<Ring>>>>,
+    pub(crate) readers: AtomicUsize,
+}
+
+impl Rings {
+    pub(crate) fn new() -> Rings {
+        Rings {
+            list: Mutex::new(Vec::new()),
+            readers: AtomicUsize::new(0),
+        }
     }
 
-    /// The records of generation `gen`.
-    pub(crate) fn read(&self, gen: u64, out: &mut Vec<Arc<ExecRecord>>) {
-        for s in self.slots.iter() {
-            if let Some(r) = s.load_full() {
-                if r.gen == gen {
-                    out.push(r);
+    fn get_or_make(&self, agent: u32, capacity: usize) -> Arc<Ring> {
+        let mut list = lock(&self.list);
+        let i = agent as usize;
+        if list.len() <= i {
+            list.resize(i + 1, None);
+        }
+        list[i]
+            .get_or_insert_with(|| Arc::new(Ring::new(agent, capacity)))
+            .clone()
+    }
+
+    /// Calls `f` with every record of generation `gen` (of one agent, or all), while no record
+    /// can be reused.
+    pub(crate) fn read(&self, agent: Option<u32>, gen: u64, mut f: impl FnMut(&ExecRecord)) {
+        let rings: Vec<Arc<Ring>> = lock(&self.list).iter().flatten().cloned().collect();
+        self.readers.fetch_add(1, SeqCst);
+        struct Done<'a>(&'a AtomicUsize);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, SeqCst);
+            }
+        }
+        let _done = Done(&self.readers);
+        for ring in rings
+            .iter()
+            .filter(|r| agent.map_or(true, |a| a == r.agent))
+        {
+            for s in ring.slots.iter() {
+                let p = s.load(SeqCst);
+                if !p.is_null() {
+                    // SAFETY: while `readers` is non-zero no writer reuses or frees a record it
+                    // evicts, and records still in a slot are alive.
+                    let r = unsafe { &*p };
+                    if r.gen == gen {
+                        f(r);
+                    }
                 }
             }
         }
@@ -322,12 +387,15 @@ struct Entry {
 struct Local {
     /// Slots by name id: usually one parent per name, so a short list scanned linearly.
     index: Vec<Vec<Entry>>,
-    /// Rings by agent name id.
-    rings: Vec<*const Ring>,
+    /// The profiler's rings by agent name id, held here so the hot path takes no lock.
+    rings: Vec<Option<Arc<Ring>>>,
     serial_next: u64,
     serial_end: u64,
     sample_tick: u64,
-    spares: Vec<Arc<ExecRecord>>,
+    /// Records to fill, with their capacity kept.
+    spares: Vec<Box<ExecRecord>>,
+    /// Records evicted while a reader was active (see [`Rings`]).
+    retired: Vec<*mut ExecRecord>,
 }
 
 /// One thread's recording state for one profiler.
@@ -335,14 +403,12 @@ pub(crate) struct ThreadTable {
     local: UnsafeCell<Local>,
     /// Every slot of the table, for readers. Locked by the owner only to add a new key.
     slots: Mutex<Vec<Arc<Slot>>>,
-    /// Every ring of the table, for readers. Locked by the owner only to add a new agent.
-    rings: Mutex<Vec<Arc<Ring>>>,
 }
 
 // SAFETY: `local` is only touched by the thread that owns the table (the one `ThreadLocal::get_or`
 // returned it to; after that thread exits, the next thread given the same id, with the id
-// manager's lock ordering the two). The raw pointers in it point into the `Arc`s held by `slots`
-// and `rings`, which live as long as the table. Everything other threads reach is atomics or
+// manager's lock ordering the two). The slot pointers in it point into the `Arc`s held by
+// `slots`, which live as long as the table; the retired records are owned by it. Everything other threads reach is atomics or
 // behind a mutex.
 unsafe impl Sync for ThreadTable {}
 unsafe impl Send for ThreadTable {}
@@ -360,9 +426,9 @@ impl ThreadTable {
                 serial_end: 0,
                 sample_tick: 0,
                 spares: Vec::new(),
+                retired: Vec::new(),
             }),
             slots: Mutex::new(Vec::new()),
-            rings: Mutex::new(Vec::new()),
         }
     }
 
@@ -431,55 +497,56 @@ impl ThreadTable {
 
     /// An empty record to fill, reused when one is spare. Owner only.
     #[inline]
-    pub(crate) fn take_record(&self) -> Arc<ExecRecord> {
+    pub(crate) fn take_record(&self) -> Box<ExecRecord> {
         self.local().spares.pop().unwrap_or_default()
     }
 
     /// Stores a finished record in the ring of its agent. Owner only.
-    pub(crate) fn publish(&self, rec: Arc<ExecRecord>, capacity: usize) {
-        let agent = rec.agent;
-        let ring = self.ring(agent, capacity);
-        if let Some(mut old) = ring.publish(rec) {
-            // Reuse the evicted record when no reader holds it.
-            if let Some(r) = Arc::get_mut(&mut old) {
-                r.request.clear();
-                r.error = None;
-                r.phases.clear();
-                let spares = &mut self.local().spares;
-                if spares.len() < 8 {
-                    spares.push(old);
-                }
-            }
-        }
-    }
-
-    fn ring(&self, agent: u32, capacity: usize) -> &Ring {
+    pub(crate) fn publish(&self, rings: &Rings, rec: Box<ExecRecord>, capacity: usize) {
         let local = self.local();
-        if let Some(&p) = local.rings.get(agent as usize) {
-            if !p.is_null() {
-                // SAFETY: kept alive by `self.rings`.
-                return unsafe { &*p };
-            }
-        }
-        let ring = Arc::new(Ring::new(agent, capacity));
-        let ptr = Arc::as_ptr(&ring);
-        lock(&self.rings).push(ring);
-        let i = agent as usize;
+        let i = rec.agent as usize;
         if local.rings.len() <= i {
-            local.rings.resize(i + 1, std::ptr::null());
+            local.rings.resize(i + 1, None);
         }
-        local.rings[i] = ptr;
-        // SAFETY: kept alive by `self.rings`.
-        unsafe { &*ptr }
+        let ring = local.rings[i].get_or_insert_with(|| rings.get_or_make(rec.agent, capacity));
+        let old = ring.publish(rec);
+        if old.is_null() {
+            return;
+        }
+        if rings.readers.load(SeqCst) == 0 {
+            // No reader can hold `old`, nor anything retired before it.
+            for r in local.retired.drain(..) {
+                recycle(&mut local.spares, r);
+            }
+            recycle(&mut local.spares, old);
+        } else {
+            local.retired.push(old);
+        }
     }
 
     /// The slots, for readers.
     pub(crate) fn slots(&self) -> Vec<Arc<Slot>> {
         lock(&self.slots).clone()
     }
+}
 
-    /// The rings, for readers.
-    pub(crate) fn rings(&self) -> Vec<Arc<Ring>> {
-        lock(&self.rings).clone()
+impl Drop for ThreadTable {
+    fn drop(&mut self) {
+        for r in self.local.get_mut().retired.drain(..) {
+            // SAFETY: retired records were evicted from their ring and are owned by this table.
+            drop(unsafe { Box::from_raw(r) });
+        }
+    }
+}
+
+/// Keeps an evicted record's buffers for the next execution (a few per thread).
+fn recycle(spares: &mut Vec<Box<ExecRecord>>, rec: *mut ExecRecord) {
+    // SAFETY: evicted from its ring, and no reader holds it (checked by the caller).
+    let mut rec = unsafe { Box::from_raw(rec) };
+    if spares.len() < 8 {
+        rec.request.clear();
+        rec.error = None;
+        rec.phases.clear();
+        spares.push(rec);
     }
 }

@@ -9,9 +9,9 @@ static STAMP: AtomicU64 = AtomicU64::new(0);
 /// Re-read at most every 10 ms.
 const MAX_AGE_NS: u64 = 10_000_000;
 
-/// Threads in the process (0 where the platform does not say), at most 10 ms old.
-pub(crate) fn process_threads() -> u64 {
-    let now = clock::now();
+/// Threads in the process (0 where the platform does not say), at most 10 ms old; `now` is a
+/// clock reading the caller already has.
+pub(crate) fn process_threads(now: u64) -> u64 {
     let stamp = STAMP.load(Relaxed);
     if stamp == 0 || clock::delta_ns(stamp, now) > MAX_AGE_NS {
         // One thread refreshes; the others use the value they find.
