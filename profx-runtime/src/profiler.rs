@@ -136,7 +136,7 @@ impl Profiler {
     pub fn agent_metrics(&self, agent: &str) -> Option<AggregateMetrics> {
         #[cfg(feature = "enabled")]
         {
-            let id = crate::registry::intern_cached(agent);
+            let id = crate::registry::lookup(agent)?;
             self.inner.read(Some(id)).agents.remove(agent)
         }
         #[cfg(not(feature = "enabled"))]
@@ -163,7 +163,9 @@ impl Profiler {
     pub fn executions(&self, agent: &str) -> Vec<ExecutionProfile> {
         #[cfg(feature = "enabled")]
         {
-            let id = crate::registry::intern_cached(agent);
+            let Some(id) = crate::registry::lookup(agent) else {
+                return Vec::new();
+            };
             self.inner
                 .executions(Some(id))
                 .remove(agent)
@@ -429,7 +431,7 @@ mod on {
         pub(crate) fn execution(&self, id: &str) -> Option<ExecutionProfile> {
             let (agent, serial) = id.rsplit_once('-')?;
             let serial: u64 = serial.parse().ok()?;
-            let a = registry::intern_cached(agent);
+            let a = registry::lookup(agent)?;
             let gen = self.gen.load(Acquire);
             let names = registry::names();
             let mut found = None;

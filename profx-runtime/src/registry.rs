@@ -51,6 +51,11 @@ pub(crate) fn intern(name: &str) -> u32 {
     id
 }
 
+/// The id of a name already seen, without adding it (for reads, which must not grow the table).
+pub(crate) fn lookup(name: &str) -> Option<u32> {
+    lock(&NAMES).ids.get(name).copied()
+}
+
 /// The id of a name, through a per-thread cache (for names only known at run time).
 pub(crate) fn intern_cached(name: &str) -> u32 {
     thread_local! {

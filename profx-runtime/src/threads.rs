@@ -6,10 +6,10 @@ use crate::clock;
 
 static VALUE: AtomicU64 = AtomicU64::new(0);
 static STAMP: AtomicU64 = AtomicU64::new(0);
-/// Re-read at most every 10 ms.
-const MAX_AGE_NS: u64 = 10_000_000;
+/// Re-read at most every 50 ms.
+const MAX_AGE_NS: u64 = 50_000_000;
 
-/// Threads in the process (0 where the platform does not say), at most 10 ms old; `now` is a
+/// Threads in the process (0 where the platform does not say), at most 50 ms old; `now` is a
 /// clock reading the caller already has.
 pub(crate) fn process_threads(now: u64) -> u64 {
     let stamp = STAMP.load(Relaxed);
@@ -27,18 +27,31 @@ pub(crate) fn process_threads(now: u64) -> u64 {
 
 #[cfg(target_os = "linux")]
 fn read() -> u64 {
+    use std::io::Read;
     // /proc/self/stat: "pid (comm) state ppid ..." — num_threads is field 20; comm may hold
-    // spaces and parentheses, so count fields after the last ')'.
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    // spaces and parentheses, so count fields after the last ')'. Read into a stack buffer:
+    // this runs on an execution's path and must not allocate.
+    let mut buf = [0u8; 1024];
+    let Ok(mut f) = std::fs::File::open("/proc/self/stat") else {
         return 0;
     };
-    let Some(close) = stat.rfind(')') else {
+    let mut len = 0;
+    while len < buf.len() {
+        match f.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(_) => return 0,
+        }
+    }
+    let stat = &buf[..len];
+    let Some(close) = stat.iter().rposition(|&b| b == b')') else {
         return 0;
     };
     stat[close + 1..]
-        .split_whitespace()
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|f| !f.is_empty())
         .nth(17)
-        .and_then(|f| f.parse().ok())
+        .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok())
         .unwrap_or(0)
 }
 
