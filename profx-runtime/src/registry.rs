@@ -397,7 +397,9 @@ struct Local {
     serial_next: u64,
     serial_end: u64,
     sample_tick: u64,
-    /// Records to fill, with their capacity kept.
+    /// Records to fill, with their capacity kept. Boxed on purpose: the box itself is what a
+    /// ring slot holds, so reusing it saves an allocation per kept execution.
+    #[allow(clippy::vec_box)]
     spares: Vec<Box<ExecRecord>>,
     /// Records evicted while a reader was active (see [`Rings`]).
     retired: Vec<*mut ExecRecord>,
@@ -545,6 +547,7 @@ impl Drop for ThreadTable {
 }
 
 /// Keeps an evicted record's buffers for the next execution (a few per thread).
+#[allow(clippy::vec_box)] // see `Local::spares`
 fn recycle(spares: &mut Vec<Box<ExecRecord>>, rec: *mut ExecRecord) {
     // SAFETY: evicted from its ring, and no reader holds it (checked by the caller).
     let mut rec = unsafe { Box::from_raw(rec) };
