@@ -488,16 +488,14 @@ mod on {
 
     impl Acc {
         fn add(&mut self, t: &SlotTotals) {
-            self.min = if self.count == 0 {
-                t.min
-            } else {
-                self.min.min(t.min)
-            };
-            self.max = self.max.max(t.max);
-            self.count += t.count;
-            self.failures += t.failures;
-            self.sum += t.sum as u128;
-            self.mem_sum += t.mem_sum as u128;
+            self.merge(&Acc {
+                count: t.count,
+                failures: t.failures,
+                sum: t.sum as u128,
+                min: t.min,
+                max: t.max,
+                mem_sum: t.mem_sum as u128,
+            });
         }
 
         fn merge(&mut self, o: &Acc) {
