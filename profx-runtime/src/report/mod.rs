@@ -43,6 +43,10 @@ pub struct Report {
     pub overall_avg_duration: Duration,
     /// Mean bytes allocated per execution over all agents (0 when not measured).
     pub overall_avg_memory: u64,
+    /// Whether allocations were counted (feature `alloc` with `profx::CountingAlloc`
+    /// installed); when not, memory figures are 0 and reports say "not measured".
+    #[serde(default)]
+    pub memory_measured: bool,
     /// Share of all executions that succeeded, in percent (0 when there were none).
     pub overall_success_rate: f64,
     /// Per agent.
@@ -69,6 +73,7 @@ impl Report {
             total_executions: 0,
             overall_avg_duration: Duration::ZERO,
             overall_avg_memory: 0,
+            memory_measured: false,
             overall_success_rate: 0.0,
             agents: BTreeMap::new(),
             phases: BTreeMap::new(),
@@ -123,7 +128,13 @@ impl Report {
     }
 }
 
+mod csv;
+mod details;
 mod guard;
+mod html;
+mod json;
+mod summary;
+mod text;
 mod units;
 
 pub use guard::ReportGuard;

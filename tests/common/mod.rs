@@ -1,0 +1,209 @@
+//! A report built from fixed data, for the tests of the report formats.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use profx::{
+    AggregateMetrics, Bottleneck, BottleneckKind, ExecutionProfile, Percentiles, PhaseMetrics,
+    PhaseProfile, Report, Severity,
+};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn us(n: u64) -> Duration {
+    Duration::from_micros(n)
+}
+
+/// 2025-10-15T10:30:00Z plus `secs`.
+pub fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_760_524_200 + secs)
+}
+
+fn pct(p50: Duration, p90: Duration, p95: Duration, p99: Duration, p999: Duration) -> Percentiles {
+    Percentiles {
+        p50,
+        p90,
+        p95,
+        p99,
+        p999,
+    }
+}
+
+fn phase_metrics(calls: u64, failures: u64, avg: Duration, min: Duration, max: Duration) -> PhaseMetrics {
+    PhaseMetrics {
+        calls,
+        failures,
+        total_duration: avg * calls as u32,
+        avg_duration: avg,
+        min_duration: min,
+        max_duration: max,
+        percentiles: pct(avg, avg + (max - avg) / 2, avg + (max - avg) * 3 / 4, max, max),
+    }
+}
+
+fn phase(name: &str, offset: Duration, duration: Duration, depth: u32) -> PhaseProfile {
+    PhaseProfile {
+        name: name.to_string(),
+        start_offset: offset,
+        duration,
+        depth,
+    }
+}
+
+/// The fixed report: the source document's two agents, one whose name needs CSV quoting, a
+/// phase outside any agent, failures, nested phases and bottlenecks.
+pub fn fixture() -> Report {
+    let mut agents = BTreeMap::new();
+    let mut locator = AggregateMetrics {
+        total_executions: 50,
+        success_count: 49,
+        failure_count: 1,
+        avg_duration: ms(42),
+        min_duration: ms(28),
+        max_duration: ms(156),
+        avg_memory: 1_887_436,
+        percentiles: pct(ms(40), ms(65), ms(88), ms(145), ms(156)),
+        phases: BTreeMap::new(),
+    };
+    locator
+        .phases
+        .insert("search".into(), phase_metrics(50, 0, ms(15), ms(9), ms(60)));
+    locator
+        .phases
+        .insert("parse".into(), phase_metrics(50, 1, ms(12), ms(8), ms(70)));
+    locator
+        .phases
+        .insert("tokenize".into(), phase_metrics(50, 0, ms(4), ms(2), ms(9)));
+    agents.insert("codebase-locator".to_string(), locator);
+
+    let mut analyzer = AggregateMetrics {
+        total_executions: 100,
+        success_count: 99,
+        failure_count: 1,
+        avg_duration: ms(48),
+        min_duration: ms(30),
+        max_duration: ms(200),
+        avg_memory: 2_985_216,
+        percentiles: pct(ms(45), ms(75), ms(95), ms(180), ms(200)),
+        phases: BTreeMap::new(),
+    };
+    analyzer.phases.insert(
+        "file_discovery".into(),
+        phase_metrics(100, 0, ms(15), ms(10), ms(40)),
+    );
+    analyzer
+        .phases
+        .insert("analysis".into(), phase_metrics(100, 1, ms(20), ms(12), ms(150)));
+    agents.insert("codebase-analyzer".to_string(), analyzer);
+
+    let odd = AggregateMetrics {
+        total_executions: 4,
+        success_count: 2,
+        failure_count: 2,
+        avg_duration: ms(420),
+        min_duration: ms(390),
+        max_duration: ms(460),
+        avg_memory: 0,
+        percentiles: pct(ms(410), ms(450), ms(455), ms(460), ms(460)),
+        phases: BTreeMap::new(),
+    };
+    agents.insert("report, \"final\" writer".to_string(), odd);
+
+    let mut phases = BTreeMap::new();
+    for a in agents.values() {
+        for (name, p) in &a.phases {
+            phases.insert(name.clone(), p.clone());
+        }
+    }
+    phases.insert("warmup".into(), phase_metrics(3, 0, us(850), us(700), us(990)));
+
+    let mut executions = BTreeMap::new();
+    executions.insert(
+        "codebase-locator".to_string(),
+        vec![
+            ExecutionProfile {
+                id: "codebase-locator-17".into(),
+                agent: "codebase-locator".into(),
+                request: "Find main.go".into(),
+                start: at(0),
+                duration: ms(42),
+                memory_allocated: 1_887_436,
+                allocations: 312,
+                thread_count: 8,
+                success: true,
+                error: None,
+                phases: vec![
+                    phase("search", ms(0), ms(15), 0),
+                    phase("parse", ms(15), ms(12), 0),
+                    phase("tokenize", ms(16), ms(4), 1),
+                ],
+                phases_dropped: 0,
+            },
+            ExecutionProfile {
+                id: "codebase-locator-18".into(),
+                agent: "codebase-locator".into(),
+                request: "Find lib.rs".into(),
+                start: at(1),
+                duration: ms(156),
+                memory_allocated: 2_100_000,
+                allocations: 400,
+                thread_count: 8,
+                success: false,
+                error: Some("parse error: unexpected token".into()),
+                phases: vec![
+                    phase("search", ms(0), ms(60), 0),
+                    phase("parse", ms(60), ms(70), 0),
+                ],
+                phases_dropped: 2,
+            },
+        ],
+    );
+    executions.insert(
+        "codebase-analyzer".to_string(),
+        vec![ExecutionProfile {
+            id: "codebase-analyzer-3".into(),
+            agent: "codebase-analyzer".into(),
+            request: "Analyze src/".into(),
+            start: at(2),
+            duration: ms(48),
+            memory_allocated: 2_985_216,
+            allocations: 1_024,
+            thread_count: 9,
+            success: true,
+            error: None,
+            phases: vec![
+                phase("file_discovery", ms(0), ms(15), 0),
+                phase("analysis", ms(15), ms(20), 0),
+            ],
+            phases_dropped: 0,
+        }],
+    );
+
+    let mut r = Report::from_parts(agents, phases, executions);
+    r.generated_at = at(60);
+    r.memory_measured = true;
+    r.bottlenecks = vec![
+        Bottleneck {
+            agent: "report, \"final\" writer".into(),
+            phase: None,
+            kind: BottleneckKind::SlowExecution,
+            severity: Severity::Critical,
+            avg_duration: ms(420),
+            p99: ms(460),
+            threshold: ms(100),
+        },
+        Bottleneck {
+            agent: "codebase-analyzer".into(),
+            phase: Some("analysis".into()),
+            kind: BottleneckKind::HighVariance,
+            severity: Severity::Medium,
+            avg_duration: ms(20),
+            p99: ms(150),
+            threshold: ms(100),
+        },
+    ];
+    r
+}
