@@ -1,1 +1,337 @@
-//! In progress.
+//! The text report: the source document's layout, one section per agent with its phases, then
+//! every phase by name, the bottlenecks and the system metrics.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::{self, BufWriter, Write};
+
+use super::units::{percent, HumanBytes, HumanDuration, HumanMemory};
+use crate::{AggregateMetrics, Bottleneck, PhaseMetrics, Report, SystemSummary};
+
+impl Report {
+    /// Writes the report for people to read: the overall figures, then one block per agent
+    /// (executions, success, durations, memory, percentiles and a table of the agent's phases),
+    /// every phase by name (including those run outside any agent), the bottlenecks and, when a
+    /// collector ran, the system metrics. Durations and sizes carry their unit (`42.0ms`,
+    /// `1.8 MiB`); memory says "not measured" when allocations were not counted.
+    ///
+    /// ```
+    /// let report = profx_runtime::Report::empty();
+    /// let mut out = Vec::new();
+    /// report.write_text(&mut out)?;
+    /// let text = String::from_utf8(out).unwrap();
+    /// assert!(text.starts_with("Performance Report\n"));
+    /// assert!(text.contains("No executions recorded"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn write_text(&self, w: impl Write) -> io::Result<()> {
+        let mut w = BufWriter::new(w);
+        text(self, &mut w)?;
+        w.flush()
+    }
+}
+
+fn text(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    writeln!(w, "Performance Report")?;
+    writeln!(w, "=================")?;
+    writeln!(w)?;
+    writeln!(
+        w,
+        "Generated: {}",
+        humantime::format_rfc3339_seconds(r.generated_at)
+    )?;
+    writeln!(w, "Total Executions: {}", r.total_executions)?;
+    let nothing = r.total_executions == 0 && r.agents.is_empty() && r.phases.is_empty();
+    if nothing {
+        writeln!(w)?;
+        writeln!(w, "No executions recorded.")?;
+    } else {
+        if r.total_executions > 0 {
+            writeln!(
+                w,
+                "Overall Avg Duration: {}",
+                HumanDuration(r.overall_avg_duration)
+            )?;
+            writeln!(w, "Overall Avg Memory: {}", memory(r, r.overall_avg_memory))?;
+            writeln!(w, "Overall Success Rate: {:.2}%", r.overall_success_rate)?;
+        } else {
+            writeln!(w)?;
+            writeln!(w, "No executions recorded.")?;
+        }
+        if !r.agents.is_empty() {
+            section(w, "Agent Metrics")?;
+            for (name, a) in &r.agents {
+                agent(r, w, name, a)?;
+                writeln!(w)?;
+            }
+            if r.agents.values().any(|a| !a.phases.is_empty()) {
+                writeln!(
+                    w,
+                    "Share: the phase's total time as a part of its agent's; a nested phase also \
+                     counts in the phase around it."
+                )?;
+            }
+        }
+        if !r.phases.is_empty() {
+            all_phases(r, w)?;
+        }
+        bottlenecks(w, &r.bottlenecks)?;
+    }
+    if let Some(s) = &r.system {
+        system(w, s)?;
+    }
+    Ok(())
+}
+
+/// A section title, underlined, after a blank line, followed by a blank line.
+fn section(w: &mut impl Write, title: &str) -> io::Result<()> {
+    writeln!(w)?;
+    writeln!(w, "{title}")?;
+    writeln!(w, "{}", "-".repeat(title.chars().count()))?;
+    writeln!(w)
+}
+
+fn memory(r: &Report, bytes: u64) -> HumanMemory {
+    HumanMemory {
+        bytes,
+        measured: r.memory_measured,
+    }
+}
+
+fn agent(r: &Report, w: &mut impl Write, name: &str, a: &AggregateMetrics) -> io::Result<()> {
+    writeln!(w, "Agent: {}", one_line(name))?;
+    writeln!(w, "  Total Executions: {}", a.total_executions)?;
+    writeln!(
+        w,
+        "  Success: {} ({:.1}%)",
+        a.success_count,
+        a.success_rate()
+    )?;
+    writeln!(w, "  Failures: {}", a.failure_count)?;
+    writeln!(w, "  Avg Duration: {}", HumanDuration(a.avg_duration))?;
+    writeln!(w, "  Min Duration: {}", HumanDuration(a.min_duration))?;
+    writeln!(w, "  Max Duration: {}", HumanDuration(a.max_duration))?;
+    writeln!(w, "  Avg Memory: {}", memory(r, a.avg_memory))?;
+    writeln!(w, "  Percentiles:")?;
+    let p = &a.percentiles;
+    writeln!(w, "    P50: {}", HumanDuration(p.p50))?;
+    writeln!(w, "    P90: {}", HumanDuration(p.p90))?;
+    writeln!(w, "    P95: {}", HumanDuration(p.p95))?;
+    writeln!(w, "    P99: {}", HumanDuration(p.p99))?;
+    writeln!(w, "    P99.9: {}", HumanDuration(p.p999))?;
+    if a.phases.is_empty() {
+        return writeln!(w, "  Phases: none recorded");
+    }
+    writeln!(w, "  Phases:")?;
+    // The agent's total time: what each phase's share is of.
+    let agent_total = a.avg_duration.as_nanos() * u128::from(a.total_executions);
+    let mut phases: Vec<(&String, &PhaseMetrics)> = a.phases.iter().collect();
+    // The most expensive first: where the time went.
+    phases.sort_by(|x, y| {
+        y.1.total_duration
+            .cmp(&x.1.total_duration)
+            .then_with(|| x.0.cmp(y.0))
+    });
+    let rows: Vec<Vec<String>> = phases
+        .iter()
+        .map(|(pname, m)| {
+            let mut row = phase_cells(pname, m);
+            row.push(if agent_total == 0 {
+                "-".to_owned()
+            } else {
+                format!("{:.1}%", percent(m.total_duration.as_nanos(), agent_total))
+            });
+            row
+        })
+        .collect();
+    table(
+        w,
+        "    ",
+        &PHASE_HEADER
+            .iter()
+            .copied()
+            .chain(["Share"])
+            .collect::<Vec<_>>(),
+        &[L, R, R, R, R, R, R, R, R],
+        &rows,
+    )
+}
+
+const PHASE_HEADER: [&str; 8] = [
+    "Phase", "Calls", "Failures", "Avg", "P50", "P95", "P99", "Max",
+];
+
+fn phase_cells(name: &str, m: &PhaseMetrics) -> Vec<String> {
+    vec![
+        one_line(name).into_owned(),
+        m.calls.to_string(),
+        m.failures.to_string(),
+        HumanDuration(m.avg_duration).to_string(),
+        HumanDuration(m.percentiles.p50).to_string(),
+        HumanDuration(m.percentiles.p95).to_string(),
+        HumanDuration(m.percentiles.p99).to_string(),
+        HumanDuration(m.max_duration).to_string(),
+    ]
+}
+
+fn all_phases(r: &Report, w: &mut impl Write) -> io::Result<()> {
+    section(w, "All Phases")?;
+    writeln!(
+        w,
+        "Every phase by name, across all agents; Outside: calls made outside any agent."
+    )?;
+    writeln!(w)?;
+    // Calls made inside agents, by phase name: one pass over the agents' phases.
+    let mut inside: HashMap<&str, u64> = HashMap::new();
+    for a in r.agents.values() {
+        for (name, p) in &a.phases {
+            let n = inside.entry(name.as_str()).or_default();
+            *n = n.saturating_add(p.calls);
+        }
+    }
+    let rows: Vec<Vec<String>> = r
+        .phases
+        .iter()
+        .map(|(name, m)| {
+            let inside = inside.get(name.as_str()).copied().unwrap_or(0);
+            let mut row = phase_cells(name, m);
+            row.push(m.calls.saturating_sub(inside).to_string());
+            row
+        })
+        .collect();
+    table(
+        w,
+        "  ",
+        &PHASE_HEADER
+            .iter()
+            .copied()
+            .chain(["Outside"])
+            .collect::<Vec<_>>(),
+        &[L, R, R, R, R, R, R, R, R],
+        &rows,
+    )
+}
+
+fn bottlenecks(w: &mut impl Write, found: &[Bottleneck]) -> io::Result<()> {
+    section(w, "Bottlenecks")?;
+    if found.is_empty() {
+        return writeln!(w, "None detected.");
+    }
+    let mut sorted: Vec<&Bottleneck> = found.iter().collect();
+    // Most severe first (a report read back from a file may come in any order).
+    sorted.sort_by_key(|b| std::cmp::Reverse(b.severity));
+    let rows: Vec<Vec<String>> = sorted
+        .iter()
+        .map(|b| {
+            vec![
+                b.severity.to_string(),
+                bottleneck_subject(b),
+                b.kind.to_string(),
+                HumanDuration(b.avg_duration).to_string(),
+                HumanDuration(b.p99).to_string(),
+                HumanDuration(b.threshold).to_string(),
+            ]
+        })
+        .collect();
+    table(
+        w,
+        "  ",
+        &[
+            "Severity",
+            "Agent / Phase",
+            "Kind",
+            "Avg",
+            "P99",
+            "Threshold",
+        ],
+        &[L, L, L, R, R, R],
+        &rows,
+    )
+}
+
+/// What a bottleneck is about: `agent`, `agent / phase`, or `(outside agents) / phase`.
+pub(crate) fn bottleneck_subject(b: &Bottleneck) -> String {
+    match &b.phase {
+        Some(p) if b.agent.is_empty() => format!("(outside agents) / {}", one_line(p)),
+        Some(p) => format!("{} / {}", one_line(&b.agent), one_line(p)),
+        None => one_line(&b.agent).into_owned(),
+    }
+}
+
+fn system(w: &mut impl Write, s: &SystemSummary) -> io::Result<()> {
+    section(w, "System")?;
+    writeln!(w, "  Samples: {}", s.samples)?;
+    writeln!(
+        w,
+        "  Avg Resident Memory: {}",
+        HumanBytes(s.avg_resident_bytes)
+    )?;
+    writeln!(
+        w,
+        "  Avg Virtual Memory: {}",
+        HumanBytes(s.avg_virtual_bytes)
+    )?;
+    writeln!(w, "  Avg CPU: {:.1}% of one core", s.avg_cpu_percent)?;
+    writeln!(w, "  Avg Threads: {:.1}", s.avg_threads)
+}
+
+/// A name on one line: control characters (newlines, tabs, …) are shown escaped.
+pub(crate) fn one_line(s: &str) -> Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        Cow::Owned(s.escape_debug().to_string())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Align {
+    Left,
+    Right,
+}
+const L: Align = Align::Left;
+const R: Align = Align::Right;
+
+/// An aligned table: columns two spaces apart, each as wide as its widest cell.
+fn table(
+    w: &mut impl Write,
+    indent: &str,
+    header: &[&str],
+    align: &[Align],
+    rows: &[Vec<String>],
+) -> io::Result<()> {
+    let width = |s: &str| s.chars().count();
+    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
+    for row in rows {
+        for (wd, cell) in widths.iter_mut().zip(row) {
+            *wd = (*wd).max(width(cell));
+        }
+    }
+    let mut line = String::new();
+    let mut emit = |cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
+        line.clear();
+        line.push_str(indent);
+        for (i, cell) in cells.enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let pad = " ".repeat(widths[i].saturating_sub(width(cell)));
+            match align[i] {
+                Align::Left => {
+                    line.push_str(cell);
+                    line.push_str(&pad);
+                }
+                Align::Right => {
+                    line.push_str(&pad);
+                    line.push_str(cell);
+                }
+            }
+        }
+        writeln!(w, "{}", line.trim_end())
+    };
+    emit(&mut header.iter().copied())?;
+    for row in rows {
+        emit(&mut row.iter().map(String::as_str))?;
+    }
+    Ok(())
+}

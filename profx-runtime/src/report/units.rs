@@ -43,6 +43,35 @@ impl fmt::Display for HumanBytes {
     }
 }
 
+/// `part` as a percentage of `whole`; 0 when `whole` is 0.
+pub(crate) fn percent(part: u128, whole: u128) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+/// A memory figure for people: a [`HumanBytes`] size, or "not measured" when allocations were
+/// not counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HumanMemory {
+    /// Bytes.
+    pub(crate) bytes: u64,
+    /// Whether allocations were counted at all.
+    pub(crate) measured: bool,
+}
+
+impl fmt::Display for HumanMemory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.measured {
+            fmt::Display::fmt(&HumanBytes(self.bytes), f)
+        } else {
+            f.pad("not measured")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +91,24 @@ mod tests {
         assert_eq!(b(512), "512 B");
         assert_eq!(b(1536), "1.5 KiB");
         assert_eq!(b(1_887_436), "1.8 MiB");
+    }
+}
+
+#[cfg(test)]
+mod helper_tests {
+    use super::*;
+
+    #[test]
+    fn percent_of_nothing_is_zero() {
+        assert_eq!(percent(1, 0), 0.0);
+        assert_eq!(percent(1, 4), 25.0);
+    }
+
+    #[test]
+    fn memory_says_when_it_was_not_measured() {
+        let m = |bytes, measured| HumanMemory { bytes, measured }.to_string();
+        assert_eq!(m(1536, true), "1.5 KiB");
+        assert_eq!(m(0, true), "0 B");
+        assert_eq!(m(1536, false), "not measured");
     }
 }

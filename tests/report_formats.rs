@@ -1,0 +1,545 @@
+//! The report's text formats on fixed data: golden files for the text, summary, details and CSV
+//! outputs, a JSON round trip (the fixture and generated reports), and the CSV read back by a
+//! real CSV reader.
+//!
+//! Golden files live in `tests/golden/`. When an output changes on purpose, rewrite them with
+//!
+//! ```text
+//! UPDATE_GOLDEN=1 cargo test --test report_formats
+//! ```
+//!
+//! and review the diff (`git diff tests/golden`) before committing it.
+//!
+//! These tests use only the data model, so they pass with and without `--features profx/enabled`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use profx::{
+    AggregateMetrics, Bottleneck, BottleneckKind, ExecutionProfile, HumanDuration, Percentiles,
+    PhaseMetrics, PhaseProfile, Report, Severity, SystemSummary,
+};
+use proptest::prelude::*;
+
+const CSV_HEADER: &str =
+    "Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99";
+
+/// Compares `actual` with `tests/golden/{name}.txt`, or rewrites that file when `UPDATE_GOLDEN`
+/// is set.
+fn golden(name: &str, actual: &str) {
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "tests",
+        "golden",
+        &format!("{name}.txt"),
+    ]
+    .iter()
+    .collect();
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v != "0" && !v.is_empty()) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read golden file {}: {e}\n(run with UPDATE_GOLDEN=1 to create it)",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(e, a)| e != a)
+            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "output differs from {} (first at line {}; rerun with UPDATE_GOLDEN=1 if the change \
+             is intended)\n--- expected ---\n{expected}\n--- actual ---\n{actual}",
+            path.display(),
+            first + 1
+        );
+    }
+}
+
+fn render(f: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
+    let mut out = Vec::new();
+    f(&mut out).expect("writing to a Vec does not fail");
+    String::from_utf8(out).expect("reports are UTF-8")
+}
+
+fn empty_report() -> Report {
+    let mut r = Report::empty();
+    r.generated_at = common::at(0);
+    r
+}
+
+#[test]
+fn text_report_matches_its_golden_file() {
+    let r = common::fixture();
+    let text = render(|w| r.write_text(w));
+    // The source document's layout.
+    assert!(text
+        .starts_with("Performance Report\n=================\n\nGenerated: 2025-10-15T10:31:00Z\n"));
+    assert!(text.contains("\nAgent Metrics\n-------------\n\nAgent: codebase-analyzer\n"));
+    assert!(text.contains("  Success: 49 (98.0%)\n"));
+    golden("text", &text);
+}
+
+#[test]
+fn text_report_says_when_memory_was_not_measured() {
+    let mut r = common::fixture();
+    r.memory_measured = false;
+    let text = render(|w| r.write_text(w));
+    assert!(text.contains("Overall Avg Memory: not measured\n"));
+    assert!(text.contains("  Avg Memory: not measured\n"));
+    assert!(!text.contains("MiB"), "{text}");
+}
+
+#[test]
+fn text_report_shows_system_metrics_when_collected() {
+    let mut r = common::fixture();
+    r.system = Some(SystemSummary {
+        samples: 12,
+        avg_resident_bytes: 48 * 1024 * 1024,
+        avg_virtual_bytes: 3 * 1024 * 1024 * 1024,
+        avg_cpu_percent: 37.25,
+        avg_threads: 9.5,
+    });
+    let text = render(|w| r.write_text(w));
+    let system = &text[text.find("\nSystem\n------\n").expect("a System section")..];
+    assert!(system.contains("  Samples: 12\n"));
+    assert!(system.contains("  Avg Resident Memory: 48.0 MiB\n"));
+    assert!(system.contains("  Avg Virtual Memory: 3.00 GiB\n"));
+    assert!(
+        system.contains("  Avg CPU: 37.2% of one core\n")
+            || system.contains("  Avg CPU: 37.3% of one core\n")
+    );
+    assert!(system.contains("  Avg Threads: 9.5\n"));
+}
+
+#[test]
+fn summary_matches_its_golden_file() {
+    let r = common::fixture();
+    let summary = render(|w| r.write_summary(w));
+    let mut lines = summary.lines();
+    assert_eq!(lines.next(), Some("=== Performance Summary ==="));
+    assert_eq!(
+        lines.next(),
+        Some(
+            format!(
+                "Executions: 154 | Avg Duration: {} | Success Rate: {:.1}%",
+                HumanDuration(r.overall_avg_duration),
+                r.overall_success_rate
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(lines.next(), Some("⚠️  2 bottleneck(s) detected"));
+    golden("summary", &summary);
+}
+
+#[test]
+fn summary_names_only_the_three_most_severe_bottlenecks() {
+    let mut r = common::fixture();
+    let b = |agent: &str, severity| Bottleneck {
+        agent: agent.into(),
+        phase: None,
+        kind: BottleneckKind::SlowExecution,
+        severity,
+        avg_duration: Duration::from_millis(120),
+        p99: Duration::from_millis(130),
+        threshold: Duration::from_millis(100),
+    };
+    // Out of order on purpose: a report read back from a file may come in any order.
+    r.bottlenecks = vec![
+        b("low-1", Severity::Low),
+        b("crit-1", Severity::Critical),
+        b("med-1", Severity::Medium),
+        b("high-1", Severity::High),
+        b("low-2", Severity::Low),
+    ];
+    let summary = render(|w| r.write_summary(w));
+    let lines: Vec<&str> = summary.lines().collect();
+    assert_eq!(lines[2], "⚠️  5 bottleneck(s) detected");
+    assert!(lines[3].starts_with("  [critical] crit-1: "), "{summary}");
+    assert!(lines[4].starts_with("  [high] high-1: "), "{summary}");
+    assert!(lines[5].starts_with("  [medium] med-1: "), "{summary}");
+    assert_eq!(lines[6], "  … and 2 more (see the text report)");
+    assert_eq!(lines.len(), 7, "{summary}");
+}
+
+#[test]
+fn details_match_their_golden_files() {
+    let r = common::fixture();
+    for agent in ["codebase-locator", "codebase-analyzer"] {
+        let details = render(|w| r.write_details(w, agent));
+        let title = format!("Execution Details: {agent}");
+        let mut lines = details.lines();
+        assert_eq!(lines.next(), Some(title.as_str()));
+        assert_eq!(lines.next(), Some("=".repeat(title.len()).as_str()));
+        golden(&format!("details_{agent}"), &details);
+    }
+}
+
+#[test]
+fn details_show_the_failed_execution_and_dropped_phases() {
+    let r = common::fixture();
+    let details = render(|w| r.write_details(w, "codebase-locator"));
+    let failed = &details[details.find("Execution ID: codebase-locator-18").unwrap()..];
+    assert!(failed.contains("  Success: false\n  Error: parse error: unexpected token\n"));
+    assert!(failed.contains("    … 2 more phase records not kept (PROFX_MAX_PHASES)\n"));
+    // Nested phases are indented by their depth.
+    assert!(details.contains("    - parse: 12.0ms\n      - tokenize: 4.0ms\n"));
+}
+
+#[test]
+fn details_of_an_unknown_agent_name_the_known_ones() {
+    let r = common::fixture();
+    let details = render(|w| r.write_details(w, "nobody"));
+    assert!(
+        details.contains(
+            "No executions kept for agent \"nobody\"; agents with executions: \
+             codebase-analyzer, codebase-locator\n"
+        ),
+        "{details}"
+    );
+    let none = render(|w| empty_report().write_details(w, "nobody"));
+    assert!(none.contains("No executions kept for agent \"nobody\"; no agent has kept executions."));
+}
+
+#[test]
+fn details_say_when_memory_was_not_measured() {
+    let mut r = common::fixture();
+    r.memory_measured = false;
+    let details = render(|w| r.write_details(w, "codebase-analyzer"));
+    assert!(details.contains("  Memory: not measured\n  Allocations: not measured\n"));
+}
+
+#[test]
+fn empty_report_matches_its_golden_files() {
+    let r = empty_report();
+    let text = render(|w| r.write_text(w));
+    assert!(text.contains("No executions recorded"));
+    golden("empty_text", &text);
+    let summary = render(|w| r.write_summary(w));
+    assert!(summary.contains("No executions recorded"));
+    golden("empty_summary", &summary);
+    assert_eq!(render(|w| r.write_csv(w)), format!("{CSV_HEADER}\n"));
+}
+
+#[test]
+fn csv_matches_its_golden_file() {
+    let r = common::fixture();
+    golden("csv", &render(|w| r.write_csv(w)));
+}
+
+#[test]
+fn csv_reads_back_with_a_real_csv_reader() {
+    let r = common::fixture();
+    let csv_text = render(|w| r.write_csv(w));
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header.join(","), CSV_HEADER);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), r.agents.len());
+    for (row, (name, a)) in rows.iter().zip(&r.agents) {
+        assert_eq!(row.len(), 12);
+        assert_eq!(&row[0], name.as_str());
+        assert_eq!(row[1].parse::<u64>().unwrap(), a.total_executions);
+        assert_eq!(row[2].parse::<u64>().unwrap(), a.success_count);
+        assert_eq!(row[3].parse::<u64>().unwrap(), a.failure_count);
+        assert_eq!(&row[4], HumanDuration(a.avg_duration).to_string());
+        assert_eq!(&row[5], HumanDuration(a.min_duration).to_string());
+        assert_eq!(&row[6], HumanDuration(a.max_duration).to_string());
+        assert_eq!(row[7].parse::<u64>().unwrap(), a.avg_memory);
+        assert_eq!(&row[8], HumanDuration(a.percentiles.p50).to_string());
+        assert_eq!(&row[9], HumanDuration(a.percentiles.p90).to_string());
+        assert_eq!(&row[10], HumanDuration(a.percentiles.p95).to_string());
+        assert_eq!(&row[11], HumanDuration(a.percentiles.p99).to_string());
+    }
+    // The agent whose name needs quoting comes back intact.
+    assert!(rows.iter().any(|row| &row[0] == "report, \"final\" writer"));
+    assert!(csv_text.contains("\n\"report, \"\"final\"\" writer\",4,2,2,"));
+    // The source document's figures.
+    assert!(csv_text.contains(
+        "\ncodebase-locator,50,49,1,42.0ms,28.0ms,156.0ms,1887436,40.0ms,65.0ms,88.0ms,145.0ms\n"
+    ));
+}
+
+#[test]
+fn csv_leaves_memory_empty_when_not_measured() {
+    let mut r = common::fixture();
+    r.memory_measured = false;
+    let csv_text = render(|w| r.write_csv(w));
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    for row in reader.records() {
+        assert_eq!(&row.unwrap()[7], "");
+    }
+}
+
+/// Why an `f64` (a success rate, a CPU share) may come back one ULP off.
+const FLOATS: &str = "the JSON report must read back exactly: serde_json parses floats exactly \
+                      only with its `float_roundtrip` feature";
+
+#[test]
+fn json_round_trips_the_fixture() {
+    let r = common::fixture();
+    let json = render(|w| r.write_json(w));
+    assert!(json.ends_with("}\n"));
+    // Durations are integer nanoseconds.
+    assert!(json.contains("\"overall_avg_duration\": "));
+    assert!(json.contains("\"avg_duration\": 42000000,"));
+    let back: Report = serde_json::from_reader(json.as_bytes()).unwrap();
+    assert_eq!(back, r, "{FLOATS}");
+    // And what was read back renders the same.
+    assert_eq!(render(|w| back.write_text(w)), render(|w| r.write_text(w)));
+}
+
+// ---- generated reports ----
+
+/// Names of every kind: plain, with commas, quotes and newlines, and any Unicode.
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z][a-z0-9_-]{0,15}",
+        "[a-z ,\"\r\n'-]{0,12}",
+        "\\PC{0,10}",
+        any::<String>(),
+    ]
+}
+
+fn duration() -> impl Strategy<Value = Duration> {
+    any::<u64>().prop_map(Duration::from_nanos)
+}
+
+/// From 1970 to the end of year 9999, with nanoseconds.
+fn time() -> impl Strategy<Value = SystemTime> {
+    (0u64..253_402_300_800, 0u32..1_000_000_000).prop_map(|(s, n)| UNIX_EPOCH + Duration::new(s, n))
+}
+
+fn float() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        0.0..=100.0f64,
+        any::<f64>().prop_filter("finite", |f| f.is_finite())
+    ]
+}
+
+fn percentiles() -> impl Strategy<Value = Percentiles> {
+    (duration(), duration(), duration(), duration(), duration()).prop_map(
+        |(p50, p90, p95, p99, p999)| Percentiles {
+            p50,
+            p90,
+            p95,
+            p99,
+            p999,
+        },
+    )
+}
+
+fn phase_metrics() -> impl Strategy<Value = PhaseMetrics> {
+    (
+        any::<u64>(),
+        any::<u64>(),
+        duration(),
+        duration(),
+        duration(),
+        duration(),
+        percentiles(),
+    )
+        .prop_map(
+            |(calls, failures, total, avg, min, max, percentiles)| PhaseMetrics {
+                calls,
+                failures,
+                total_duration: total,
+                avg_duration: avg,
+                min_duration: min,
+                max_duration: max,
+                percentiles,
+            },
+        )
+}
+
+fn aggregate() -> impl Strategy<Value = AggregateMetrics> {
+    (
+        (any::<u64>(), any::<u64>(), any::<u64>()),
+        (duration(), duration(), duration()),
+        any::<u64>(),
+        percentiles(),
+        prop::collection::btree_map(name(), phase_metrics(), 0..4),
+    )
+        .prop_map(
+            |((total, ok, failed), (avg, min, max), memory, percentiles, phases)| {
+                AggregateMetrics {
+                    total_executions: total,
+                    success_count: ok,
+                    failure_count: failed,
+                    avg_duration: avg,
+                    min_duration: min,
+                    max_duration: max,
+                    avg_memory: memory,
+                    percentiles,
+                    phases,
+                }
+            },
+        )
+}
+
+fn execution() -> impl Strategy<Value = ExecutionProfile> {
+    let phase = (name(), duration(), duration(), any::<u32>()).prop_map(
+        |(name, start_offset, duration, depth)| PhaseProfile {
+            name,
+            start_offset,
+            duration,
+            depth,
+        },
+    );
+    (
+        (name(), name(), name(), time(), duration()),
+        (any::<u64>(), any::<u64>(), any::<u64>(), any::<bool>()),
+        proptest::option::of(name()),
+        prop::collection::vec(phase, 0..4),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(
+                (id, agent, request, start, duration),
+                (memory_allocated, allocations, thread_count, success),
+                error,
+                phases,
+                phases_dropped,
+            )| ExecutionProfile {
+                id,
+                agent,
+                request,
+                start,
+                duration,
+                memory_allocated,
+                allocations,
+                thread_count,
+                success,
+                error,
+                phases,
+                phases_dropped,
+            },
+        )
+}
+
+fn bottleneck() -> impl Strategy<Value = Bottleneck> {
+    (
+        name(),
+        proptest::option::of(name()),
+        prop_oneof![
+            Just(BottleneckKind::SlowExecution),
+            Just(BottleneckKind::HighVariance)
+        ],
+        prop_oneof![
+            Just(Severity::Low),
+            Just(Severity::Medium),
+            Just(Severity::High),
+            Just(Severity::Critical)
+        ],
+        (duration(), duration(), duration()),
+    )
+        .prop_map(
+            |(agent, phase, kind, severity, (avg_duration, p99, threshold))| Bottleneck {
+                agent,
+                phase,
+                kind,
+                severity,
+                avg_duration,
+                p99,
+                threshold,
+            },
+        )
+}
+
+fn system() -> impl Strategy<Value = SystemSummary> {
+    (any::<u64>(), any::<u64>(), any::<u64>(), float(), float()).prop_map(
+        |(samples, avg_resident_bytes, avg_virtual_bytes, avg_cpu_percent, avg_threads)| {
+            SystemSummary {
+                samples,
+                avg_resident_bytes,
+                avg_virtual_bytes,
+                avg_cpu_percent,
+                avg_threads,
+            }
+        },
+    )
+}
+
+fn report() -> impl Strategy<Value = Report> {
+    (
+        (any::<u32>(), time(), any::<u64>(), duration(), any::<u64>()),
+        (any::<bool>(), float()),
+        prop::collection::btree_map(name(), aggregate(), 0..4),
+        prop::collection::btree_map(name(), phase_metrics(), 0..4),
+        proptest::option::of(system()),
+        prop::collection::vec(bottleneck(), 0..4),
+        prop::collection::btree_map(name(), prop::collection::vec(execution(), 0..3), 0..3),
+    )
+        .prop_map(
+            |(
+                (schema_version, generated_at, total, avg, memory),
+                (memory_measured, success_rate),
+                agents,
+                phases,
+                system,
+                bottlenecks,
+                executions,
+            )| Report {
+                schema_version,
+                generated_at,
+                total_executions: total,
+                overall_avg_duration: avg,
+                overall_avg_memory: memory,
+                memory_measured,
+                overall_success_rate: success_rate,
+                agents,
+                phases,
+                system,
+                bottlenecks,
+                executions,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn json_round_trips_any_report(r in report()) {
+        let json = render(|w| r.write_json(w));
+        prop_assert!(json.ends_with('\n'));
+        let back: Report = serde_json::from_reader(json.as_bytes()).unwrap();
+        prop_assert_eq!(back, r, "{}", FLOATS);
+    }
+
+    #[test]
+    fn csv_names_read_back_intact(names in prop::collection::btree_set(name(), 0..6)) {
+        let mut r = common::fixture();
+        r.agents = names
+            .iter()
+            .map(|n| (n.clone(), AggregateMetrics::default()))
+            .collect::<BTreeMap<_, _>>();
+        let csv_text = render(|w| r.write_csv(w));
+        let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+        prop_assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>().join(","), CSV_HEADER);
+        let back: Vec<String> = reader
+            .records()
+            .map(|row| row.unwrap()[0].to_string())
+            .collect();
+        prop_assert_eq!(back, names.into_iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn every_writer_handles_any_report(r in report(), agent in name()) {
+        render(|w| r.write_text(w));
+        render(|w| r.write_summary(w));
+        render(|w| r.write_csv(w));
+        let known = r.executions.keys().next().cloned().unwrap_or_default();
+        render(|w| r.write_details(w, &known));
+        render(|w| r.write_details(w, &agent));
+    }
+}
