@@ -5,7 +5,13 @@
 //! cargo run --example demo --features enabled
 //! ```
 //!
-//! At the end `#[profx::main]` writes what was recorded to standard error.
+//! It prints the text report of what was recorded on standard output, and at the end
+//! `#[profx::main]` writes what `PROFX_REPORT` asks (by default the summary, on standard error):
+//!
+//! ```text
+//! PROFX_REPORT=html:report.html cargo run --example demo --features enabled
+//! PROFX_REPORT=summary,json:report.json,csv:report.csv cargo run --example demo --features enabled
+//! ```
 
 use std::time::Duration;
 
@@ -141,9 +147,10 @@ fn main() {
     });
 
     let report = profx::global().report();
-    println!(
-        "demo done: {} executions of {} agents recorded",
-        report.total_executions,
-        report.agents.len()
-    );
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    report.write_text(&mut out).expect("write the text report");
+    report
+        .write_details(&mut out, "report-writer")
+        .expect("write the execution details");
 }

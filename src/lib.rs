@@ -64,7 +64,10 @@ extern crate self as profx;
 /// the execution was asked to do; any `Display` expression of the arguments, formatted only
 /// when the execution's profile is kept).
 pub use profx_macros::agent;
-/// On `fn main`: writes what was recorded when `main` returns or panics (see [`ReportGuard`]).
+/// On `fn main`: writes what was recorded when `main` returns, returns `Err` or panics, in the
+/// formats `PROFX_REPORT` names (default: the summary on standard error; see [`ReportGuard`]).
+///
+/// It goes above or below an async runtime's attribute (`#[tokio::main]`).
 pub use profx_macros::main;
 /// Marks a function as a phase, timed inside whatever execution calls it.
 ///
@@ -73,10 +76,10 @@ pub use profx_macros::phase;
 
 #[doc(inline)]
 pub use profx_runtime::{
-    global, phase, AggregateMetrics, Bottleneck, BottleneckKind, Execution, ExecutionPhase,
-    ExecutionProfile, ExecutionResult, HumanBytes, HumanDuration, Percentiles, PhaseGuard,
-    PhaseMetrics, PhaseProfile, Profiler, Report, ReportGuard, Severity, SystemSummary,
-    SCHEMA_VERSION,
+    global, parse_report_targets, phase, AggregateMetrics, Bottleneck, BottleneckKind, Execution,
+    ExecutionPhase, ExecutionProfile, ExecutionResult, HumanBytes, HumanDuration, Percentiles,
+    PhaseGuard, PhaseMetrics, PhaseProfile, Profiler, Report, ReportFormat, ReportGuard,
+    ReportSpecError, ReportTarget, Severity, SystemSummary, SCHEMA_VERSION,
 };
 
 #[doc(hidden)]

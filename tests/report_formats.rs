@@ -192,7 +192,7 @@ fn details_show_the_failed_execution_and_dropped_phases() {
     assert!(failed.contains("  Success: false\n  Error: parse error: unexpected token\n"));
     assert!(failed.contains("    … 2 more phase records not kept (PROFX_MAX_PHASES)\n"));
     // Nested phases are indented by their depth.
-    assert!(details.contains("    - parse: 12.0ms\n      - tokenize: 4.0ms\n"));
+    assert!(details.contains("    - parse: 12ms\n      - tokenize: 4ms\n"));
 }
 
 #[test]
@@ -263,9 +263,9 @@ fn csv_reads_back_with_a_real_csv_reader() {
     // The agent whose name needs quoting comes back intact.
     assert!(rows.iter().any(|row| &row[0] == "report, \"final\" writer"));
     assert!(csv_text.contains("\n\"report, \"\"final\"\" writer\",4,2,2,"));
-    // The source document's figures.
+    // The source document's line, character for character.
     assert!(csv_text.contains(
-        "\ncodebase-locator,50,49,1,42.0ms,28.0ms,156.0ms,1887436,40.0ms,65.0ms,88.0ms,145.0ms\n"
+        "\ncodebase-locator,50,49,1,42ms,28ms,156ms,1887436,40ms,65ms,88ms,145ms\n"
     ));
 }
 

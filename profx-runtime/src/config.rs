@@ -5,9 +5,11 @@
 
 use std::collections::HashSet;
 use std::sync::Mutex;
+use std::time::Duration;
 
-/// The limits and switches a profiler runs with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The limits and switches a profiler runs with, and the settings of the parts that start with
+/// `#[profx::main]` (the metrics collector and the monitoring server read theirs from here).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Config {
     /// `PROFX_ENABLED`.
     pub(crate) enabled: bool,
@@ -17,6 +19,12 @@ pub(crate) struct Config {
     pub(crate) max_phases: usize,
     /// `PROFX_SAMPLE`: keep the detailed profile of 1 in N executions.
     pub(crate) sample: u64,
+    /// `PROFX_METRICS_INTERVAL`: how often the system metrics collector samples.
+    pub(crate) metrics_interval: Duration,
+    /// `PROFX_SERVER_ADDR`: where the monitoring server listens (unset: no server).
+    pub(crate) server_addr: Option<String>,
+    /// `PROFX_SERVER_TOKEN`: the bearer token the server requires (unset: none).
+    pub(crate) server_token: Option<String>,
 }
 
 impl Default for Config {
@@ -26,6 +34,9 @@ impl Default for Config {
             max_executions: 1000,
             max_phases: 1000,
             sample: 1,
+            metrics_interval: Duration::from_secs(1),
+            server_addr: None,
+            server_token: None,
         }
     }
 }
@@ -61,6 +72,27 @@ impl Config {
                 |s| parse_positive(s).map(|n| n as u64),
                 POSITIVE_FORM,
             ),
+            metrics_interval: parse_var(
+                &get,
+                "PROFX_METRICS_INTERVAL",
+                d.metrics_interval,
+                parse_interval,
+                INTERVAL_FORM,
+            ),
+            server_addr: parse_var(
+                &get,
+                "PROFX_SERVER_ADDR",
+                d.server_addr,
+                |s| parse_addr(s).map(Some),
+                ADDR_FORM,
+            ),
+            server_token: parse_var(
+                &get,
+                "PROFX_SERVER_TOKEN",
+                d.server_token,
+                |s| parse_token(s).map(Some),
+                TOKEN_FORM,
+            ),
         }
     }
 }
@@ -68,6 +100,67 @@ impl Config {
 const BOOL_FORM: &str = "one of true, false, 1, 0, yes, no, on, off";
 const POSITIVE_FORM: &str = "a whole number from 1 to 10000000";
 const COUNT_FORM: &str = "a whole number from 0 to 10000000";
+const INTERVAL_FORM: &str = "a duration from 10ms to 1h such as 500ms, 1s or 2m";
+const ADDR_FORM: &str = "HOST:PORT such as 127.0.0.1:9090, [::1]:9090 or localhost:9090";
+const TOKEN_FORM: &str = "a non-empty token of printable characters without spaces";
+
+fn parse_interval(s: &str) -> Option<Duration> {
+    humantime::parse_duration(s.trim())
+        .ok()
+        .filter(|d| *d >= Duration::from_millis(10) && *d <= Duration::from_secs(3600))
+}
+
+fn parse_addr(s: &str) -> Option<String> {
+    let s = s.trim();
+    if s.parse::<std::net::SocketAddr>().is_ok() {
+        return Some(s.to_owned());
+    }
+    // A host name and a port: the name is resolved when the server starts.
+    let (host, port) = s.rsplit_once(':')?;
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    (host_ok && port.parse::<u16>().is_ok()).then(|| s.to_owned())
+}
+
+fn parse_token(s: &str) -> Option<String> {
+    (!s.is_empty() && s.chars().all(|c| c.is_ascii_graphic())).then(|| s.to_owned())
+}
+
+/// How a setting's default is named in a warning.
+trait Shown {
+    fn shown(&self) -> String;
+}
+
+impl Shown for bool {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+impl Shown for usize {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+impl Shown for u64 {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+impl Shown for Duration {
+    fn shown(&self) -> String {
+        humantime::format_duration(*self).to_string()
+    }
+}
+impl Shown for Option<String> {
+    fn shown(&self) -> String {
+        match self {
+            Some(s) => s.clone(),
+            None => "(unset)".to_owned(),
+        }
+    }
+}
 
 fn parse_bool(s: &str) -> Option<bool> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -89,7 +182,7 @@ fn parse_positive(s: &str) -> Option<usize> {
     parse_count(s).filter(|&n| n >= 1)
 }
 
-fn parse_var<T: std::fmt::Display + Copy>(
+fn parse_var<T: Shown>(
     get: &impl Fn(&str) -> Option<String>,
     name: &str,
     default: T,
@@ -101,7 +194,7 @@ fn parse_var<T: std::fmt::Display + Copy>(
         Some(raw) => match parse(&raw) {
             Some(v) => v,
             None => {
-                warn_once(name, &raw, form, &default.to_string());
+                warn_once(name, &raw, form, &default.shown());
                 default
             }
         },
@@ -153,8 +246,23 @@ mod tests {
                 enabled: false,
                 max_executions: 50,
                 max_phases: 0,
-                sample: 10
+                sample: 10,
+                ..Config::default()
             }
+        );
+        let c = with(&[
+            ("PROFX_METRICS_INTERVAL", "500ms"),
+            ("PROFX_SERVER_ADDR", "localhost:9091"),
+            ("PROFX_SERVER_TOKEN", "s3cret"),
+        ]);
+        assert_eq!(c.metrics_interval, Duration::from_millis(500));
+        assert_eq!(c.server_addr.as_deref(), Some("localhost:9091"));
+        assert_eq!(c.server_token.as_deref(), Some("s3cret"));
+        assert_eq!(
+            with(&[("PROFX_SERVER_ADDR", "[::1]:80")])
+                .server_addr
+                .as_deref(),
+            Some("[::1]:80")
         );
     }
 
@@ -165,8 +273,17 @@ mod tests {
             ("PROFX_MAX_EXECUTIONS", "-3"),
             ("PROFX_MAX_PHASES", "lots"),
             ("PROFX_SAMPLE", "0"),
+            ("PROFX_METRICS_INTERVAL", "fast"),
+            ("PROFX_SERVER_ADDR", "9090"),
+            ("PROFX_SERVER_TOKEN", "has space"),
         ]);
         assert_eq!(c, Config::default());
+        for bad in ["1ms", "2h", "-1s", ""] {
+            assert_eq!(parse_interval(bad), None, "{bad}");
+        }
+        for bad in ["127.0.0.1", ":80", "host:99999", "a b:1"] {
+            assert_eq!(parse_addr(bad), None, "{bad}");
+        }
     }
 
     #[test]

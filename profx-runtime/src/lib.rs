@@ -16,7 +16,7 @@ mod serde_util;
 
 #[cfg(feature = "enabled")]
 mod clock;
-#[cfg(feature = "enabled")]
+#[cfg_attr(not(feature = "enabled"), allow(dead_code))]
 mod config;
 #[cfg(feature = "enabled")]
 mod context;
@@ -31,7 +31,10 @@ pub use aggregate::{AggregateMetrics, Percentiles, PhaseMetrics};
 pub use bottleneck::{Bottleneck, BottleneckKind, Severity};
 pub use execution::{Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, PhaseProfile};
 pub use profiler::{global, Profiler};
-pub use report::{HumanBytes, HumanDuration, Report, ReportGuard, SystemSummary, SCHEMA_VERSION};
+pub use report::{
+    parse_report_targets, HumanBytes, HumanDuration, Report, ReportFormat, ReportGuard,
+    ReportSpecError, ReportTarget, SystemSummary, SCHEMA_VERSION,
+};
 
 /// Times the enclosing scope as a phase until the guard is dropped.
 ///

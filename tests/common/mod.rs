@@ -32,7 +32,13 @@ fn pct(p50: Duration, p90: Duration, p95: Duration, p99: Duration, p999: Duratio
     }
 }
 
-fn phase_metrics(calls: u64, failures: u64, avg: Duration, min: Duration, max: Duration) -> PhaseMetrics {
+fn phase_metrics(
+    calls: u64,
+    failures: u64,
+    avg: Duration,
+    min: Duration,
+    max: Duration,
+) -> PhaseMetrics {
     PhaseMetrics {
         calls,
         failures,
@@ -40,7 +46,13 @@ fn phase_metrics(calls: u64, failures: u64, avg: Duration, min: Duration, max: D
         avg_duration: avg,
         min_duration: min,
         max_duration: max,
-        percentiles: pct(avg, avg + (max - avg) / 2, avg + (max - avg) * 3 / 4, max, max),
+        percentiles: pct(
+            avg,
+            avg + (max - avg) / 2,
+            avg + (max - avg) * 3 / 4,
+            max,
+            max,
+        ),
     }
 }
 
@@ -94,9 +106,10 @@ pub fn fixture() -> Report {
         "file_discovery".into(),
         phase_metrics(100, 0, ms(15), ms(10), ms(40)),
     );
-    analyzer
-        .phases
-        .insert("analysis".into(), phase_metrics(100, 1, ms(20), ms(12), ms(150)));
+    analyzer.phases.insert(
+        "analysis".into(),
+        phase_metrics(100, 1, ms(20), ms(12), ms(150)),
+    );
     agents.insert("codebase-analyzer".to_string(), analyzer);
 
     let odd = AggregateMetrics {
@@ -118,7 +131,10 @@ pub fn fixture() -> Report {
             phases.insert(name.clone(), p.clone());
         }
     }
-    phases.insert("warmup".into(), phase_metrics(3, 0, us(850), us(700), us(990)));
+    phases.insert(
+        "warmup".into(),
+        phase_metrics(3, 0, us(850), us(700), us(990)),
+    );
 
     let mut executions = BTreeMap::new();
     executions.insert(

@@ -1,13 +1,144 @@
-//! Writing what was recorded when the program ends.
+//! Writing the report when the program ends (`#[profx::main]`, [`ReportGuard`]).
 
-use std::io::{self, Write};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 
-use super::units::HumanDuration;
 use crate::Report;
 
+/// A format the report can be written in at shutdown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// [`Report::write_text`].
+    Text,
+    /// [`Report::write_json`].
+    Json,
+    /// [`Report::write_csv`].
+    Csv,
+    /// [`Report::write_summary`].
+    Summary,
+    /// [`Report::write_html`].
+    Html,
+}
+
+impl ReportFormat {
+    const ALL: [(&'static str, ReportFormat); 5] = [
+        ("text", ReportFormat::Text),
+        ("json", ReportFormat::Json),
+        ("csv", ReportFormat::Csv),
+        ("summary", ReportFormat::Summary),
+        ("html", ReportFormat::Html),
+    ];
+
+    fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("?", |(n, _)| n)
+    }
+
+    /// Writes `report` in this format.
+    pub fn write(self, report: &Report, w: &mut dyn Write) -> io::Result<()> {
+        let mut w = w;
+        match self {
+            ReportFormat::Text => report.write_text(&mut w),
+            ReportFormat::Json => report.write_json(&mut w),
+            ReportFormat::Csv => report.write_csv(&mut w),
+            ReportFormat::Summary => report.write_summary(&mut w),
+            ReportFormat::Html => report.write_html(&mut w),
+        }
+    }
+}
+
+impl fmt::Display for ReportFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where one format goes: a file, or standard error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportTarget {
+    /// The format.
+    pub format: ReportFormat,
+    /// The file to write; `None` for standard error.
+    pub path: Option<PathBuf>,
+}
+
+/// A `PROFX_REPORT` value that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportSpecError {
+    /// The entry that is wrong.
+    pub entry: String,
+}
+
+impl fmt::Display for ReportSpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} is not a report target (expected {})",
+            self.entry, SPEC_FORM
+        )
+    }
+}
+
+impl std::error::Error for ReportSpecError {}
+
+const SPEC_FORM: &str = "comma-separated FORMAT[:PATH], FORMAT one of text, json, csv, summary, html; e.g. summary,json:report.json";
+
+/// Parses `FORMAT[:PATH],...` (the form of `PROFX_REPORT`).
+///
+/// ```
+/// use profx_runtime::{parse_report_targets, ReportFormat};
+/// let t = parse_report_targets("summary,html:report.html").unwrap();
+/// assert_eq!(t[0].format, ReportFormat::Summary);
+/// assert_eq!(t[1].path.as_deref(), Some(std::path::Path::new("report.html")));
+/// assert!(parse_report_targets("pdf:out.pdf").is_err());
+/// ```
+pub fn parse_report_targets(spec: &str) -> Result<Vec<ReportTarget>, ReportSpecError> {
+    let mut out = Vec::new();
+    for entry in spec.split(',') {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let (format, path) = match entry.split_once(':') {
+            Some((f, p)) => (f.trim(), Some(p.trim())),
+            None => (entry, None),
+        };
+        let format = ReportFormat::ALL
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(format))
+            .map(|(_, f)| *f);
+        match (format, path) {
+            (Some(format), None) => out.push(ReportTarget { format, path: None }),
+            (Some(format), Some(p)) if !p.is_empty() => out.push(ReportTarget {
+                format,
+                path: Some(PathBuf::from(p)),
+            }),
+            _ => {
+                return Err(ReportSpecError {
+                    entry: entry.to_owned(),
+                })
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(ReportSpecError {
+            entry: spec.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
 /// Writes what the global profiler recorded when dropped: at the end of `main`, whether it
-/// returns normally, returns `Err` or panics. `#[profx::main]` makes one; programs that cannot
-/// use the attribute hold one in `main`.
+/// returns normally, returns `Err` or panics (with `panic = "abort"`, or after
+/// `std::process::exit`, nothing runs at the end and nothing is written).
+///
+/// `#[profx::main]` makes one from `PROFX_REPORT`; programs that cannot use the attribute hold
+/// one in `main`. A file that cannot be written gets a warning, and that format goes to standard
+/// error instead: the report is never lost.
 ///
 /// ```
 /// let _report = profx_runtime::ReportGuard::from_env();
@@ -16,16 +147,75 @@ use crate::Report;
 #[must_use = "the report is written when the guard is dropped: bind it with `let _report = ...`"]
 #[derive(Debug)]
 pub struct ReportGuard {
-    _private: (),
+    targets: Vec<ReportTarget>,
 }
 
 impl ReportGuard {
-    /// A guard that writes the report to standard error.
+    /// A guard writing what `PROFX_REPORT` asks (default: the summary to standard error).
+    /// A bad value prints one warning and the default is used.
     pub fn from_env() -> ReportGuard {
         // Start the profiler now, so that its settings are read (and warned about) up front.
         let _ = crate::global();
-        ReportGuard { _private: () }
+        let default = || {
+            vec![ReportTarget {
+                format: ReportFormat::Summary,
+                path: None,
+            }]
+        };
+        let targets = match std::env::var("PROFX_REPORT") {
+            Err(_) => default(),
+            Ok(spec) => parse_report_targets(&spec).unwrap_or_else(|_| {
+                crate::config::warn_once("PROFX_REPORT", &spec, SPEC_FORM, "summary");
+                default()
+            }),
+        };
+        ReportGuard { targets }
     }
+
+    /// A guard writing to these targets (the form of `PROFX_REPORT`).
+    pub fn with_targets(spec: &str) -> Result<ReportGuard, ReportSpecError> {
+        Ok(ReportGuard {
+            targets: parse_report_targets(spec)?,
+        })
+    }
+
+    /// Where the report will go.
+    pub fn targets(&self) -> &[ReportTarget] {
+        &self.targets
+    }
+
+    /// Writes `report` to every target now (the guard's drop does this with the global
+    /// profiler's report).
+    pub fn write(&self, report: &Report) {
+        let mut first_on_stderr = true;
+        for t in &self.targets {
+            if let Some(path) = &t.path {
+                match write_file(report, t.format, path) {
+                    Ok(()) => continue,
+                    Err(e) => eprintln!(
+                        "profx: warning: cannot write the {} report to {}: {e}; writing it to standard error instead",
+                        t.format,
+                        path.display()
+                    ),
+                }
+            }
+            let stderr = io::stderr();
+            let mut w = stderr.lock();
+            if !first_on_stderr {
+                let _ = writeln!(w);
+            }
+            first_on_stderr = false;
+            let _ = t.format.write(report, &mut w);
+            let _ = w.flush();
+        }
+    }
+}
+
+fn write_file(report: &Report, format: ReportFormat, path: &std::path::Path) -> io::Result<()> {
+    let mut w = BufWriter::new(File::create(path)?);
+    format.write(report, &mut w)?;
+    w.flush()?;
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 
 impl Drop for ReportGuard {
@@ -33,60 +223,6 @@ impl Drop for ReportGuard {
         if !cfg!(feature = "enabled") {
             return;
         }
-        let report = crate::global().report();
-        let stderr = io::stderr();
-        let mut w = stderr.lock();
-        let _ = write_overview(&report, &mut w);
-        let _ = w.flush();
+        self.write(&crate::global().report());
     }
-}
-
-/// One line per agent and per phase: counts, success, average and tail latency.
-pub(crate) fn write_overview(r: &Report, w: &mut impl Write) -> io::Result<()> {
-    writeln!(w, "=== profx: what was recorded ===")?;
-    writeln!(
-        w,
-        "{} executions | avg {} | success {:.1}%",
-        r.total_executions,
-        HumanDuration(r.overall_avg_duration),
-        r.overall_success_rate
-    )?;
-    for (name, a) in &r.agents {
-        writeln!(
-            w,
-            "agent {name}: {} runs, {} failed, avg {}, p50 {}, p95 {}, p99 {}, max {}",
-            a.total_executions,
-            a.failure_count,
-            HumanDuration(a.avg_duration),
-            HumanDuration(a.percentiles.p50),
-            HumanDuration(a.percentiles.p95),
-            HumanDuration(a.percentiles.p99),
-            HumanDuration(a.max_duration),
-        )?;
-        for (p, m) in &a.phases {
-            writeln!(
-                w,
-                "  phase {p}: {} calls, avg {}, p99 {}",
-                m.calls,
-                HumanDuration(m.avg_duration),
-                HumanDuration(m.percentiles.p99)
-            )?;
-        }
-    }
-    for b in &r.bottlenecks {
-        let what = match &b.phase {
-            Some(p) if b.agent.is_empty() => format!("phase {p}"),
-            Some(p) => format!("{} / {p}", b.agent),
-            None => b.agent.clone(),
-        };
-        writeln!(
-            w,
-            "bottleneck [{}] {what}: {} (avg {}, p99 {})",
-            b.severity,
-            b.kind,
-            HumanDuration(b.avg_duration),
-            HumanDuration(b.p99)
-        )?;
-    }
-    Ok(())
 }

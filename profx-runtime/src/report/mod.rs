@@ -137,5 +137,5 @@ mod summary;
 mod text;
 mod units;
 
-pub use guard::ReportGuard;
+pub use guard::{parse_report_targets, ReportFormat, ReportGuard, ReportSpecError, ReportTarget};
 pub use units::{HumanBytes, HumanDuration};

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-/// A duration printed with a unit that fits it: `850ns`, `12.3µs`, `42.0ms`, `1.50s`.
+/// A duration printed with a unit that fits it and no trailing zeros, as the source document
+/// writes them: `850ns`, `12.3µs`, `42ms`, `1.5s`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
 
@@ -12,14 +13,32 @@ impl fmt::Display for HumanDuration {
         let ns = self.0.as_nanos();
         let s = if ns < 1_000 {
             format!("{ns}ns")
-        } else if ns < 1_000_000 {
-            format!("{:.1}µs", ns as f64 / 1e3)
-        } else if ns < 1_000_000_000 {
-            format!("{:.1}ms", ns as f64 / 1e6)
         } else {
-            format!("{:.2}s", ns as f64 / 1e9)
+            // One decimal for µs and ms, two for s; a value that rounds up to 1000 of a unit is
+            // written in the next one.
+            let units = [(1e3, "µs", 1usize), (1e6, "ms", 1), (1e9, "s", 2)];
+            let mut out = String::new();
+            for (i, (scale, unit, decimals)) in units.iter().enumerate() {
+                let v = ns as f64 / scale;
+                let text = format!("{v:.decimals$}");
+                let last = i == units.len() - 1;
+                if last || text.parse::<f64>().unwrap_or(0.0) < 1000.0 {
+                    out = format!("{}{unit}", trim_zeros(&text));
+                    break;
+                }
+            }
+            out
         };
         f.pad(&s)
+    }
+}
+
+/// `42.0` → `42`, `1.50` → `1.5`.
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
     }
 }
 
@@ -81,8 +100,12 @@ mod tests {
         let d = |ns| HumanDuration(Duration::from_nanos(ns)).to_string();
         assert_eq!(d(850), "850ns");
         assert_eq!(d(12_345), "12.3µs");
-        assert_eq!(d(42_000_000), "42.0ms");
-        assert_eq!(d(1_500_000_000), "1.50s");
+        assert_eq!(d(42_000_000), "42ms");
+        assert_eq!(d(42_060_000), "42.1ms");
+        assert_eq!(d(1_500_000_000), "1.5s");
+        assert_eq!(d(2_000_000_000), "2s");
+        assert_eq!(d(999_960), "1ms");
+        assert_eq!(d(3_725_000_000_000), "3725s");
     }
 
     #[test]
