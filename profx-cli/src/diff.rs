@@ -619,7 +619,8 @@ mod tests {
         let table: Vec<&str> = lines[4..7].to_vec();
         assert!(table[0].contains("AGENT / PHASE"), "{out}");
         assert!(table[1].starts_with(MARKER), "{out}");
-        assert!(table[1].contains("+30.0% (+12.0ms)"), "{out}");
+        let twelve = HumanDuration(ms(12));
+        assert!(table[1].contains(&format!("+30.0% (+{twelve})")), "{out}");
         assert!(table[1].ends_with("REGRESSION: avg"), "{out}");
         assert!(table[2].contains("+0.0% (+0ns)"), "{out}");
         assert_eq!(table[0].find("AVG"), table[1].find("+30.0%"), "{out}");

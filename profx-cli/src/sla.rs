@@ -100,7 +100,7 @@ pub struct Check {
     pub limit: &'static str,
     /// The value in the report (`None` when the agent is not in it).
     pub actual: Option<String>,
-    /// The limit, with its comparison (`<= 100.0ms`, `>= 95.0%`).
+    /// The limit, with its comparison (`<= 100ms`, `>= 95.0%`).
     pub expected: String,
     /// Whether the limit is met.
     pub ok: bool,
@@ -308,10 +308,23 @@ mod tests {
             ]
         );
         let out = render(&checks, "r.json");
-        assert!(
-            out.contains("codebase-locator  p95           88.0ms  <= 80.0ms  VIOLATED\n"),
+        let p95: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+        let (actual, limit) = (
+            HumanDuration(ms(88)).to_string(),
+            HumanDuration(ms(80)).to_string(),
+        );
+        assert_eq!(
+            p95,
+            ["codebase-locator", "p95", &actual, "<=", &limit, "VIOLATED"],
             "{out}"
         );
+        // Aligned: the verdicts start in the same column on every line.
+        let at: Vec<usize> = out
+            .lines()
+            .take(4)
+            .map(|l| l.find("  OK").or_else(|| l.find("  VIOLATED")).unwrap())
+            .collect();
+        assert!(at.iter().all(|&a| a == at[0]), "{out}");
         assert!(out.contains("VIOLATED: agent not in r.json"), "{out}");
         assert!(out.ends_with("2 of 4 limit(s) violated\n"), "{out}");
     }
