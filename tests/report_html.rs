@@ -1,0 +1,601 @@
+//! The HTML report: a self-contained page with escaped names, plots of every kind, capped for
+//! large reports, and — opened in headless Chromium — drawn with no script errors.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use profx::{
+    AggregateMetrics, ExecutionProfile, HumanBytes, HumanDuration, Percentiles, PhaseMetrics,
+    PhaseProfile, Report,
+};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A duration as the report writes it.
+fn hd(d: Duration) -> String {
+    HumanDuration(d).to_string()
+}
+
+fn html(r: &Report) -> String {
+    let mut out = Vec::new();
+    r.write_html(&mut out).expect("write_html");
+    String::from_utf8(out).expect("the page is UTF-8")
+}
+
+/// The `<svg …>…</svg>` elements whose class list contains `kind`.
+fn svgs<'a>(page: &'a str, kind: &str) -> Vec<&'a str> {
+    let mut found = Vec::new();
+    let mut rest = page;
+    while let Some(start) = rest.find("<svg") {
+        let tail = &rest[start..];
+        let end = tail
+            .find("</svg>")
+            .map_or(tail.len(), |e| e + "</svg>".len());
+        let svg = &tail[..end];
+        let open = &svg[..svg.find('>').unwrap_or(svg.len())];
+        let classes = open
+            .split("class=\"")
+            .nth(1)
+            .and_then(|c| c.split('"').next())
+            .unwrap_or("");
+        if classes.split_whitespace().any(|c| c == kind) {
+            found.push(svg);
+        }
+        rest = &tail[end..];
+    }
+    found
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The page as text
+
+#[test]
+fn one_self_contained_document() {
+    let page = html(&common::fixture());
+    assert!(page.starts_with("<!DOCTYPE html>"), "{}", &page[..40]);
+    assert_eq!(count(&page, "<html"), 1);
+    assert_eq!(count(&page, "</html>"), 1);
+    assert_eq!(count(&page, "<body>"), 1);
+    assert!(page.trim_end().ends_with("</html>"));
+    // Nothing to fetch: no URL at all, no external scripts, styles, images or fonts.
+    for bad in [
+        "http://", "https://", "src=", "@import", "url(", "<link", "//cdn",
+    ] {
+        assert!(!page.contains(bad), "the page refers to {bad:?}");
+    }
+    for href in page.split("href=\"").skip(1) {
+        assert!(
+            href.starts_with('#'),
+            "a link leaves the page: href=\"{}",
+            &href[..40.min(href.len())]
+        );
+    }
+    // The overall figures, human-readable.
+    for text in [
+        "154".to_string(),                    // executions
+        hd(Duration::from_nanos(55_714_285)), // (50×42 + 100×48 + 4×420) / 154
+        "97.4%".to_string(),                  // 150 of 154
+        HumanBytes(2_551_249).to_string(),    // average memory
+        "2025-10-15 10:31:00 UTC".to_string(),
+        "Bottlenecks".to_string(),
+        "sev-critical".to_string(),
+        "sev-medium".to_string(),
+    ] {
+        assert!(page.contains(&text), "the page lacks {text:?}");
+    }
+    // Per agent: figures and phases, with percentiles.
+    for text in [
+        "codebase-locator".to_string(),
+        "codebase-analyzer".to_string(),
+        "file_discovery".to_string(),
+        hd(ms(156)),
+        "P99.9".to_string(),
+    ] {
+        assert!(page.contains(&text), "the page lacks {text:?}");
+    }
+    // A phase outside any agent is listed among all phases.
+    assert!(page.contains("warmup") && page.contains(&hd(Duration::from_micros(850))));
+    // The failed execution's error is shown.
+    assert!(page.contains("parse error: unexpected token"));
+}
+
+#[test]
+fn every_plot_kind_is_an_svg() {
+    let page = html(&common::fixture());
+    // Two agents have kept executions: histograms; the third has none: the percentile ladder.
+    let hist = svgs(&page, "histogram");
+    assert_eq!(hist.len(), 2, "histograms");
+    for h in &hist {
+        assert!(
+            count(h, "<rect class=\"bar\"") > 0,
+            "a histogram without bars: {h}"
+        );
+        for p in ["pct p50", "pct p95", "pct p99"] {
+            assert!(h.contains(p), "a histogram without its {p} line");
+        }
+        assert!(h.contains("<title>"), "bars have tooltips");
+    }
+    let ladder = svgs(&page, "ladder");
+    assert_eq!(ladder.len(), 1, "percentile ladders");
+    assert_eq!(count(ladder[0], "<rect class=\"bar\""), 5);
+    assert!(ladder[0].contains(&hd(ms(410))) && ladder[0].contains("p99.9"));
+
+    let breakdown = svgs(&page, "breakdown");
+    assert_eq!(breakdown.len(), 2, "phase breakdowns");
+    // codebase-locator: search 750ms, parse 600ms, tokenize 200ms — sorted, shares of 2.10s.
+    let loc = breakdown.iter().find(|b| b.contains("tokenize")).unwrap();
+    let (s, p, t) = (
+        loc.find(">search<").unwrap(),
+        loc.find(">parse<").unwrap(),
+        loc.find(">tokenize<").unwrap(),
+    );
+    assert!(s < p && p < t, "bars are sorted by total time");
+    let bar = format!("{} · 35.7%", hd(ms(750)));
+    assert!(loc.contains(&bar), "{loc}");
+
+    // Waterfalls: the slowest kept execution first, the others hidden until picked.
+    let falls = svgs(&page, "waterfall");
+    assert_eq!(falls.len(), 3, "one per kept execution of the two agents");
+    assert!(page.find("codebase-locator-18").unwrap() < page.find("codebase-locator-17").unwrap());
+    assert_eq!(count(&page, "<select class=\"wf-pick\""), 1);
+    assert_eq!(count(&page, "<div class=\"wf\" hidden>"), 1);
+    assert!(page.contains("2 phase records were not kept"));
+    for f in &falls {
+        assert!(
+            count(f, "<rect class=\"seg d") > 0,
+            "a waterfall without phases: {f}"
+        );
+        assert!(f.contains("<rect class=\"exec\""));
+    }
+    // Nested phases are indented and coloured by depth.
+    let nested = falls.iter().find(|f| f.contains("tokenize")).unwrap();
+    assert!(nested.contains("seg d1"));
+}
+
+#[test]
+fn user_strings_are_escaped() {
+    let evil = "<script>alert('x')</script> & \"co\"";
+    let mut r = common::fixture();
+    let mut agent = r.agents["codebase-locator"].clone();
+    let ph = agent.phases["parse"].clone();
+    agent.phases.insert(evil.to_string(), ph.clone());
+    r.agents.insert(evil.to_string(), agent);
+    r.phases.insert(evil.to_string(), ph);
+    let mut e = r.executions["codebase-locator"][1].clone();
+    e.id = format!("{evil}-1");
+    e.agent = evil.to_string();
+    e.request = evil.to_string();
+    e.error = Some(evil.to_string());
+    e.phases[0].name = evil.to_string();
+    r.executions.insert(evil.to_string(), vec![e]);
+    r.bottlenecks[0].agent = evil.to_string();
+    r.bottlenecks[0].phase = Some(evil.to_string());
+
+    let page = html(&r);
+    assert!(!page.contains("<script>alert"), "an unescaped name");
+    assert!(!page.contains("& \"co\""), "an unescaped name");
+    let escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;co&quot;";
+    // Agent heading, overview, bottleneck, phase tables, plot labels, request, error, id.
+    assert!(count(&page, escaped) >= 8, "{}", count(&page, escaped));
+    // The only scripts are the report's own two.
+    assert_eq!(count(&page, "<script>"), 2);
+    assert_eq!(count(&page, "</script>"), 2);
+}
+
+#[test]
+fn empty_report_says_so() {
+    let page = html(&Report::empty());
+    assert!(page.contains("No executions recorded"));
+    assert!(page.contains("<title>profx report — no executions</title>"));
+    assert!(page.contains("not measured"));
+    assert!(!page.contains("<svg"));
+    assert!(page.trim_end().ends_with("</html>"));
+
+    // Phases outside any agent, without executions: still "no executions", and the phases.
+    let mut r = Report::empty();
+    r.phases = common::fixture().phases;
+    let page = html(&r);
+    assert!(page.contains("No executions recorded") && page.contains("warmup"));
+}
+
+#[test]
+fn memory_not_measured_is_said() {
+    let mut r = common::fixture();
+    r.memory_measured = false;
+    let page = html(&r);
+    assert!(
+        !page.contains("MiB"),
+        "memory figures shown though not measured"
+    );
+    assert!(count(&page, "not measured") >= 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Large reports
+
+fn pct(d: Duration) -> Percentiles {
+    Percentiles {
+        p50: d,
+        p90: d * 2,
+        p95: d * 3,
+        p99: d * 4,
+        p999: d * 5,
+    }
+}
+
+/// `agents` × `phases` keys, with a few kept executions per agent.
+fn large(agents: usize, phases: usize) -> Report {
+    let mut all_phases = BTreeMap::new();
+    let mut by_agent = BTreeMap::new();
+    let mut executions = BTreeMap::new();
+    for a in 0..agents {
+        let name = format!("agent-{a:05}");
+        let mut m = AggregateMetrics {
+            total_executions: 100 + a as u64,
+            success_count: 99 + a as u64,
+            failure_count: 1,
+            avg_duration: Duration::from_micros(500 + a as u64 * 7),
+            min_duration: Duration::from_micros(100),
+            max_duration: Duration::from_millis(40),
+            avg_memory: 4096,
+            percentiles: pct(Duration::from_micros(450 + a as u64)),
+            phases: BTreeMap::new(),
+        };
+        for p in 0..phases {
+            let pm = PhaseMetrics {
+                calls: 100,
+                failures: 0,
+                total_duration: Duration::from_micros(100 * (1 + p as u64 % 97)),
+                avg_duration: Duration::from_micros(1 + p as u64 % 97),
+                min_duration: Duration::from_nanos(500),
+                max_duration: Duration::from_micros(300),
+                percentiles: pct(Duration::from_micros(1)),
+            };
+            let pname = format!("phase-{a:05}-{p:05}");
+            all_phases.insert(pname.clone(), pm.clone());
+            m.phases.insert(pname, pm);
+        }
+        let kept: Vec<ExecutionProfile> = (0..12u64)
+            .map(|i| ExecutionProfile {
+                id: format!("{name}-{i}"),
+                agent: name.clone(),
+                request: String::new(),
+                start: common::at(i),
+                duration: Duration::from_micros(300 + i * 97),
+                memory_allocated: 4096,
+                allocations: 3,
+                thread_count: 1,
+                success: i != 5,
+                error: (i == 5).then(|| "boom".to_string()),
+                phases: (0..phases.min(200) as u64)
+                    .map(|p| PhaseProfile {
+                        name: format!("phase-{a:05}-{p:05}"),
+                        start_offset: Duration::from_nanos(p * 1000),
+                        duration: Duration::from_nanos(900),
+                        depth: (p % 3) as u32,
+                    })
+                    .collect(),
+                phases_dropped: 0,
+            })
+            .collect();
+        executions.insert(name.clone(), kept);
+        by_agent.insert(name, m);
+    }
+    let mut r = Report::from_parts(by_agent, all_phases, executions);
+    r.memory_measured = true;
+    r
+}
+
+#[test]
+fn ten_thousand_keys_render_quickly_and_capped() {
+    for (agents, phases) in [(100, 100), (1, 10_000), (10_000, 1)] {
+        let r = large(agents, phases);
+        let keys: usize = r.agents.values().map(|a| a.phases.len()).sum();
+        assert_eq!(keys, 10_000);
+        let mut out = Vec::with_capacity(8 << 20);
+        let t = Instant::now();
+        r.write_html(&mut out).unwrap();
+        let took = t.elapsed();
+        let page = String::from_utf8(out).unwrap();
+        println!(
+            "write_html, {agents} agents x {phases} phases: {took:?}, {} KiB",
+            page.len() / 1024
+        );
+        assert!(page.len() < 16 << 20, "{} bytes", page.len());
+        // Sections, bars, waterfalls and tables are capped, and the page says so.
+        assert!(count(&page, "<section class=\"panel agent\"") <= 50);
+        for b in svgs(&page, "breakdown") {
+            assert!(count(b, "<rect class=\"bar seg\"") <= 15);
+        }
+        for w in svgs(&page, "waterfall") {
+            assert!(count(w, "<rect class=\"seg") <= 40);
+        }
+        assert!(count(&page, "<div class=\"wf\"") <= 10 * 8 + 40 * 2);
+        if agents > 50 {
+            assert!(page.contains("more agents are not shown in detail"));
+        }
+        if agents > 1000 {
+            assert!(page.contains("more agents ("));
+        }
+        if phases > 15 {
+            assert!(page.contains("more phases ("));
+            assert!(page.contains("more phase records not drawn"));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Headless Chromium
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn chromium() -> PathBuf {
+    let path =
+        std::env::var_os("PROFX_CHROMIUM").map_or_else(|| PathBuf::from(CHROMIUM), PathBuf::from);
+    assert!(
+        path.is_file(),
+        "headless Chromium is needed to check the HTML report, but {} is missing: install \
+         Debian's chromium with `apt-get update && apt-get install -y chromium` (CI's .ci/run \
+         installs it), or set PROFX_CHROMIUM to a Chromium binary",
+        path.display()
+    );
+    path
+}
+
+/// A fresh temporary directory, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("profx-html-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Rendered {
+    dom: String,
+    stderr: String,
+}
+
+/// Runs headless Chromium on `page` with `extra` arguments, within the timeout.
+fn run_chromium(page: &str, tag: &str, extra: &[&str]) -> Rendered {
+    let bin = chromium();
+    let scratch = Scratch::new(tag);
+    let file = scratch.0.join("report.html");
+    std::fs::write(&file, page).unwrap();
+    let profile = scratch.0.join("profile");
+    let mut child = Command::new(&bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url(&file))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {}: {e}", bin.display()));
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > CHROMIUM_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium took more than {CHROMIUM_TIMEOUT:?} on the report");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let dom = out_reader.join().unwrap();
+    let stderr = err_reader.join().unwrap();
+    assert!(status.success(), "chromium failed ({status}):\n{stderr}");
+    Rendered { dom, stderr }
+}
+
+fn url(file: &Path) -> String {
+    format!("file://{}", file.display())
+}
+
+fn dump_dom(page: &str, tag: &str) -> Rendered {
+    let r = run_chromium(page, tag, &["--dump-dom"]);
+    assert!(
+        r.dom.contains("</html>"),
+        "no DOM dumped; stderr:\n{}",
+        r.stderr
+    );
+    r
+}
+
+/// Every sign of a script problem: errors recorded by the page's error hook, the report's
+/// script not having run to its end, and console messages Chromium logged.
+fn script_problems(r: &Rendered) -> Vec<String> {
+    let mut problems = Vec::new();
+    let root = &r.dom[r.dom.find("<html").expect("an <html> element")..];
+    let root = &root[..root.find('>').unwrap()];
+    if let Some(at) = root.find("data-js-errors=\"") {
+        let rest = &root[at + "data-js-errors=\"".len()..];
+        problems.push(format!(
+            "page error: {}",
+            &rest[..rest.find('"').unwrap_or(rest.len())]
+        ));
+    }
+    if !root.contains("data-profx-ready=\"1\"") {
+        problems.push("the report's script did not run to its end".to_string());
+    }
+    for line in r.stderr.lines() {
+        if line.contains(":CONSOLE(") || line.contains("Uncaught") {
+            problems.push(format!("console: {line}"));
+        }
+    }
+    problems
+}
+
+/// The elements drawn inside each `<svg>` of `kind` in the dumped DOM.
+fn drawn(dom: &str, kind: &str) -> Vec<(usize, usize, usize)> {
+    svgs(dom, kind)
+        .iter()
+        .map(|s| (count(s, "<rect"), count(s, "<line"), count(s, "<text")))
+        .collect()
+}
+
+#[test]
+fn chromium_draws_every_plot_without_script_errors() {
+    let page = html(&common::fixture());
+    let r = dump_dom(&page, "fixture");
+    let problems = script_problems(&r);
+    assert!(problems.is_empty(), "script problems: {problems:#?}");
+
+    for (kind, n) in [
+        ("histogram", 2),
+        ("ladder", 1),
+        ("breakdown", 2),
+        ("waterfall", 3),
+    ] {
+        let plots = drawn(&r.dom, kind);
+        assert_eq!(plots.len(), n, "{kind} plots in the DOM");
+        for (rects, lines, texts) in plots {
+            assert!(rects > 0, "a {kind} plot without bars");
+            assert!(texts > 0, "a {kind} plot without labels");
+            if kind != "breakdown" {
+                assert!(lines > 0, "a {kind} plot without axes");
+            }
+        }
+    }
+    // The picker's script ran: the slowest execution shows, the other is hidden.
+    assert!(r.dom.contains("<select class=\"wf-pick\""));
+    assert_eq!(count(&r.dom, "class=\"wf\" hidden"), 1, "{}", r.dom);
+    assert!(r.dom.contains("codebase-locator"));
+
+    // To look at the page: PROFX_HTML_SCREENSHOT=/tmp/profx-report.png (the page is saved next
+    // to it, as .html).
+    if let Some(png) = std::env::var_os("PROFX_HTML_SCREENSHOT") {
+        let png = PathBuf::from(png);
+        std::fs::write(png.with_extension("html"), &page).unwrap();
+        let shot = format!("--screenshot={}", png.display());
+        run_chromium(
+            &page,
+            "shot",
+            &[&shot, "--window-size=1400,2400", "--hide-scrollbars"],
+        );
+        assert!(png.is_file(), "no screenshot at {}", png.display());
+    }
+}
+
+#[test]
+fn chromium_shows_the_empty_report() {
+    let r = dump_dom(&html(&Report::empty()), "empty");
+    let problems = script_problems(&r);
+    assert!(problems.is_empty(), "script problems: {problems:#?}");
+    assert!(r.dom.contains("No executions recorded"));
+}
+
+/// Picking another execution in the waterfall's menu shows its waterfall instead.
+#[test]
+fn chromium_switches_waterfalls() {
+    let page = html(&common::fixture());
+    let pick = "<script>var s = document.querySelector('select.wf-pick'); s.value = '1'; \
+                s.dispatchEvent(new Event('change'));</script>\n</body>";
+    let picked = page.replacen("</body>", pick, 1);
+    let r = dump_dom(&picked, "pick");
+    let problems = script_problems(&r);
+    assert!(problems.is_empty(), "script problems: {problems:#?}");
+    let group = &r.dom[r.dom.find("id=\"wf-pick-").unwrap()..];
+    let first = group.find("codebase-locator-18</dd>").unwrap();
+    let second = group.find("codebase-locator-17</dd>").unwrap();
+    let pane_before = |at: usize| &group[group[..at].rfind("<div class=\"wf\"").unwrap()..at];
+    assert!(
+        pane_before(first).starts_with("<div class=\"wf\" hidden"),
+        "the slowest still shows"
+    );
+    assert!(
+        !pane_before(second).contains("hidden"),
+        "the picked one is hidden"
+    );
+}
+
+/// The check above would catch a broken page: a script error and an unfinished report script.
+#[test]
+fn chromium_check_catches_script_errors() {
+    let page = html(&common::fixture());
+    let broken = page.replacen(
+        "<script>\n// profx HTML report",
+        "<script>noSuchFunction();</script>\n<script>\n// profx HTML report",
+        1,
+    );
+    assert_ne!(broken, page, "the injection point moved");
+    let problems = script_problems(&dump_dom(&broken, "broken"));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("page error") && p.contains("noSuchFunction")),
+        "{problems:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("console:") && p.contains("noSuchFunction")),
+        "{problems:#?}"
+    );
+
+    // A report script that dies half-way is caught too.
+    let dying = page.replacen(
+        "'use strict';\n  function show",
+        "'use strict';\n  null.x;\n  function show",
+        1,
+    );
+    assert_ne!(dying, page, "the injection point moved");
+    let problems = script_problems(&dump_dom(&dying, "dying"));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("did not run to its end")),
+        "{problems:#?}"
+    );
+}
