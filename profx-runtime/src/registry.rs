@@ -362,7 +362,7 @@ impl Rings {
         let _done = Done(&self.readers);
         for ring in rings
             .iter()
-            .filter(|r| agent.map_or(true, |a| a == r.agent))
+            .filter(|r| agent.is_none_or(|a| a == r.agent))
         {
             for s in ring.slots.iter() {
                 let p = s.load(SeqCst);
