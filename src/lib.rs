@@ -82,6 +82,9 @@ pub use profx_runtime::{
     ReportSpecError, ReportTarget, Severity, SystemSummary, SCHEMA_VERSION,
 };
 
+#[doc(inline)]
+pub use profx_runtime::{health, metrics};
+
 #[doc(hidden)]
 #[cfg(feature = "enabled")]
 pub use profx_runtime::__private;

@@ -14,6 +14,9 @@ mod profiler;
 mod report;
 mod serde_util;
 
+pub mod health;
+pub mod metrics;
+
 #[cfg(feature = "enabled")]
 mod clock;
 #[cfg_attr(not(feature = "enabled"), allow(dead_code))]
