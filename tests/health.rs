@@ -120,6 +120,10 @@ fn re_registering_replaces_and_unregister_removes() {
     assert_eq!(report.checks.len(), 1);
     assert!(report.is_healthy());
     assert_eq!(health::names(), ["db"]);
+    // Any name will do, even one that cannot name a thread.
+    health::register("nul\0byte", || Ok(()));
+    assert!(health::run(TIMEOUT).is_healthy());
+    assert!(health::unregister("nul\0byte"));
     assert!(health::unregister("db"));
     assert!(!health::unregister("db"));
     assert!(health::run(TIMEOUT).checks.is_empty());

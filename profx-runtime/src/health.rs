@@ -188,7 +188,8 @@ impl Check {
         let check = self.clone();
         let mine = call.clone();
         let spawned = std::thread::Builder::new()
-            .name(format!("profx-health-{name}"))
+            // A thread name cannot hold a NUL byte; a check's name can.
+            .name(format!("profx-health-{}", name.replace('\0', "?")))
             .spawn(move || {
                 let start = Instant::now();
                 let result = match catch_unwind(AssertUnwindSafe(|| (check.f)())) {
