@@ -83,6 +83,12 @@ pub use profx_runtime::{
 };
 
 #[doc(inline)]
+pub use profx_runtime::{
+    global_collector, MemoryKind, MemoryPoint, MemoryTrend, MetricsCollector, SystemAverage,
+    SystemSnapshot, TrendDirection,
+};
+
+#[doc(inline)]
 pub use profx_runtime::{health, metrics};
 
 #[doc(hidden)]

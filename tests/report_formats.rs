@@ -19,8 +19,9 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use profx::{
-    AggregateMetrics, Bottleneck, BottleneckKind, ExecutionProfile, HumanDuration, Percentiles,
-    PhaseMetrics, PhaseProfile, Report, Severity, SystemSummary,
+    AggregateMetrics, Bottleneck, BottleneckKind, ExecutionProfile, HumanDuration, MemoryKind,
+    MemoryPoint, MemoryTrend, Percentiles, PhaseMetrics, PhaseProfile, Report, Severity,
+    SystemSummary, TrendDirection,
 };
 use proptest::prelude::*;
 
@@ -92,6 +93,7 @@ fn text_report_matches_its_golden_file() {
 fn text_report_says_when_memory_was_not_measured() {
     let mut r = common::fixture();
     r.memory_measured = false;
+    r.system = None; // its sizes are in MiB
     let text = render(|w| r.write_text(w));
     assert!(text.contains("Overall Avg Memory: not measured\n"));
     assert!(text.contains("  Avg Memory: not measured\n"));
@@ -101,12 +103,14 @@ fn text_report_says_when_memory_was_not_measured() {
 #[test]
 fn text_report_shows_system_metrics_when_collected() {
     let mut r = common::fixture();
+    // A summary as older reports saved it: the averages only.
     r.system = Some(SystemSummary {
         samples: 12,
         avg_resident_bytes: 48 * 1024 * 1024,
         avg_virtual_bytes: 3 * 1024 * 1024 * 1024,
         avg_cpu_percent: 37.25,
         avg_threads: 9.5,
+        ..SystemSummary::default()
     });
     let text = render(|w| r.write_text(w));
     let system = &text[text.find("\nSystem\n------\n").expect("a System section")..];
@@ -118,6 +122,59 @@ fn text_report_shows_system_metrics_when_collected() {
             || system.contains("  Avg CPU: 37.3% of one core\n")
     );
     assert!(system.contains("  Avg Threads: 9.5\n"));
+    assert!(!system.contains("Trend"), "{system}");
+    assert!(!system.contains("Heap"), "{system}");
+}
+
+#[test]
+fn system_section_and_memory_growth_warning() {
+    let r = common::fixture();
+    let text = render(|w| r.write_text(w));
+    let system = &text[text.find("\nSystem\n------\n").expect("a System section")..];
+    assert!(
+        system.contains("  Samples: 61 (every 1s, over 60s)\n"),
+        "{system}"
+    );
+    assert!(
+        system.contains("  Avg CPU: 35.0% of one core\n"),
+        "{system}"
+    );
+    assert!(system.contains("  Avg Threads: 9.0 (max 10)\n"), "{system}");
+    assert!(
+        system.contains(
+            "  Memory Trend: increasing at +1.2 MiB/s (live heap: 12.0 MiB → 87.0 MiB over 60s)\n"
+        ),
+        "{system}"
+    );
+    assert!(
+        system.contains("  Warning: live heap grows at 1.2 MiB/s (the alert is from 1.0 MiB/s): a possible leak\n"),
+        "{system}"
+    );
+
+    let summary = render(|w| r.write_summary(w));
+    assert!(
+        summary.contains("\n⚠️  Memory growing at +1.2 MiB/s (live heap: 12.0 MiB → 87.0 MiB over 60s): possible leak\n"),
+        "{summary}"
+    );
+    // A steady process: a System line, no warning.
+    let mut steady = r.clone();
+    let mut snaps = common::snapshots();
+    for s in &mut snaps {
+        s.heap_live_bytes = 12 << 20;
+    }
+    steady.system = SystemSummary::from_snapshots(&snaps, Duration::from_secs(1));
+    let summary = render(|w| steady.write_summary(w));
+    assert!(summary.contains("| Memory: stable\n"), "{summary}");
+    assert!(!summary.contains("Memory growing"), "{summary}");
+    // Without executions the system lines still show.
+    let mut empty = empty_report();
+    empty.system = r.system.clone();
+    let summary = render(|w| empty.write_summary(w));
+    assert!(
+        summary.contains("No executions recorded.\nSystem: "),
+        "{summary}"
+    );
+    assert!(summary.contains("Memory growing"), "{summary}");
 }
 
 #[test]
@@ -168,7 +225,10 @@ fn summary_names_only_the_three_most_severe_bottlenecks() {
     assert!(lines[4].starts_with("  [high] high-1: "), "{summary}");
     assert!(lines[5].starts_with("  [medium] med-1: "), "{summary}");
     assert_eq!(lines[6], "  … and 2 more (see the text report)");
-    assert_eq!(lines.len(), 7, "{summary}");
+    // Then the fixture's system line and its memory-growth warning.
+    assert!(lines[7].starts_with("System: "), "{summary}");
+    assert!(lines[8].starts_with("⚠️  Memory growing at "), "{summary}");
+    assert_eq!(lines.len(), 9, "{summary}");
 }
 
 #[test]
@@ -264,9 +324,8 @@ fn csv_reads_back_with_a_real_csv_reader() {
     assert!(rows.iter().any(|row| &row[0] == "report, \"final\" writer"));
     assert!(csv_text.contains("\n\"report, \"\"final\"\" writer\",4,2,2,"));
     // The source document's line, character for character.
-    assert!(csv_text.contains(
-        "\ncodebase-locator,50,49,1,42ms,28ms,156ms,1887436,40ms,65ms,88ms,145ms\n"
-    ));
+    assert!(csv_text
+        .contains("\ncodebase-locator,50,49,1,42ms,28ms,156ms,1887436,40ms,65ms,88ms,145ms\n"));
 }
 
 #[test]
@@ -455,18 +514,86 @@ fn bottleneck() -> impl Strategy<Value = Bottleneck> {
         )
 }
 
+fn trend() -> impl Strategy<Value = MemoryTrend> {
+    (
+        prop_oneof![
+            Just(TrendDirection::Increasing),
+            Just(TrendDirection::Decreasing),
+            Just(TrendDirection::Stable)
+        ],
+        float(),
+        any::<u64>(),
+        any::<u64>(),
+        prop_oneof![Just(MemoryKind::Resident), Just(MemoryKind::HeapLive)],
+        duration(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(direction, rate_bytes_per_sec, start_bytes, end_bytes, memory, span, samples)| {
+                MemoryTrend {
+                    direction,
+                    rate_bytes_per_sec,
+                    start_bytes,
+                    end_bytes,
+                    memory,
+                    span,
+                    samples,
+                }
+            },
+        )
+}
+
 fn system() -> impl Strategy<Value = SystemSummary> {
-    (any::<u64>(), any::<u64>(), any::<u64>(), float(), float()).prop_map(
-        |(samples, avg_resident_bytes, avg_virtual_bytes, avg_cpu_percent, avg_threads)| {
-            SystemSummary {
+    (
+        (any::<u64>(), any::<u64>(), any::<u64>(), float(), float()),
+        (duration(), proptest::option::of(time()), duration()),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<bool>(),
+            any::<u64>(),
+            any::<u64>(),
+        ),
+        (any::<u64>(), any::<u64>(), proptest::option::of(trend())),
+        prop::collection::vec((duration(), any::<u64>(), any::<u64>(), any::<u64>()), 0..4),
+    )
+        .prop_map(
+            |(
+                (samples, avg_resident_bytes, avg_virtual_bytes, avg_cpu_percent, avg_threads),
+                (interval, started, duration),
+                (peak_resident_bytes, max_threads, heap_measured, avg_heap, peak_heap),
+                (allocated_bytes, allocations, trend),
+                series,
+            )| SystemSummary {
                 samples,
                 avg_resident_bytes,
                 avg_virtual_bytes,
                 avg_cpu_percent,
                 avg_threads,
-            }
-        },
-    )
+                interval,
+                started,
+                duration,
+                peak_resident_bytes,
+                max_threads,
+                heap_measured,
+                avg_heap_live_bytes: avg_heap,
+                peak_heap_live_bytes: peak_heap,
+                allocated_bytes,
+                allocations,
+                trend,
+                series: series
+                    .into_iter()
+                    .map(
+                        |(offset, resident_bytes, heap_live_bytes, threads)| MemoryPoint {
+                            offset,
+                            resident_bytes,
+                            heap_live_bytes,
+                            threads,
+                        },
+                    )
+                    .collect(),
+            },
+        )
 }
 
 fn report() -> impl Strategy<Value = Report> {

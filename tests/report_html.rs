@@ -164,6 +164,70 @@ fn every_plot_kind_is_an_svg() {
 }
 
 #[test]
+fn the_system_section_plots_memory_over_time() {
+    let r = common::fixture();
+    let page = html(&r);
+    let system = &page[page
+        .find("<section class=\"panel\" id=\"system\">")
+        .unwrap()..];
+    let system = &system[..system.find("</section>").unwrap()];
+    assert!(system.contains("Memory trend"));
+    assert!(system.contains("increasing at +1.2 MiB/s (live heap: 12.0 MiB → 87.0 MiB over 60s)"));
+    assert!(system.contains("<p class=\"alert\">"), "the growth warning");
+    let plots = svgs(system, "memory");
+    assert_eq!(plots.len(), 1, "one memory plot");
+    let plot = plots[0];
+    for line in ["series resident", "series heap", "series threads"] {
+        assert_eq!(
+            count(plot, &format!("<polyline class=\"{line}\"")),
+            1,
+            "{line}"
+        );
+    }
+    // Every snapshot is a point of each line (61 of them; threads are drawn as steps).
+    let points = |class: &str| {
+        let at = plot
+            .find(&format!("<polyline class=\"series {class}\" points=\""))
+            .unwrap();
+        let rest = &plot[at..];
+        let start = rest.find("points=\"").unwrap() + 8;
+        rest[start..start + rest[start..].find('"').unwrap()]
+            .split(' ')
+            .count()
+    };
+    assert_eq!(points("resident"), 61);
+    assert_eq!(points("heap"), 61);
+    assert_eq!(points("threads"), 61 * 2 - 1);
+    assert!(plot.contains(">threads (right axis)<") && plot.contains(">live heap<"));
+    assert!(
+        plot.contains(">1m<") || plot.contains(">60s<"),
+        "time ticks: {plot}"
+    );
+
+    // Without heap figures: resident memory and threads only; without series: no plot.
+    let mut no_heap = r.clone();
+    let mut snaps = common::snapshots();
+    for s in &mut snaps {
+        s.heap_measured = false;
+    }
+    no_heap.system = profx::SystemSummary::from_snapshots(&snaps, ms(1000));
+    let page = html(&no_heap);
+    let plot = svgs(&page, "memory")[0];
+    assert!(!plot.contains("series heap") && plot.contains("series resident"));
+    let mut old = r.clone();
+    old.system.as_mut().unwrap().series.clear();
+    let page = html(&old);
+    assert!(svgs(&page, "memory").is_empty());
+    assert!(page.contains("Fewer than two snapshots"));
+    // A run without executions still shows its system metrics.
+    let mut idle = Report::empty();
+    idle.system = r.system.clone();
+    let page = html(&idle);
+    assert!(page.contains("No executions recorded"));
+    assert_eq!(svgs(&page, "memory").len(), 1);
+}
+
+#[test]
 fn user_strings_are_escaped() {
     let evil = "<script>alert('x')</script> & \"co\"";
     let mut r = common::fixture();
@@ -213,6 +277,7 @@ fn empty_report_says_so() {
 fn memory_not_measured_is_said() {
     let mut r = common::fixture();
     r.memory_measured = false;
+    r.system = None; // its sizes are in MiB
     let page = html(&r);
     assert!(
         !page.contains("MiB"),
@@ -508,6 +573,11 @@ fn chromium_draws_every_plot_without_script_errors() {
             }
         }
     }
+    // The memory plot: its three lines and its labels.
+    let memory = svgs(&r.dom, "memory");
+    assert_eq!(memory.len(), 1, "memory plots in the DOM");
+    assert_eq!(count(memory[0], "<polyline"), 3);
+    assert!(count(memory[0], "<text") > 10 && count(memory[0], "<line") > 5);
     // The picker's script ran: the slowest execution shows, the other is hidden.
     assert!(r.dom.contains("<select class=\"wf-pick\""));
     assert_eq!(count(&r.dom, "class=\"wf\" hidden"), 1, "{}", r.dom);

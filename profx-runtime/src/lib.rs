@@ -9,6 +9,7 @@
 
 mod aggregate;
 mod bottleneck;
+mod collector;
 mod execution;
 mod profiler;
 mod report;
@@ -32,6 +33,10 @@ mod threads;
 
 pub use aggregate::{AggregateMetrics, Percentiles, PhaseMetrics};
 pub use bottleneck::{Bottleneck, BottleneckKind, Severity};
+pub use collector::{
+    global_collector, MemoryKind, MemoryPoint, MemoryTrend, MetricsCollector, SystemAverage,
+    SystemSnapshot, TrendDirection,
+};
 pub use execution::{Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, PhaseProfile};
 pub use profiler::{global, Profiler};
 pub use report::{

@@ -205,6 +205,7 @@ impl Profiler {
             );
             let mut report = Report::from_parts(r.agents, r.phases, executions);
             report.bottlenecks = bottlenecks;
+            report.system = crate::collector::system_for(self);
             report
         }
         #[cfg(not(feature = "enabled"))]

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use profx::{
     AggregateMetrics, Bottleneck, BottleneckKind, ExecutionProfile, Percentiles, PhaseMetrics,
-    PhaseProfile, Report, Severity,
+    PhaseProfile, Report, Severity, SystemSnapshot, SystemSummary,
 };
 
 fn ms(n: u64) -> Duration {
@@ -201,6 +201,7 @@ pub fn fixture() -> Report {
     let mut r = Report::from_parts(agents, phases, executions);
     r.generated_at = at(60);
     r.memory_measured = true;
+    r.system = Some(system());
     r.bottlenecks = vec![
         Bottleneck {
             agent: "report, \"final\" writer".into(),
@@ -222,4 +223,35 @@ pub fn fixture() -> Report {
         },
     ];
     r
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// A minute of snapshots, one a second: resident memory around 40 MiB and rising by about
+/// 1.5 MiB/s with some jitter, the live heap rising by 1.25 MiB/s (a leak the summary warns
+/// about), 35% CPU, 8 to 10 threads.
+pub fn snapshots() -> Vec<SystemSnapshot> {
+    (0..=60u64)
+        .map(|i| {
+            let jitter = [0, 300, -200, 100, -400, 250][i as usize % 6] * 1024;
+            SystemSnapshot {
+                timestamp: at(i),
+                resident_bytes: (40 * MIB as i64 + (3 * MIB * i / 2) as i64 + jitter) as u64,
+                virtual_bytes: 1200 * MIB + i * MIB,
+                cpu_percent: if i == 0 { 0.0 } else { 35.0 },
+                cpu_time: ms(350 * i),
+                threads: 8 + i % 3,
+                heap_measured: true,
+                heap_live_bytes: 12 * MIB + 5 * MIB * i / 4,
+                allocated_total_bytes: 100 * MIB + 6 * MIB * i,
+                allocations: 5_000 + 1_234 * i,
+                deallocations: 4_000 + 1_000 * i,
+            }
+        })
+        .collect()
+}
+
+/// The fixture's system metrics: [`snapshots`] summarized.
+pub fn system() -> SystemSummary {
+    SystemSummary::from_snapshots(&snapshots(), Duration::from_secs(1)).unwrap()
 }

@@ -137,8 +137,11 @@ pub fn parse_report_targets(spec: &str) -> Result<Vec<ReportTarget>, ReportSpecE
 /// `std::process::exit`, nothing runs at the end and nothing is written).
 ///
 /// `#[profx::main]` makes one from `PROFX_REPORT`; programs that cannot use the attribute hold
-/// one in `main`. A file that cannot be written gets a warning, and that format goes to standard
-/// error instead: the report is never lost.
+/// one in `main`. While a guard lives, the [`global_collector`](crate::global_collector)
+/// samples the process every `PROFX_METRICS_INTERVAL` (default 1s); the guard stops it before
+/// writing, and the report carries its [`SystemSummary`](crate::SystemSummary) in
+/// [`Report::system`]. A file that cannot be written gets a warning, and that format goes to
+/// standard error instead: the report is never lost.
 ///
 /// ```
 /// let _report = profx_runtime::ReportGuard::from_env();
@@ -169,14 +172,18 @@ impl ReportGuard {
                 default()
             }),
         };
-        ReportGuard { targets }
+        Self::running(targets)
     }
 
     /// A guard writing to these targets (the form of `PROFX_REPORT`).
     pub fn with_targets(spec: &str) -> Result<ReportGuard, ReportSpecError> {
-        Ok(ReportGuard {
-            targets: parse_report_targets(spec)?,
-        })
+        Ok(Self::running(parse_report_targets(spec)?))
+    }
+
+    /// The guard, with the global metrics collector running until it drops.
+    fn running(targets: Vec<ReportTarget>) -> ReportGuard {
+        crate::collector::guard_created();
+        ReportGuard { targets }
     }
 
     /// Where the report will go.
@@ -220,6 +227,8 @@ fn write_file(report: &Report, format: ReportFormat, path: &std::path::Path) -> 
 
 impl Drop for ReportGuard {
     fn drop(&mut self) {
+        // The collector's closing snapshot goes into the report.
+        crate::collector::guard_dropped();
         if !cfg!(feature = "enabled") {
             return;
         }

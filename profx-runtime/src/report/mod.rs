@@ -7,23 +7,11 @@ use std::time::{Duration, SystemTime};
 use crate::serde_util::{duration_ns, rfc3339};
 use crate::{AggregateMetrics, Bottleneck, ExecutionProfile, PhaseMetrics};
 
+/// The system metrics of a run (defined with the collector that makes them).
+pub use crate::collector::SystemSummary;
+
 /// The version of the report's serialized form; readers refuse other versions.
 pub const SCHEMA_VERSION: u32 = 1;
-
-/// A summary of the process's system metrics over the run.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct SystemSummary {
-    /// Number of snapshots the averages are over.
-    pub samples: u64,
-    /// Mean resident memory, in bytes.
-    pub avg_resident_bytes: u64,
-    /// Mean virtual memory, in bytes.
-    pub avg_virtual_bytes: u64,
-    /// Mean process CPU use, in percent of one core.
-    pub avg_cpu_percent: f64,
-    /// Mean number of threads.
-    pub avg_threads: f64,
-}
 
 /// Everything the profiler recorded, at one moment.
 ///

@@ -1,17 +1,21 @@
-//! The summary: one line, and the bottleneck warning.
+//! The summary: one line, the bottleneck warning, and with system metrics one more line and the
+//! memory-growth warning.
 
 use std::io::{self, BufWriter, Write};
 
 use super::text::bottleneck_subject;
-use super::units::HumanDuration;
-use crate::{Bottleneck, Report};
+use super::units::{HumanBytes, HumanDuration};
+use crate::collector::HumanRate;
+use crate::{Bottleneck, Report, SystemSummary};
 
 /// How many bottlenecks the summary names (the most severe).
 const SHOWN: usize = 3;
 
 impl Report {
     /// Writes the quick overview: executions, average duration and success rate on one line,
-    /// then, when there are bottlenecks, how many and the most severe three.
+    /// then, when there are bottlenecks, how many and the most severe three. With system
+    /// metrics, a line of memory, CPU and threads follows, and a warning when memory grows
+    /// faster than 1 MiB/s ([`MemoryTrend::GROWTH_WARNING_BYTES_PER_SEC`](crate::MemoryTrend::GROWTH_WARNING_BYTES_PER_SEC)).
     ///
     /// ```
     /// let report = profx_runtime::Report::empty();
@@ -31,8 +35,54 @@ impl Report {
 fn summary(r: &Report, w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "=== Performance Summary ===")?;
     if r.total_executions == 0 && r.agents.is_empty() && r.phases.is_empty() {
-        return writeln!(w, "No executions recorded.");
+        writeln!(w, "No executions recorded.")?;
+    } else {
+        executions(r, w)?;
     }
+    if let Some(s) = &r.system {
+        system(s, w)?;
+    }
+    Ok(())
+}
+
+/// The system line, and the memory-growth warning (the source document's leak alert) when
+/// memory grows faster than [`MemoryTrend::GROWTH_WARNING_BYTES_PER_SEC`](crate::MemoryTrend::GROWTH_WARNING_BYTES_PER_SEC).
+fn system(s: &SystemSummary, w: &mut impl Write) -> io::Result<()> {
+    write!(
+        w,
+        "System: {} resident avg",
+        HumanBytes(s.avg_resident_bytes)
+    )?;
+    if s.peak_resident_bytes > 0 {
+        write!(w, " (peak {})", HumanBytes(s.peak_resident_bytes))?;
+    }
+    if s.heap_measured {
+        write!(w, " | Heap: {} live avg", HumanBytes(s.avg_heap_live_bytes))?;
+    }
+    write!(
+        w,
+        " | CPU: {:.1}% | Threads: {:.1}",
+        s.avg_cpu_percent, s.avg_threads
+    )?;
+    if let Some(t) = &s.trend {
+        write!(w, " | Memory: {}", t.direction)?;
+    }
+    writeln!(w)?;
+    if let Some(t) = s.memory_growth_warning() {
+        writeln!(
+            w,
+            "⚠️  Memory growing at {} ({}: {} → {} over {}): possible leak",
+            HumanRate(t.rate_bytes_per_sec),
+            t.memory,
+            HumanBytes(t.start_bytes),
+            HumanBytes(t.end_bytes),
+            HumanDuration(t.span)
+        )?;
+    }
+    Ok(())
+}
+
+fn executions(r: &Report, w: &mut impl Write) -> io::Result<()> {
     writeln!(
         w,
         "Executions: {} | Avg Duration: {} | Success Rate: {:.1}%",

@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 
 use super::units::{percent, HumanBytes, HumanDuration, HumanMemory};
-use crate::{AggregateMetrics, Bottleneck, PhaseMetrics, Report, SystemSummary};
+use crate::{AggregateMetrics, Bottleneck, MemoryTrend, PhaseMetrics, Report, SystemSummary};
 
 impl Report {
     /// Writes the report for people to read: the overall figures, then one block per agent
     /// (executions, success, durations, memory, percentiles and a table of the agent's phases),
     /// every phase by name (including those run outside any agent), the bottlenecks and, when a
-    /// collector ran, the system metrics. Durations and sizes carry their unit (`42.0ms`,
+    /// collector ran, the system metrics (averages, peaks, the memory trend and a warning when
+    /// memory grows faster than 1 MiB/s). Durations and sizes carry their unit (`42.0ms`,
     /// `1.8 MiB`); memory says "not measured" when allocations were not counted.
     ///
     /// ```
@@ -260,19 +261,71 @@ pub(crate) fn bottleneck_subject(b: &Bottleneck) -> String {
 
 fn system(w: &mut impl Write, s: &SystemSummary) -> io::Result<()> {
     section(w, "System")?;
-    writeln!(w, "  Samples: {}", s.samples)?;
-    writeln!(
+    write!(w, "  Samples: {}", s.samples)?;
+    match (s.interval.is_zero(), s.duration.is_zero()) {
+        (false, false) => write!(
+            w,
+            " (every {}, over {})",
+            HumanDuration(s.interval),
+            HumanDuration(s.duration)
+        )?,
+        (false, true) => write!(w, " (every {})", HumanDuration(s.interval))?,
+        _ => {}
+    }
+    writeln!(w)?;
+    write!(
         w,
         "  Avg Resident Memory: {}",
         HumanBytes(s.avg_resident_bytes)
     )?;
+    if s.peak_resident_bytes > 0 {
+        write!(w, " (peak {})", HumanBytes(s.peak_resident_bytes))?;
+    }
+    writeln!(w)?;
     writeln!(
         w,
         "  Avg Virtual Memory: {}",
         HumanBytes(s.avg_virtual_bytes)
     )?;
     writeln!(w, "  Avg CPU: {:.1}% of one core", s.avg_cpu_percent)?;
-    writeln!(w, "  Avg Threads: {:.1}", s.avg_threads)
+    write!(w, "  Avg Threads: {:.1}", s.avg_threads)?;
+    if s.max_threads > 0 {
+        write!(w, " (max {})", s.max_threads)?;
+    }
+    writeln!(w)?;
+    // A summary made by a collector says whether the heap was measured; an older one does not.
+    let from_collector = s.started.is_some();
+    if s.heap_measured {
+        writeln!(
+            w,
+            "  Avg Heap Live: {} (peak {})",
+            HumanBytes(s.avg_heap_live_bytes),
+            HumanBytes(s.peak_heap_live_bytes)
+        )?;
+        writeln!(
+            w,
+            "  Allocated: {} in {} allocations",
+            HumanBytes(s.allocated_bytes),
+            s.allocations
+        )?;
+    } else if from_collector {
+        writeln!(w, "  Avg Heap Live: not measured")?;
+    }
+    match &s.trend {
+        Some(t) => writeln!(w, "  Memory Trend: {t}")?,
+        None if from_collector => writeln!(w, "  Memory Trend: needs two samples or more")?,
+        None => {}
+    }
+    if let Some(t) = s.memory_growth_warning() {
+        writeln!(
+            w,
+            "  Warning: {} grows at {}/s (the alert is from {}/s): a possible leak",
+            t.memory,
+            HumanBytes(t.rate_bytes_per_sec.round() as u64),
+            HumanBytes(MemoryTrend::GROWTH_WARNING_BYTES_PER_SEC as u64)
+        )?;
+    }
+    Ok(())
 }
 
 /// A name on one line: control characters (newlines, tabs, …) are shown escaped.
