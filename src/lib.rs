@@ -76,10 +76,11 @@ pub use profx_macros::phase;
 
 #[doc(inline)]
 pub use profx_runtime::{
-    global, parse_report_targets, phase, AggregateMetrics, Bottleneck, BottleneckKind, Execution,
-    ExecutionPhase, ExecutionProfile, ExecutionResult, HumanBytes, HumanDuration, Percentiles,
-    PhaseGuard, PhaseMetrics, PhaseProfile, Profiler, Report, ReportFormat, ReportGuard,
-    ReportSpecError, ReportTarget, Severity, SystemSummary, SCHEMA_VERSION,
+    global, parse_report_targets, phase, AggregateMetrics, Bottleneck, BottleneckKind,
+    CountingAlloc, Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, HumanBytes,
+    HumanDuration, Percentiles, PhaseGuard, PhaseMetrics, PhaseProfile, Profiler, Report,
+    ReportFormat, ReportGuard, ReportSpecError, ReportTarget, Severity, SystemSummary,
+    SCHEMA_VERSION,
 };
 
 #[doc(inline)]

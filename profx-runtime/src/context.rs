@@ -96,6 +96,8 @@ pub(crate) struct ExecState {
     /// The record being filled when this execution is kept (sampling).
     rec: Option<Box<ExecRecord>>,
     dropped: u64,
+    /// What it allocated (when the counting allocator is installed).
+    pub(crate) alloc: crate::alloc::Tally,
 }
 
 impl ExecState {
@@ -104,19 +106,27 @@ impl ExecState {
         let serial = table.next_serial();
         let rec = if table.sample(inner.config.sample) {
             let mut r = table.take_record();
-            request(&mut r.request);
+            if CURRENT.get().is_null() {
+                request(&mut r.request);
+            } else {
+                // Inside another execution: the request's text is profx's memory, not its.
+                crate::alloc::exclude(|| request(&mut r.request));
+            }
             Some(r)
         } else {
             None
         };
+        let t0 = clock::now();
         ExecState {
             inner,
             agent,
             serial,
-            t0: clock::now(),
+            t0,
             depth: 0,
             rec,
             dropped: 0,
+            // Last: the request and the record are profx's, not the execution's.
+            alloc: crate::alloc::Tally::start(),
         }
     }
 
@@ -132,20 +142,26 @@ impl ExecState {
         let max = self.inner().config.max_phases;
         if let Some(rec) = &mut self.rec {
             if rec.phases.len() < max {
-                rec.phases.push(RawPhase {
+                let p = RawPhase {
                     name,
                     offset_ns: clock::delta_ns(self.t0, start),
                     duration_ns,
                     depth,
-                });
+                };
+                crate::alloc::push(&mut rec.phases, p);
             } else {
                 self.dropped += 1;
             }
         }
     }
 
-    /// Ends the execution: aggregates it and, when kept, publishes its record.
-    pub(crate) fn finish(&mut self, outcome: Outcome<'_>) {
+    /// Ends the execution: aggregates it and, when kept, publishes its record. `extra`:
+    /// (bytes, allocations) counted elsewhere (a manual execution's `in_scope` on other
+    /// threads).
+    pub(crate) fn finish(&mut self, outcome: Outcome<'_>, extra: (u64, u64)) {
+        // First: what follows (the record, the message) is profx's, not the execution's.
+        let (memory, allocations) = self.alloc.finish();
+        let (memory, allocations) = (memory + extra.0, allocations + extra.1);
         let end = clock::now();
         let ns = clock::delta_ns(self.t0, end);
         let inner = self.inner();
@@ -153,7 +169,7 @@ impl ExecState {
         let table = inner.table();
         table
             .slot(self.agent, AGENT_LEVEL, gen)
-            .record(gen, ns, outcome.failed(), 0);
+            .record(gen, ns, outcome.failed(), memory);
         if let Some(mut r) = self.rec.take() {
             r.gen = gen;
             r.serial = self.serial;
@@ -163,12 +179,14 @@ impl ExecState {
             r.success = !outcome.failed();
             r.error = if outcome.failed() {
                 let mut s = String::new();
-                outcome.write_message(&mut s);
+                crate::alloc::exclude(|| outcome.write_message(&mut s));
                 Some(s)
             } else {
                 None
             };
             r.phases_dropped = self.dropped;
+            r.memory = memory;
+            r.allocations = allocations;
             r.threads = crate::threads::process_threads(end);
             table.publish(&inner.rings, r, inner.config.max_executions);
         }
@@ -279,7 +297,7 @@ impl AgentState {
 impl ActiveAgent {
     #[inline(never)]
     fn end(mut self, outcome: Outcome<'_>) {
-        self.st.finish(outcome);
+        self.st.finish(outcome, (0, 0));
     }
 }
 
@@ -314,12 +332,31 @@ impl<F: Future> Future for AgentFuture<'_, F> {
         let Some(a) = &mut this.st.0 else {
             return fut.poll(cx);
         };
-        let prev = CURRENT.replace(&mut a.st);
+        let counting = a.st.alloc.poll_start();
+        // Both pointers come from `st`, so neither invalidates the other.
+        let st: *mut ExecState = &mut a.st;
+        // When counting allocations: this poll's, on this thread, even when it unwinds.
+        // SAFETY: `st` is valid: it was just made from a reference.
+        let _count = counting.map(|m| PollAlloc(unsafe { ptr::addr_of_mut!((*st).alloc) }, m));
+        let prev = CURRENT.replace(st);
         let _restore = Restore {
             prev,
             panicked: &mut a.panicked,
         };
         fut.poll(cx)
+    }
+}
+
+/// Adds what one poll allocated to its execution when the poll ends.
+struct PollAlloc(*mut crate::alloc::Tally, crate::alloc::Mark);
+
+impl Drop for PollAlloc {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: the tally belongs to the execution being polled, which outlives the poll;
+        // nothing else touches it during the poll (phases only reach the execution's depth and
+        // record).
+        unsafe { (*self.0).poll_end(self.1) };
     }
 }
 

@@ -20,9 +20,13 @@ pub struct ExecutionProfile {
     /// From start to end.
     #[serde(with = "duration_ns")]
     pub duration: Duration,
-    /// Bytes allocated during the execution (0 unless allocations are counted: feature `alloc`).
+    /// Bytes allocated during the execution: by its body on its thread (sync), or summed over
+    /// its polls on whatever threads ran them (async). A `realloc` counts its new size.
+    /// 0 unless allocations are counted (feature `alloc` and [`CountingAlloc`](crate::CountingAlloc)
+    /// installed; see [`Report::memory_measured`](crate::Report::memory_measured)).
     pub memory_allocated: u64,
-    /// Allocations made during the execution (0 unless allocations are counted).
+    /// Allocations made during the execution, counted like `memory_allocated` (0 unless
+    /// allocations are counted).
     pub allocations: u64,
     /// Threads in the process when the execution ended (0 where the platform does not say).
     pub thread_count: u64,
@@ -61,6 +65,11 @@ pub struct PhaseProfile {
 /// [`end`](Execution::end) records the outcome; an execution dropped without `end` is recorded
 /// as failed, `"cancelled"` (or `"panicked"` when dropped by a panic).
 ///
+/// With [`CountingAlloc`](crate::CountingAlloc) installed, its memory is what the thread it
+/// started on allocated until its end, plus what [`in_scope`](Execution::in_scope) calls on
+/// other threads allocated; an execution that ends on another thread than the one it started
+/// on has only the latter.
+///
 /// ```
 /// let p = profx_runtime::Profiler::new(true);
 /// let mut ex = p.start_execution("codebase-analyzer", "Analyze src/");
@@ -84,6 +93,8 @@ struct On {
     _profiler: crate::Profiler,
     /// Open phases of `start_phase`: name, start, depth.
     open: Vec<(u32, u64, u32)>,
+    /// (bytes, allocations) of `in_scope` calls on other threads than the starting one.
+    scoped: (u64, u64),
     agent: String,
 }
 
@@ -170,19 +181,22 @@ impl Execution {
             return Execution { on: None };
         }
         let id = crate::registry::intern_cached(agent);
-        let state = Box::new(crate::context::ExecState::start_with(
-            &profiler.inner,
-            id,
-            |s| s.push_str(request),
-        ));
-        Execution {
-            on: Some(On {
-                state,
-                _profiler: profiler,
-                open: Vec::new(),
-                agent: agent.to_owned(),
-            }),
-        }
+        // The box, the name and the request are profx's memory, not this execution's nor that
+        // of one it may run inside.
+        let mut on = crate::alloc::exclude(|| On {
+            state: Box::new(crate::context::ExecState::start_with(
+                &profiler.inner,
+                id,
+                |s| s.push_str(request),
+            )),
+            _profiler: profiler,
+            open: Vec::new(),
+            scoped: (0, 0),
+            agent: agent.to_owned(),
+        });
+        // Allocations count from here.
+        on.state.alloc = crate::alloc::Tally::start();
+        Execution { on: Some(on) }
     }
 
     #[cfg(not(feature = "enabled"))]
@@ -235,8 +249,8 @@ impl Execution {
         if let Some(on) = self.on.as_mut() {
             let d = on.state.depth;
             on.state.depth = d + 1;
-            on.open
-                .push((crate::registry::intern_cached(name), crate::clock::now(), d));
+            let open = (crate::registry::intern_cached(name), crate::clock::now(), d);
+            crate::alloc::push(&mut on.open, open);
         }
         #[cfg(not(feature = "enabled"))]
         let _ = name;
@@ -258,7 +272,16 @@ impl Execution {
     pub fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
         #[cfg(feature = "enabled")]
         if let Some(on) = self.on.as_mut() {
-            return crate::context::with_current(&mut on.state, f);
+            let m = crate::alloc::installed().then(crate::alloc::mark);
+            let r = crate::context::with_current(&mut on.state, f);
+            if let Some(m) = m.filter(|m| on.state.alloc.elsewhere(m)) {
+                // Allocations on another thread: counted here, by the window.
+                if let Some((b, n)) = m.since() {
+                    on.scoped.0 += b;
+                    on.scoped.1 += n;
+                }
+            }
+            return r;
         }
         f()
     }
@@ -268,7 +291,7 @@ impl Execution {
     pub fn end<R: ExecutionResult>(mut self, result: R) {
         #[cfg(feature = "enabled")]
         if let Some(on) = self.on.take() {
-            let msg = result.error_message();
+            let msg = crate::alloc::exclude(|| result.error_message());
             finish(on, msg.as_deref().map(Err).unwrap_or(Ok(())));
         }
         #[cfg(not(feature = "enabled"))]
@@ -287,7 +310,8 @@ fn finish(mut on: On, result: Result<(), &str>) {
         Err("panicked") if std::thread::panicking() => Outcome::Panicked,
         Err(ref e) => Outcome::Error(e),
     };
-    on.state.finish(outcome);
+    let extra = on.scoped;
+    on.state.finish(outcome, extra);
 }
 
 impl Drop for Execution {

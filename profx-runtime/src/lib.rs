@@ -8,6 +8,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod aggregate;
+mod alloc;
 mod bottleneck;
 mod collector;
 mod execution;
@@ -32,6 +33,7 @@ mod registry;
 mod threads;
 
 pub use aggregate::{AggregateMetrics, Percentiles, PhaseMetrics};
+pub use alloc::CountingAlloc;
 pub use bottleneck::{Bottleneck, BottleneckKind, Severity};
 pub use collector::{
     global_collector, MemoryKind, MemoryPoint, MemoryTrend, MetricsCollector, SystemAverage,

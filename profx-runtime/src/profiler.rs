@@ -206,6 +206,8 @@ impl Profiler {
             let mut report = Report::from_parts(r.agents, r.phases, executions);
             report.bottlenecks = bottlenecks;
             report.system = crate::collector::system_for(self);
+            // Memory figures are real (not zeros) once the counting allocator is in use.
+            report.memory_measured = crate::alloc::installed();
             report
         }
         #[cfg(not(feature = "enabled"))]
@@ -318,11 +320,27 @@ mod on {
                     // a thread's value at the same address for as long as it lives.
                     return unsafe { &*t };
                 }
+                return self.first_global_table();
+            }
+            match self.tables.get() {
+                Some(t) => t,
+                None => crate::alloc::exclude(|| self.tables.get_or(ThreadTable::new)),
+            }
+        }
+
+        /// A thread's first use of the global profiler.
+        #[cold]
+        #[inline(never)]
+        fn first_global_table(&self) -> &ThreadTable {
+            // The table is profx's memory: no execution counts it.
+            crate::alloc::exclude(|| {
                 let t = self.tables.get_or(ThreadTable::new);
                 GLOBAL_TABLE.set(t);
-                return t;
-            }
-            self.tables.get_or(ThreadTable::new)
+                // Once per thread, outside the allocator: this thread's pending allocation
+                // counts reach the process totals when it exits.
+                crate::alloc::fold_at_thread_exit();
+                t
+            })
         }
 
         fn slots(&self) -> Vec<Arc<Slot>> {

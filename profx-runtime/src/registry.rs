@@ -40,6 +40,10 @@ static NAMES: std::sync::LazyLock<Mutex<Names>> = std::sync::LazyLock::new(|| {
 
 /// The id of a name, assigned on first sight (ids start at 1).
 pub(crate) fn intern(name: &str) -> u32 {
+    crate::alloc::exclude(|| intern_locked(name))
+}
+
+fn intern_locked(name: &str) -> u32 {
     let mut n = lock(&NAMES);
     if let Some(&id) = n.ids.get(name) {
         return id;
@@ -67,7 +71,7 @@ pub(crate) fn intern_cached(name: &str) -> u32 {
                 return id;
             }
             let id = intern(name);
-            c.borrow_mut().insert(name.into(), id);
+            crate::alloc::exclude(|| c.borrow_mut().insert(name.into(), id));
             id
         })
         .unwrap_or_else(|_| intern(name))
@@ -360,10 +364,7 @@ impl Rings {
             }
         }
         let _done = Done(&self.readers);
-        for ring in rings
-            .iter()
-            .filter(|r| agent.is_none_or(|a| a == r.agent))
-        {
+        for ring in rings.iter().filter(|r| agent.is_none_or(|a| a == r.agent)) {
             for s in ring.slots.iter() {
                 let p = s.load(SeqCst);
                 if !p.is_null() {
@@ -465,6 +466,11 @@ impl ThreadTable {
     #[cold]
     #[inline(never)]
     fn new_slot(&self, name: u32, parent: u32, gen: u64) -> &Slot {
+        // A new slot is profx's memory, not the execution's that happens to need it.
+        crate::alloc::exclude(|| self.add_slot(name, parent, gen))
+    }
+
+    fn add_slot(&self, name: u32, parent: u32, gen: u64) -> &Slot {
         let slot = Arc::new(Slot::new(name, parent, gen));
         let ptr = Arc::as_ptr(&slot);
         lock(&self.slots).push(slot);
@@ -505,7 +511,10 @@ impl ThreadTable {
     /// An empty record to fill, reused when one is spare. Owner only.
     #[inline]
     pub(crate) fn take_record(&self) -> Box<ExecRecord> {
-        self.local().spares.pop().unwrap_or_default()
+        self.local()
+            .spares
+            .pop()
+            .unwrap_or_else(|| crate::alloc::exclude(Box::default))
     }
 
     /// Stores a finished record in the ring of its agent. Owner only.
@@ -513,9 +522,11 @@ impl ThreadTable {
         let local = self.local();
         let i = rec.agent as usize;
         if local.rings.len() <= i {
-            local.rings.resize(i + 1, None);
+            crate::alloc::exclude(|| local.rings.resize(i + 1, None));
         }
-        let ring = local.rings[i].get_or_insert_with(|| rings.get_or_make(rec.agent, capacity));
+        let ring = local.rings[i].get_or_insert_with(|| {
+            crate::alloc::exclude(|| rings.get_or_make(rec.agent, capacity))
+        });
         let old = ring.publish(rec);
         if old.is_null() {
             return;
@@ -527,7 +538,7 @@ impl ThreadTable {
             }
             recycle(&mut local.spares, old);
         } else {
-            local.retired.push(old);
+            crate::alloc::push(&mut local.retired, old);
         }
     }
 
@@ -555,6 +566,6 @@ fn recycle(spares: &mut Vec<Box<ExecRecord>>, rec: *mut ExecRecord) {
         rec.request.clear();
         rec.error = None;
         rec.phases.clear();
-        spares.push(rec);
+        crate::alloc::push(spares, rec);
     }
 }
