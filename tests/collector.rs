@@ -3,12 +3,17 @@
 //! the shutdown guard runs the global collector and its report carries the system summary.
 //!
 //! The tests of this file run one at a time (they share the process's memory and threads,
-//! which is what they measure).
+//! which is what they measure). The counting allocator is installed, so with `--all-features`
+//! the heap figures are measured and the trend is of live heap bytes; the resident-memory
+//! trend is checked as well.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use profx::{MemoryKind, MemoryTrend, MetricsCollector, SystemAverage, TrendDirection};
+
+#[global_allocator]
+static ALLOC: profx::CountingAlloc = profx::CountingAlloc::system();
 
 const MIB: usize = 1024 * 1024;
 
@@ -21,8 +26,8 @@ fn serial() -> MutexGuard<'static, ()> {
 /// Whether this build samples at all.
 const ON: bool = cfg!(feature = "enabled");
 
-/// Whether the counting allocator counts in this build (not yet: it comes with feature `alloc`).
-const HEAP: bool = false;
+/// Whether the counting allocator counts in this build.
+const HEAP: bool = cfg!(all(feature = "enabled", feature = "alloc"));
 
 /// `Threads:` of /proc/self/status.
 fn process_threads() -> usize {

@@ -72,20 +72,11 @@ impl Sampler {
     }
 }
 
-/// The counting allocator's process-wide totals.
-#[derive(Clone, Copy, Debug)]
-#[allow(dead_code)] // made once the counting allocator reports its totals
-struct HeapTotals {
-    heap_live_bytes: u64,
-    allocated_total_bytes: u64,
-    allocations: u64,
-    deallocations: u64,
-}
-
-/// The heap figures, when the counting allocator is installed.
-fn heap_totals() -> Option<HeapTotals> {
-    // filled from crate::alloc when the feature is on
-    None
+/// The counting allocator's process-wide totals, when it is installed (feature `alloc`, and
+/// `profx::CountingAlloc` is the global allocator). They may miss, per running thread, a few
+/// dozen recent events (`crate::alloc` says exactly how few).
+fn heap_totals() -> Option<crate::alloc::AllocTotals> {
+    crate::alloc::installed().then(crate::alloc::totals)
 }
 
 /// Threads in the process: field 20 of `/proc/self/stat` (0 where there is no such file).
