@@ -15,6 +15,11 @@
 
 use std::time::Duration;
 
+/// Counts allocations, so executions report their memory (with the `alloc` feature on:
+/// `cargo run --example demo --features enabled,alloc`; without it, it only forwards).
+#[global_allocator]
+static ALLOC: profx::CountingAlloc = profx::CountingAlloc::system();
+
 /// Finds files whose name contains the query.
 #[profx::agent(name = "codebase-locator", request = query)]
 fn locate(query: &str, files: &[String]) -> Result<Vec<String>, String> {
@@ -32,6 +37,8 @@ fn search<'a>(files: &'a [String], query: &str) -> Vec<&'a String> {
 #[profx::phase]
 fn parse(candidates: Vec<&String>) -> Result<Vec<String>, String> {
     spin(Duration::from_micros(120));
+    // Some real work that allocates: an index of the candidates' names.
+    let _index: Vec<String> = candidates.iter().map(|c| c.to_uppercase()).collect();
     if candidates.is_empty() {
         return Err("no file matched".to_string());
     }

@@ -120,6 +120,10 @@ impl MemoryTrend {
     /// document's alert used 5 MB/s for long-running services; a report at exit covers shorter
     /// runs, where a lower rate already matters.)
     pub const GROWTH_WARNING_BYTES_PER_SEC: f64 = 1024.0 * 1024.0;
+    /// The fewest snapshots a growth warning is based on.
+    pub const GROWTH_WARNING_MIN_SAMPLES: u64 = 5;
+    /// The shortest time a growth warning is based on.
+    pub const GROWTH_WARNING_MIN_SPAN: Duration = Duration::from_secs(5);
 
     /// Fits a trend through `(time, bytes)` samples in time order. `None` with fewer than two
     /// samples or when they all have the same time.
@@ -171,10 +175,15 @@ impl MemoryTrend {
     }
 
     /// Whether memory grows fast enough to warn about: increasing at
-    /// [`GROWTH_WARNING_BYTES_PER_SEC`](Self::GROWTH_WARNING_BYTES_PER_SEC) or more.
+    /// [`GROWTH_WARNING_BYTES_PER_SEC`](Self::GROWTH_WARNING_BYTES_PER_SEC) or more, over at
+    /// least [`GROWTH_WARNING_MIN_SAMPLES`](Self::GROWTH_WARNING_MIN_SAMPLES) snapshots and
+    /// [`GROWTH_WARNING_MIN_SPAN`](Self::GROWTH_WARNING_MIN_SPAN): a program's start-up, when
+    /// every cache and pool fills, is not a leak.
     pub fn is_growth_warning(&self) -> bool {
         self.direction == TrendDirection::Increasing
             && self.rate_bytes_per_sec >= Self::GROWTH_WARNING_BYTES_PER_SEC
+            && self.samples >= Self::GROWTH_WARNING_MIN_SAMPLES
+            && self.span >= Self::GROWTH_WARNING_MIN_SPAN
     }
 }
 
@@ -313,7 +322,24 @@ mod tests {
         let two = series(&[MIB, 9 * MIB], Duration::from_secs(2));
         let t = MemoryTrend::fit(&two, MemoryKind::Resident).unwrap();
         assert_eq!(t.rate_bytes_per_sec, 4.0 * MIB as f64);
-        assert!(t.is_growth_warning());
+        assert_eq!(t.direction, TrendDirection::Increasing);
+        // Two snapshots over two seconds are too little to call a leak.
+        assert!(!t.is_growth_warning());
+    }
+
+    #[test]
+    fn a_warning_needs_enough_snapshots_over_enough_time() {
+        // 4 MiB/s, steadily: a warning over 6 snapshots and 5 s…
+        let v: Vec<u64> = (0..6).map(|i| 10 * MIB + 4 * MIB * i).collect();
+        let t =
+            MemoryTrend::fit(&series(&v, Duration::from_secs(1)), MemoryKind::Resident).unwrap();
+        assert!(t.is_growth_warning(), "{t}");
+        // …not over the same 6 snapshots taken within half a second (a short run's start-up).
+        let v: Vec<u64> = (0..6).map(|i| 10 * MIB + MIB / 2 * i).collect();
+        let t =
+            MemoryTrend::fit(&series(&v, Duration::from_millis(100)), MemoryKind::Resident).unwrap();
+        assert_eq!(t.direction, TrendDirection::Increasing);
+        assert!(!t.is_growth_warning(), "{t}");
     }
 
     #[test]
