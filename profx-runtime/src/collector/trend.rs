@@ -336,8 +336,11 @@ mod tests {
         assert!(t.is_growth_warning(), "{t}");
         // …not over the same 6 snapshots taken within half a second (a short run's start-up).
         let v: Vec<u64> = (0..6).map(|i| 10 * MIB + MIB / 2 * i).collect();
-        let t =
-            MemoryTrend::fit(&series(&v, Duration::from_millis(100)), MemoryKind::Resident).unwrap();
+        let t = MemoryTrend::fit(
+            &series(&v, Duration::from_millis(100)),
+            MemoryKind::Resident,
+        )
+        .unwrap();
         assert_eq!(t.direction, TrendDirection::Increasing);
         assert!(!t.is_growth_warning(), "{t}");
     }
