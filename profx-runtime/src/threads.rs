@@ -25,8 +25,9 @@ pub(crate) fn process_threads(now: u64) -> u64 {
     VALUE.load(Relaxed)
 }
 
+/// Threads in the process now, read from `/proc/self/stat` without allocating.
 #[cfg(target_os = "linux")]
-fn read() -> u64 {
+pub(crate) fn read() -> u64 {
     use std::io::Read;
     // /proc/self/stat: "pid (comm) state ppid ..." — num_threads is field 20; comm may hold
     // spaces and parentheses, so count fields after the last ')'. Read into a stack buffer:
@@ -55,8 +56,9 @@ fn read() -> u64 {
         .unwrap_or(0)
 }
 
+/// Threads in the process now (not known off Linux: 0).
 #[cfg(not(target_os = "linux"))]
-fn read() -> u64 {
+pub(crate) fn read() -> u64 {
     0
 }
 

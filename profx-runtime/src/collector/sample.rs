@@ -81,27 +81,7 @@ fn heap_totals() -> Option<crate::alloc::AllocTotals> {
 
 /// Threads in the process: field 20 of `/proc/self/stat` (0 where there is no such file).
 fn process_threads() -> u64 {
-    #[cfg(target_os = "linux")]
-    {
-        let Ok(stat) = std::fs::read("/proc/self/stat") else {
-            return 0;
-        };
-        // "pid (comm) state ppid …": comm may hold spaces and parentheses, so count the fields
-        // after the last ')'; num_threads is the 18th of them.
-        let Some(close) = stat.iter().rposition(|&b| b == b')') else {
-            return 0;
-        };
-        stat[close + 1..]
-            .split(|b| b.is_ascii_whitespace())
-            .filter(|f| !f.is_empty())
-            .nth(17)
-            .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok())
-            .unwrap_or(0)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        0
-    }
+    crate::threads::read()
 }
 
 #[cfg(test)]
