@@ -21,7 +21,8 @@ use std::sync::Barrier;
 use std::time::Instant;
 
 use profx::CountingAlloc;
-use profx_bench::load_average;
+use profx_bench::workloads::{calls, two_phases, work_plain};
+use profx_bench::{env_u64, median, min, print_header, print_total_time};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc::system();
@@ -97,42 +98,7 @@ fn box_global(n: u64) -> u64 {
     acc
 }
 
-// The overhead bench's row (f), here with allocations counted.
-static DATA: [u64; 16] = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3];
-
-macro_rules! work_body {
-    ($x:expr) => {{
-        let d: &[u64; 16] = black_box(&DATA);
-        let mut acc: u64 = $x;
-        for &v in d.iter() {
-            acc = acc.wrapping_mul(31).wrapping_add(v);
-        }
-        acc
-    }};
-}
-
-#[inline(never)]
-fn work_plain(x: u64) -> u64 {
-    work_body!(x)
-}
-
-#[profx::phase]
-#[inline(never)]
-fn phase_a(x: u64) -> u64 {
-    work_body!(x)
-}
-
-#[profx::phase]
-#[inline(never)]
-fn phase_b(x: u64) -> u64 {
-    work_body!(x)
-}
-
-#[profx::agent]
-#[inline(never)]
-fn two_phases(x: u64) -> u64 {
-    phase_a(x) ^ phase_b(x.wrapping_add(1))
-}
+// The overhead bench's row (f) (profx_bench::workloads), here with allocations counted.
 
 #[inline(never)]
 fn exec_plain(n: u64) -> u64 {
@@ -145,11 +111,7 @@ fn exec_plain(n: u64) -> u64 {
 
 #[inline(never)]
 fn exec_profx(n: u64) -> u64 {
-    let mut acc = 0u64;
-    for i in 0..n {
-        acc = acc.wrapping_add(two_phases(black_box(i)));
-    }
-    acc
+    calls(0, n, two_phases)
 }
 
 // -------------------------------------------------------------------------------------------
@@ -240,28 +202,6 @@ fn measure(pair: &Pair, threads: usize, calls: u64, rounds: usize) -> (Vec<f64>,
     })
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn min(v: &[f64]) -> f64 {
-    v.iter().copied().fold(f64::INFINITY, f64::min)
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn table(title: &str, pairs: &[Pair], threads: usize, calls: u64, rounds: usize) {
     println!();
     println!("== {title}: {threads} thread(s), {rounds} rounds x {calls} calls per thread; ns per call (median of rounds, all threads; min) ==");
@@ -305,11 +245,7 @@ fn table(title: &str, pairs: &[Pair], threads: usize, calls: u64, rounds: usize)
 fn main() {
     let calls = env_u64("PROFX_BENCH_CALLS", 200_000);
     let rounds = env_u64("PROFX_BENCH_ROUNDS", 21) as usize;
-    println!(
-        "profx alloc bench: {} CPUs available, load average {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        load_average()
-    );
+    print_header("alloc");
     let began = Instant::now();
     for threads in [1, 2] {
         table(
@@ -341,9 +277,5 @@ fn main() {
         r.memory_measured, a.total_executions, a.avg_memory
     );
     assert!(r.memory_measured);
-    println!(
-        "total bench time: {:.1} s, load average now {}",
-        began.elapsed().as_secs_f64(),
-        load_average()
-    );
+    print_total_time(began);
 }

@@ -11,74 +11,19 @@
 use std::hint::black_box;
 use std::process::Command;
 
+use profx_bench::workloads::{
+    calls, in_pieces, profx_chunk, two_phases, two_plain, work_plain, work_profx, CHUNK,
+};
+
 const K: u64 = 100_000;
-const CHUNK: u64 = 1000;
 const CHILD_VAR: &str = "PROFX_BENCH_UNDER_CALLGRIND";
 
-static DATA: [u64; 16] = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3];
-
-macro_rules! work_body {
-    ($x:expr) => {{
-        let d: &[u64; 16] = black_box(&DATA);
-        let mut acc: u64 = $x;
-        for &v in d.iter() {
-            acc = acc.wrapping_mul(31).wrapping_add(v);
-        }
-        acc
-    }};
-}
-
-#[inline(never)]
-fn work_plain(x: u64) -> u64 {
-    work_body!(x)
-}
-
-#[profx::phase]
-#[inline(never)]
-fn work_profx(x: u64) -> u64 {
-    work_body!(x)
-}
-
-#[profx::agent]
-#[inline(never)]
-fn chunk(start: u64, n: u64) -> u64 {
-    let mut acc = 0u64;
-    for i in start..start + n {
-        acc = acc.wrapping_add(work_profx(black_box(i)));
-    }
-    acc
-}
-
-#[profx::phase]
-#[inline(never)]
-fn phase_a(x: u64) -> u64 {
-    work_body!(x)
-}
-
-#[profx::phase]
-#[inline(never)]
-fn phase_b(x: u64) -> u64 {
-    work_body!(x)
-}
-
-#[profx::agent]
-#[inline(never)]
-fn two_phases(x: u64) -> u64 {
-    phase_a(x) ^ phase_b(x.wrapping_add(1))
-}
-
-#[inline(never)]
-fn two_plain(x: u64) -> u64 {
-    work_plain(x) ^ work_plain(x.wrapping_add(1))
-}
+// The drivers: each makes `k` calls of one kind (of the shared `work`,
+// profx_bench::workloads). Their names are what the callgrind report is read by.
 
 #[inline(never)]
 fn drive_plain(k: u64) -> u64 {
-    let mut acc = 0u64;
-    for i in 0..k {
-        acc = acc.wrapping_add(work_plain(black_box(i)));
-    }
-    acc
+    calls(0, k, work_plain)
 }
 
 #[inline(never)]
@@ -102,15 +47,9 @@ fn drive_instant_pair(k: u64) -> u64 {
     0
 }
 
+/// `k` phase calls in executions of `CHUNK`.
 fn chunks(k: u64) -> u64 {
-    let mut acc = 0u64;
-    let mut i = 0;
-    while i < k {
-        let n = CHUNK.min(k - i);
-        acc ^= chunk(i, n);
-        i += n;
-    }
-    acc
+    in_pieces(0, k, CHUNK, profx_chunk)
 }
 
 #[inline(never)]
@@ -120,11 +59,7 @@ fn drive_profx_in_agent(k: u64) -> u64 {
 
 #[inline(never)]
 fn drive_profx_no_agent(k: u64) -> u64 {
-    let mut acc = 0u64;
-    for i in 0..k {
-        acc = acc.wrapping_add(work_profx(black_box(i)));
-    }
-    acc
+    calls(0, k, work_profx)
 }
 
 #[inline(never)]
@@ -137,20 +72,12 @@ fn drive_profx_disabled(k: u64) -> u64 {
 
 #[inline(never)]
 fn drive_two_plain(k: u64) -> u64 {
-    let mut acc = 0u64;
-    for i in 0..k {
-        acc = acc.wrapping_add(two_plain(black_box(i)));
-    }
-    acc
+    calls(0, k, two_plain)
 }
 
 #[inline(never)]
 fn drive_two_phases(k: u64) -> u64 {
-    let mut acc = 0u64;
-    for i in 0..k {
-        acc = acc.wrapping_add(two_phases(black_box(i)));
-    }
-    acc
+    calls(0, k, two_phases)
 }
 
 /// Under callgrind: warm every path once (first-use registration), then drive each case.
@@ -254,13 +181,13 @@ fn main() {
     );
     println!("{:<52} {:>10} {:>10}", "case", "instr", "overhead");
     let plain = inclusive("drive_plain");
-    let two_plain = inclusive("drive_two_plain");
+    let plain_exec = inclusive("drive_two_plain");
     for (driver, what, per_call) in ROWS {
         let Some(n) = inclusive(driver) else {
             println!("{what:<52} {:>10}", "?");
             continue;
         };
-        let base = if *per_call { plain } else { two_plain };
+        let base = if *per_call { plain } else { plain_exec };
         let over = match (
             driver.starts_with("drive_profx") || *driver == "drive_two_phases",
             base,

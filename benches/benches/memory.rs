@@ -5,39 +5,17 @@
 //!
 //! Each scenario runs in its own child process (so one scenario's memory is not counted in
 //! another's) and prints the resident set size (`VmRSS`) before any call and after 1, 10, 50
-//! and 100 million `#[profx::phase]` calls. `PROFX_BENCH_MEMORY_CALLS` sets the last
+//! and 100 million `#[profx::phase]` calls (of the shared `work_profx`, in executions of the
+//! shared agent `profx_chunk`, profx_bench::workloads). `PROFX_BENCH_MEMORY_CALLS` sets the last
 //! checkpoint (default 100000000).
 
 use std::hint::black_box;
 use std::process::Command;
 
-use profx_bench::{mib, rss_bytes};
+use profx_bench::workloads::{self, in_pieces, profx_chunk, work_profx};
+use profx_bench::{env_u64, mib, rss_bytes};
 
 const SCENARIO_VAR: &str = "PROFX_BENCH_MEMORY_SCENARIO";
-
-static DATA: [u64; 16] = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3];
-
-#[profx::phase]
-#[inline(never)]
-fn work(x: u64) -> u64 {
-    let d: &[u64; 16] = black_box(&DATA);
-    let mut acc = x;
-    for &v in d.iter() {
-        acc = acc.wrapping_mul(31).wrapping_add(v);
-    }
-    acc
-}
-
-/// `n` phase calls inside one execution.
-#[profx::agent]
-#[inline(never)]
-fn batch(start: u64, n: u64) -> u64 {
-    let mut acc = 0u64;
-    for i in start..start + n {
-        acc = acc.wrapping_add(work(black_box(i)));
-    }
-    acc
-}
 
 struct Scenario {
     name: &'static str,
@@ -95,20 +73,11 @@ fn calls(s: &Scenario, from: u64, to: u64) -> u64 {
 }
 
 fn calls_here(s: &Scenario, from: u64, to: u64) -> u64 {
-    let mut acc = 0u64;
     if s.per_exec == 0 {
-        for i in from..to {
-            acc = acc.wrapping_add(work(black_box(i)));
-        }
+        workloads::calls(from, to - from, work_profx)
     } else {
-        let mut i = from;
-        while i < to {
-            let k = s.per_exec.min(to - i);
-            acc ^= batch(i, k);
-            i += k;
-        }
+        in_pieces(from, to - from, s.per_exec, profx_chunk)
     }
-    acc
 }
 
 fn checkpoints(last: u64) -> Vec<u64> {
@@ -135,16 +104,13 @@ fn child(name: &str, last: u64) {
     }
     black_box(acc);
     let r = profx::global().report();
-    let recorded = r.phases.get("work").map_or(0, |p| p.calls);
+    let recorded = r.phases.get("work_profx").map_or(0, |p| p.calls);
     let kept: usize = r.executions.values().map(Vec::len).sum();
     println!("RECORDED {recorded} {kept}");
 }
 
 fn main() {
-    let last: u64 = std::env::var("PROFX_BENCH_MEMORY_CALLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000_000);
+    let last = env_u64("PROFX_BENCH_MEMORY_CALLS", 100_000_000);
     if let Ok(name) = std::env::var(SCENARIO_VAR) {
         child(&name, last);
         return;

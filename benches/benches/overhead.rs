@@ -13,91 +13,26 @@
 //! Environment: `PROFX_BENCH_CALLS` (calls per round, default 500000), `PROFX_BENCH_ROUNDS`
 //! (default 15).
 
-use std::borrow::Cow;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::OnceLock;
 use std::time::Instant;
 
-use profx_bench::{load_average, mean_of_medians, process_cpu_ns, run_threads, Plan, Rounds};
+use profx_bench::peers::{
+    clock, hotpath_calls, hotpath_report_path, start_peers, timing_layer, FASTRACE_NS,
+    FASTRACE_ROOTS, FASTRACE_SPANS,
+};
+use profx_bench::workloads::{
+    calls, in_pieces, profx_chunk, two_phases, two_plain, work_fastrace, work_hotpath, work_plain,
+    work_profx, work_tracing, CHUNK,
+};
+use profx_bench::{
+    env_u64, mean_of_medians, print_header, print_total_time, process_cpu_ns, run_threads, Plan,
+    Rounds,
+};
 
 // -------------------------------------------------------------------------------------------
-// The function under test, uninstrumented and instrumented by each tool.
-
-static DATA: [u64; 16] = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3];
-
-/// A little real work: a multiplicative hash of 16 words read through `black_box`.
-macro_rules! work_body {
-    ($x:expr) => {{
-        let d: &[u64; 16] = black_box(&DATA);
-        let mut acc: u64 = $x;
-        for &v in d.iter() {
-            acc = acc.wrapping_mul(31).wrapping_add(v);
-        }
-        acc
-    }};
-}
-
-#[inline(never)]
-fn work_plain(x: u64) -> u64 {
-    work_body!(x)
-}
-
-#[profx::phase]
-#[inline(never)]
-fn work_profx(x: u64) -> u64 {
-    work_body!(x)
-}
-
-#[hotpath::measure]
-#[inline(never)]
-fn work_hotpath(x: u64) -> u64 {
-    work_body!(x)
-}
-
-#[fastrace::trace(short_name = true)]
-#[inline(never)]
-fn work_fastrace(x: u64) -> u64 {
-    work_body!(x)
-}
-
-#[tracing::instrument(level = "info", skip_all)]
-#[inline(never)]
-fn work_tracing(x: u64) -> u64 {
-    work_body!(x)
-}
-
-// For (f): an agent with two phases, end to end.
-#[profx::phase]
-#[inline(never)]
-fn phase_a(x: u64) -> u64 {
-    work_body!(x)
-}
-
-#[profx::phase]
-#[inline(never)]
-fn phase_b(x: u64) -> u64 {
-    work_body!(x)
-}
-
-#[profx::agent]
-#[inline(never)]
-fn two_phases(x: u64) -> u64 {
-    phase_a(x) ^ phase_b(x.wrapping_add(1))
-}
-
-#[inline(never)]
-fn two_plain(x: u64) -> u64 {
-    work_plain(x) ^ work_plain(x.wrapping_add(1))
-}
-
-// -------------------------------------------------------------------------------------------
-// The loops: `n` calls starting at argument `start`.
-
-/// Calls per agent execution (profx) and per root span (fastrace): fastrace stops recording
-/// after 10240 spans under one local parent, and profx keeps at most `PROFX_MAX_PHASES`
-/// (1000) phase records per execution, so with 1000 every call is recorded in full by both.
-const CHUNK: u64 = 1000;
+// The loops: `n` calls of the shared `work` (profx_bench::workloads) starting at argument
+// `start`.
 
 /// Calls made per tool, to check against what each collector saw.
 static MADE_PROFX: AtomicU64 = AtomicU64::new(0);
@@ -109,16 +44,7 @@ static MADE_TRACING: AtomicU64 = AtomicU64::new(0);
 static MADE_EXECS: AtomicU64 = AtomicU64::new(0);
 
 fn loop_plain(start: u64, n: u64) -> u64 {
-    let mut acc = 0u64;
-    for i in start..start + n {
-        acc = acc.wrapping_add(work_plain(black_box(i)));
-    }
-    acc
-}
-
-fn clock() -> &'static quanta::Clock {
-    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
-    CLOCK.get_or_init(quanta::Clock::new)
+    calls(start, n, work_plain)
 }
 
 fn loop_quanta_pair(_start: u64, n: u64) -> u64 {
@@ -138,237 +64,50 @@ fn loop_instant_pair(_start: u64, n: u64) -> u64 {
     0
 }
 
-/// `n` phase calls inside one execution.
-#[profx::agent]
-#[inline(never)]
-fn profx_chunk(start: u64, n: u64) -> u64 {
-    let mut acc = 0u64;
-    for i in start..start + n {
-        acc = acc.wrapping_add(work_profx(black_box(i)));
-    }
+/// Adds `n` calls made to `counter`, passing `acc` through.
+fn made(counter: &AtomicU64, n: u64, acc: u64) -> u64 {
+    counter.fetch_add(n, Relaxed);
     acc
 }
 
 fn loop_profx(start: u64, n: u64) -> u64 {
-    let mut acc = 0u64;
-    let mut i = start;
-    while i < start + n {
-        let k = CHUNK.min(start + n - i);
-        acc ^= profx_chunk(i, k);
-        i += k;
-    }
-    if profx::global().is_enabled() {
-        MADE_PROFX.fetch_add(n, Relaxed);
+    let acc = in_pieces(start, n, CHUNK, profx_chunk);
+    let counter = if profx::global().is_enabled() {
+        &MADE_PROFX
     } else {
-        MADE_PROFX_OFF.fetch_add(n, Relaxed);
-    }
-    acc
+        &MADE_PROFX_OFF
+    };
+    made(counter, n, acc)
 }
 
 fn loop_profx_no_agent(start: u64, n: u64) -> u64 {
-    let mut acc = 0u64;
-    for i in start..start + n {
-        acc = acc.wrapping_add(work_profx(black_box(i)));
-    }
-    MADE_PROFX_NO_AGENT.fetch_add(n, Relaxed);
-    acc
+    made(&MADE_PROFX_NO_AGENT, n, calls(start, n, work_profx))
 }
 
 fn loop_hotpath(start: u64, n: u64) -> u64 {
-    let mut acc = 0u64;
-    for i in start..start + n {
-        acc = acc.wrapping_add(work_hotpath(black_box(i)));
-    }
-    MADE_HOTPATH.fetch_add(n, Relaxed);
-    acc
+    made(&MADE_HOTPATH, n, calls(start, n, work_hotpath))
 }
 
 fn loop_fastrace(start: u64, n: u64) -> u64 {
     use fastrace::prelude::*;
-    let mut acc = 0u64;
-    let mut i = start;
-    while i < start + n {
-        let k = CHUNK.min(start + n - i);
+    let acc = in_pieces(start, n, CHUNK, |i, k| {
         let root = Span::root("chunk", SpanContext::random());
         let _parent = root.set_local_parent();
-        for j in i..i + k {
-            acc = acc.wrapping_add(work_fastrace(black_box(j)));
-        }
-        i += k;
-    }
-    MADE_FASTRACE.fetch_add(n, Relaxed);
-    acc
+        calls(i, k, work_fastrace)
+    });
+    made(&MADE_FASTRACE, n, acc)
 }
 
 fn loop_tracing(start: u64, n: u64) -> u64 {
-    let mut acc = 0u64;
-    for i in start..start + n {
-        acc = acc.wrapping_add(work_tracing(black_box(i)));
-    }
-    MADE_TRACING.fetch_add(n, Relaxed);
-    acc
+    made(&MADE_TRACING, n, calls(start, n, work_tracing))
 }
 
 fn loop_two_phases(start: u64, n: u64) -> u64 {
-    let mut acc = 0u64;
-    for i in start..start + n {
-        acc = acc.wrapping_add(two_phases(black_box(i)));
-    }
-    MADE_EXECS.fetch_add(n, Relaxed);
-    acc
+    made(&MADE_EXECS, n, calls(start, n, two_phases))
 }
 
 fn loop_two_plain(start: u64, n: u64) -> u64 {
-    let mut acc = 0u64;
-    for i in start..start + n {
-        acc = acc.wrapping_add(two_plain(black_box(i)));
-    }
-    acc
-}
-
-// -------------------------------------------------------------------------------------------
-// The peers' collectors.
-
-/// fastrace: a reporter that counts the spans it receives, by name.
-struct CountingReporter;
-
-static FASTRACE_SPANS: AtomicU64 = AtomicU64::new(0);
-static FASTRACE_ROOTS: AtomicU64 = AtomicU64::new(0);
-static FASTRACE_NS: AtomicU64 = AtomicU64::new(0);
-
-impl fastrace::collector::Reporter for CountingReporter {
-    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
-        for s in &spans {
-            if s.name == Cow::Borrowed("chunk") {
-                FASTRACE_ROOTS.fetch_add(1, Relaxed);
-            } else {
-                FASTRACE_SPANS.fetch_add(1, Relaxed);
-                FASTRACE_NS.fetch_add(s.duration_ns, Relaxed);
-            }
-        }
-    }
-}
-
-/// tracing: a layer that times every span from creation to close and records the duration in
-/// a per-thread log2 histogram (count, sum, 64 buckets; single writer per thread).
-mod timing_layer {
-    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-    use std::sync::{Arc, Mutex};
-
-    use tracing::span;
-    use tracing::Subscriber;
-    use tracing_subscriber::layer::Context;
-    use tracing_subscriber::registry::LookupSpan;
-    use tracing_subscriber::Layer;
-
-    pub struct TimingLayer;
-
-    struct Start(u64);
-
-    pub struct Hist {
-        pub count: AtomicU64,
-        pub sum: AtomicU64,
-        pub buckets: [AtomicU64; 64],
-    }
-
-    static HISTS: Mutex<Vec<Arc<Hist>>> = Mutex::new(Vec::new());
-
-    thread_local! {
-        static MINE: Arc<Hist> = {
-            let h = Arc::new(Hist {
-                count: AtomicU64::new(0),
-                sum: AtomicU64::new(0),
-                buckets: [const { AtomicU64::new(0) }; 64],
-            });
-            HISTS.lock().unwrap().push(h.clone());
-            h
-        };
-    }
-
-    #[inline]
-    fn bump(a: &AtomicU64, by: u64) {
-        a.store(a.load(Relaxed).wrapping_add(by), Relaxed);
-    }
-
-    fn record(ns: u64) {
-        MINE.with(|h| {
-            bump(&h.buckets[(64 - ns.leading_zeros() as usize).min(63)], 1);
-            bump(&h.sum, ns);
-            bump(&h.count, 1);
-        });
-    }
-
-    /// (spans recorded, total ns) over every thread.
-    pub fn totals() -> (u64, u64) {
-        let hs = HISTS.lock().unwrap();
-        hs.iter().fold((0, 0), |(c, s), h| {
-            (c + h.count.load(Relaxed), s + h.sum.load(Relaxed))
-        })
-    }
-
-    impl<S> Layer<S> for TimingLayer
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        fn on_new_span(&self, _attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
-            if let Some(span) = ctx.span(id) {
-                span.extensions_mut().insert(Start(super::clock().raw()));
-            }
-        }
-
-        fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
-            if let Some(span) = ctx.span(&id) {
-                if let Some(start) = span.extensions().get::<Start>() {
-                    let c = super::clock();
-                    record(c.delta_as_nanos(start.0, c.raw()));
-                }
-            }
-        }
-    }
-}
-
-/// hotpath: its guard, reporting as JSON into a file read at the end.
-fn hotpath_report_path() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("profx-bench-hotpath-{}.json", std::process::id()))
-}
-
-fn start_peers() -> hotpath::HotpathGuard {
-    // No HTTP server from hotpath during the measurements (edition 2021: `set_var` is safe;
-    // no other thread runs yet).
-    std::env::set_var("HOTPATH_METRICS_SERVER_OFF", "1");
-    let guard = hotpath::HotpathGuardBuilder::new("overhead")
-        .format(hotpath::Format::Json)
-        .output_path(hotpath_report_path())
-        .functions_limit(0)
-        .build();
-
-    fastrace::set_reporter(CountingReporter, fastrace::collector::Config::default());
-
-    use tracing_subscriber::layer::SubscriberExt;
-    let subscriber = tracing_subscriber::registry().with(timing_layer::TimingLayer);
-    tracing::subscriber::set_global_default(subscriber).expect("no other tracing subscriber");
-    guard
-}
-
-/// Calls hotpath saw for `name`, read from its JSON report (any object whose name ends in
-/// `name`, with a `calls` field).
-fn hotpath_calls(json: &serde_json::Value, name: &str) -> Option<u64> {
-    match json {
-        serde_json::Value::Object(m) => {
-            let named = m
-                .get("name")
-                .and_then(|v| v.as_str())
-                .is_some_and(|s| s.ends_with(name));
-            if named {
-                if let Some(c) = m.get("calls").and_then(|v| v.as_u64()) {
-                    return Some(c);
-                }
-            }
-            m.values().find_map(|v| hotpath_calls(v, name))
-        }
-        serde_json::Value::Array(a) => a.iter().find_map(|v| hotpath_calls(v, name)),
-        _ => None,
-    }
+    calls(start, n, two_plain)
 }
 
 // -------------------------------------------------------------------------------------------
@@ -396,73 +135,50 @@ struct Case {
     profx_off: bool,
 }
 
+impl Case {
+    /// A case run with profx's run-time switch on.
+    const fn on(label: &'static str, kind: Kind, run: fn(u64, u64) -> u64) -> Case {
+        Case {
+            label,
+            kind,
+            run,
+            profx_off: false,
+        }
+    }
+
+    /// The same case run with profx's run-time switch off.
+    const fn profx_off(self) -> Case {
+        Case {
+            profx_off: true,
+            ..self
+        }
+    }
+}
+
 const CASES: &[Case] = &[
-    Case {
-        label: "(a) uninstrumented work()",
-        kind: Kind::Baseline,
-        run: loop_plain,
-        profx_off: false,
-    },
-    Case {
-        label: "(b) quanta Clock::raw() pair",
-        kind: Kind::Clock,
-        run: loop_quanta_pair,
-        profx_off: false,
-    },
-    Case {
-        label: "(b') Instant::now() pair",
-        kind: Kind::Clock,
-        run: loop_instant_pair,
-        profx_off: false,
-    },
-    Case {
-        label: "(c) profx #[phase] in #[agent]",
-        kind: Kind::Call,
-        run: loop_profx,
-        profx_off: false,
-    },
-    Case {
-        label: "(c') profx #[phase], no agent",
-        kind: Kind::Call,
-        run: loop_profx_no_agent,
-        profx_off: false,
-    },
-    Case {
-        label: "(d) profx, run-time disabled",
-        kind: Kind::Call,
-        run: loop_profx,
-        profx_off: true,
-    },
-    Case {
-        label: "(e) hotpath #[measure]",
-        kind: Kind::Call,
-        run: loop_hotpath,
-        profx_off: false,
-    },
-    Case {
-        label: "(e) fastrace #[trace]",
-        kind: Kind::Call,
-        run: loop_fastrace,
-        profx_off: false,
-    },
-    Case {
-        label: "(e) tracing #[instrument]+layer",
-        kind: Kind::Call,
-        run: loop_tracing,
-        profx_off: false,
-    },
-    Case {
-        label: "(f0) 2 plain calls (per exec)",
-        kind: Kind::ExecBaseline,
-        run: loop_two_plain,
-        profx_off: false,
-    },
-    Case {
-        label: "(f) profx agent + 2 phases",
-        kind: Kind::Exec,
-        run: loop_two_phases,
-        profx_off: false,
-    },
+    Case::on("(a) uninstrumented work()", Kind::Baseline, loop_plain),
+    Case::on(
+        "(b) quanta Clock::raw() pair",
+        Kind::Clock,
+        loop_quanta_pair,
+    ),
+    Case::on("(b') Instant::now() pair", Kind::Clock, loop_instant_pair),
+    Case::on("(c) profx #[phase] in #[agent]", Kind::Call, loop_profx),
+    Case::on(
+        "(c') profx #[phase], no agent",
+        Kind::Call,
+        loop_profx_no_agent,
+    ),
+    Case::on("(d) profx, run-time disabled", Kind::Call, loop_profx).profx_off(),
+    Case::on("(e) hotpath #[measure]", Kind::Call, loop_hotpath),
+    Case::on("(e) fastrace #[trace]", Kind::Call, loop_fastrace),
+    Case::on("(e) tracing #[instrument]+layer", Kind::Call, loop_tracing),
+    Case::on(
+        "(f0) 2 plain calls (per exec)",
+        Kind::ExecBaseline,
+        loop_two_plain,
+    ),
+    Case::on("(f) profx agent + 2 phases", Kind::Exec, loop_two_phases),
 ];
 
 /// One case's result on one thread count: per-thread rounds.
@@ -477,13 +193,6 @@ impl Result {
     fn median(&self) -> f64 {
         mean_of_medians(&self.threads)
     }
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn run_all(plan: Plan, threads: usize) -> Vec<Result> {
@@ -513,19 +222,32 @@ fn run_all(plan: Plan, threads: usize) -> Vec<Result> {
         .collect()
 }
 
-fn baseline_of(results: &[Result], kind: Kind) -> f64 {
+/// The index of the first case `pred` accepts.
+fn case_where(pred: impl Fn(&Case) -> bool) -> usize {
+    CASES.iter().position(pred).expect("a case of that kind")
+}
+
+/// The index of the first case whose label starts with `label_prefix`.
+fn case_labelled(label_prefix: &str) -> usize {
+    case_where(|c| c.label.starts_with(label_prefix))
+}
+
+/// The index of the uninstrumented case that a case of `kind` is compared with, if any.
+fn baseline_index(kind: Kind) -> Option<usize> {
     let want = match kind {
         Kind::Call => Kind::Baseline,
         Kind::Exec => Kind::ExecBaseline,
-        _ => return f64::NAN,
+        _ => return None,
     };
-    let i = CASES.iter().position(|c| c.kind == want).unwrap();
-    results[i].median()
+    Some(case_where(|c| c.kind == want))
+}
+
+fn baseline_of(results: &[Result], kind: Kind) -> f64 {
+    baseline_index(kind).map_or(f64::NAN, |i| results[i].median())
 }
 
 fn quanta_pair(results: &[Result]) -> f64 {
-    let i = CASES.iter().position(|c| c.kind == Kind::Clock).unwrap();
-    results[i].median()
+    results[case_where(|c| c.kind == Kind::Clock)].median()
 }
 
 fn print_table(plan: Plan, threads: usize, results: &[Result]) {
@@ -576,28 +298,17 @@ fn print_table(plan: Plan, threads: usize, results: &[Result]) {
 
 /// CPU time per call of case `i` over that of its uninstrumented baseline.
 fn cpu_overhead(results: &[Result], i: usize) -> f64 {
-    let want = match CASES[i].kind {
-        Kind::Call => Kind::Baseline,
-        Kind::Exec => Kind::ExecBaseline,
-        _ => return f64::NAN,
-    };
-    let b = CASES.iter().position(|c| c.kind == want).unwrap();
-    results[i].cpu_per_call - results[b].cpu_per_call
+    baseline_index(CASES[i].kind).map_or(f64::NAN, |b| {
+        results[i].cpu_per_call - results[b].cpu_per_call
+    })
 }
 
 fn result_of<'a>(results: &'a [Result], label_prefix: &str) -> &'a Result {
-    let i = CASES
-        .iter()
-        .position(|c| c.label.starts_with(label_prefix))
-        .unwrap();
-    &results[i]
+    &results[case_labelled(label_prefix)]
 }
 
 fn overhead(results: &[Result], label_prefix: &str) -> f64 {
-    let i = CASES
-        .iter()
-        .position(|c| c.label.starts_with(label_prefix))
-        .unwrap();
+    let i = case_labelled(label_prefix);
     results[i].median() - baseline_of(results, CASES[i].kind)
 }
 
@@ -636,11 +347,7 @@ fn main() {
         calls: env_u64("PROFX_BENCH_CALLS", 500_000),
     };
     let began = Instant::now();
-    println!(
-        "profx overhead bench: {} CPUs available, load average {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        load_average()
-    );
+    print_header("overhead");
     let hotpath_guard = start_peers();
 
     let one = run_all(plan, 1);
@@ -788,10 +495,7 @@ fn main() {
         cheapest_peer.1,
         verdict(c1 < cheapest_peer.1)
     );
-    let i_c = CASES
-        .iter()
-        .position(|c| c.label.starts_with("(c)"))
-        .unwrap();
+    let i_c = case_labelled("(c)");
     let (cpu1, cpu2) = (cpu_overhead(&one, i_c), cpu_overhead(&two, i_c));
     println!(
         "2 threads within 1.25 x 1 thread (per-call overhead): wall clock {:.2} -> {:.2} ns = x{:.2} -> {}{}; CPU time {:.2} -> {:.2} ns = x{:.2} -> {}",
@@ -817,9 +521,5 @@ fn main() {
         verdict(f1 < 1000.0)
     );
     println!();
-    println!(
-        "total bench time: {:.1} s, load average now {}",
-        began.elapsed().as_secs_f64(),
-        load_average()
-    );
+    print_total_time(began);
 }

@@ -4,6 +4,12 @@
 //! A case is a function `fn(start, n) -> u64` that makes `n` calls and returns something
 //! derived from every result, so that nothing is optimized away. It is run `warmup` times,
 //! then `rounds` times; the figure is the median over the rounds of nanoseconds per call.
+//!
+//! The workloads every bench target calls are in [`workloads`]; the peers' collectors of the
+//! overhead bench in [`peers`].
+
+pub mod peers;
+pub mod workloads;
 
 use std::hint::black_box;
 use std::sync::Barrier;
@@ -30,22 +36,12 @@ pub struct Rounds {
 impl Rounds {
     /// The median round.
     pub fn median(&self) -> f64 {
-        let mut v = self.per_call.clone();
-        v.sort_by(|a, b| a.total_cmp(b));
-        let n = v.len();
-        if n == 0 {
-            return f64::NAN;
-        }
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
+        median(&self.per_call)
     }
 
     /// The fastest round.
     pub fn min(&self) -> f64 {
-        self.per_call.iter().copied().fold(f64::INFINITY, f64::min)
+        min(&self.per_call)
     }
 
     /// The slowest round.
@@ -54,15 +50,37 @@ impl Rounds {
     }
 }
 
-/// Runs `case` on the calling thread.
-pub fn run_one(plan: Plan, case: fn(u64, u64) -> u64) -> Rounds {
-    let mut start = 0u64;
+/// The median of `v` (NaN if empty).
+pub fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The smallest of `v` (infinity if empty).
+pub fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+/// Runs the warm-up and measured rounds of `case` from argument `start`, calling `sync`
+/// before each round.
+fn rounds(plan: Plan, mut start: u64, case: fn(u64, u64) -> u64, sync: impl Fn()) -> Rounds {
     for _ in 0..plan.warmup {
+        sync();
         black_box(case(black_box(start), black_box(plan.calls)));
         start = start.wrapping_add(plan.calls);
     }
     let mut per_call = Vec::with_capacity(plan.rounds);
     for _ in 0..plan.rounds {
+        sync();
         let t = Instant::now();
         black_box(case(black_box(start), black_box(plan.calls)));
         let ns = t.elapsed().as_nanos() as f64;
@@ -70,6 +88,11 @@ pub fn run_one(plan: Plan, case: fn(u64, u64) -> u64) -> Rounds {
         start = start.wrapping_add(plan.calls);
     }
     Rounds { per_call }
+}
+
+/// Runs `case` on the calling thread.
+pub fn run_one(plan: Plan, case: fn(u64, u64) -> u64) -> Rounds {
+    rounds(plan, 0, case, || {})
 }
 
 /// Runs `case` on `threads` threads at once, each making its own calls; every round starts
@@ -83,24 +106,11 @@ pub fn run_threads(plan: Plan, threads: usize, case: fn(u64, u64) -> u64) -> Vec
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let barrier = &barrier;
+                // Different arguments per thread; same code.
                 s.spawn(move || {
-                    // Different arguments per thread; same code.
-                    let mut start = (t as u64) << 40;
-                    for _ in 0..plan.warmup {
+                    rounds(plan, (t as u64) << 40, case, || {
                         barrier.wait();
-                        black_box(case(black_box(start), black_box(plan.calls)));
-                        start = start.wrapping_add(plan.calls);
-                    }
-                    let mut per_call = Vec::with_capacity(plan.rounds);
-                    for _ in 0..plan.rounds {
-                        barrier.wait();
-                        let t = Instant::now();
-                        black_box(case(black_box(start), black_box(plan.calls)));
-                        let ns = t.elapsed().as_nanos() as f64;
-                        per_call.push(ns / plan.calls as f64);
-                        start = start.wrapping_add(plan.calls);
-                    }
-                    Rounds { per_call }
+                    })
                 })
             })
             .collect();
@@ -145,6 +155,32 @@ pub fn load_average() -> String {
         .ok()
         .and_then(|s| s.split_whitespace().next().map(str::to_owned))
         .unwrap_or_else(|| "?".into())
+}
+
+/// The number `name` in the environment, or `default`.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Prints the first line of a bench: the CPUs available and the load average.
+pub fn print_header(bench: &str) {
+    println!(
+        "profx {bench} bench: {} CPUs available, load average {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_average()
+    );
+}
+
+/// Prints the last line of a bench: how long it took since `began`, and the load average.
+pub fn print_total_time(began: Instant) {
+    println!(
+        "total bench time: {:.1} s, load average now {}",
+        began.elapsed().as_secs_f64(),
+        load_average()
+    );
 }
 
 /// `bytes` in MiB, for printing.
