@@ -78,8 +78,8 @@ pub use profx_macros::phase;
 pub use profx_runtime::{
     global, parse_report_targets, phase, AggregateMetrics, Bottleneck, BottleneckKind,
     CountingAlloc, Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, HumanBytes,
-    HumanDuration, Percentiles, PhaseGuard, PhaseMetrics, PhaseProfile, Profiler, Report,
-    ReportFormat, ReportGuard, ReportSpecError, ReportTarget, Severity, SystemSummary,
+    HumanDuration, KeyHistogram, Percentiles, PhaseGuard, PhaseMetrics, PhaseProfile, Profiler,
+    Report, ReportFormat, ReportGuard, ReportSpecError, ReportTarget, Severity, SystemSummary,
     SCHEMA_VERSION,
 };
 
@@ -90,7 +90,7 @@ pub use profx_runtime::{
 };
 
 #[doc(inline)]
-pub use profx_runtime::{health, metrics};
+pub use profx_runtime::{health, metrics, prometheus};
 
 #[doc(hidden)]
 #[cfg(feature = "enabled")]

@@ -79,9 +79,51 @@ impl Counts {
     }
 }
 
+/// Cumulative counts at the upper bounds `bounds_ns` (ascending, in nanoseconds): entry `j`
+/// counts the values of every bucket whose highest value is at or below `bounds_ns[j]`.
+///
+/// A bucket is assigned whole, by its upper value: it lies wholly below or above each bound
+/// except the one it straddles, whose values (less than 1/64 below the bound, since a bucket
+/// is at most 1/64 of its lower value wide) count in the next bound up.
+pub(crate) fn fold(counts: &Counts, bounds_ns: &[u64]) -> Vec<u64> {
+    let mut per = vec![0u64; bounds_ns.len() + 1];
+    for (i, &c) in counts.buckets.iter().enumerate() {
+        if c == 0 {
+            continue;
+        }
+        let hi = bounds(i).1;
+        per[bounds_ns.partition_point(|&b| b < hi)] += c;
+    }
+    let mut total = 0u64;
+    per.truncate(bounds_ns.len());
+    per.iter_mut()
+        .map(|n| {
+            total += *n;
+            total
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fold_is_cumulative_at_the_bounds() {
+        let mut c = Counts::new();
+        for v in [3u64, 100, 1_000, 1_000_000, 5_000_000, 1 << 50] {
+            c.buckets[index(v)] += 1;
+        }
+        // 3 and 100 have exact buckets; 1 µs's bucket ends below 2 µs; 1 ms and 5 ms below 10 ms.
+        let got = fold(&c, &[100, 2_000, 10_000_000]);
+        assert_eq!(got, vec![2, 3, 5]);
+        // A bound inside a bucket: the bucket counts above it.
+        let (lo, hi) = bounds(index(1_000_000));
+        assert!(lo < hi);
+        assert_eq!(fold(&c, &[hi - 1]).last(), Some(&3));
+        assert_eq!(fold(&c, &[hi]).last(), Some(&4));
+        assert!(fold(&c, &[]).is_empty());
+    }
 
     #[test]
     fn every_value_lands_in_a_bucket_that_contains_it() {

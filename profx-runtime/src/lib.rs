@@ -18,6 +18,7 @@ mod serde_util;
 
 pub mod health;
 pub mod metrics;
+pub mod prometheus;
 
 #[cfg(feature = "enabled")]
 mod clock;
@@ -40,7 +41,7 @@ pub use collector::{
     SystemSnapshot, TrendDirection,
 };
 pub use execution::{Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, PhaseProfile};
-pub use profiler::{global, Profiler};
+pub use profiler::{global, KeyHistogram, Profiler};
 pub use report::{
     parse_report_targets, HumanBytes, HumanDuration, Report, ReportFormat, ReportGuard,
     ReportSpecError, ReportTarget, SystemSummary, SCHEMA_VERSION,

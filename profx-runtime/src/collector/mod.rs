@@ -6,7 +6,7 @@ mod summary;
 mod trend;
 
 #[cfg(feature = "enabled")]
-mod sample;
+pub(crate) mod sample;
 
 pub use summary::{MemoryPoint, SystemAverage, SystemSnapshot, SystemSummary};
 pub(crate) use trend::HumanRate;

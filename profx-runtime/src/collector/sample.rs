@@ -72,6 +72,15 @@ impl Sampler {
     }
 }
 
+impl Sampler {
+    /// When this process started, in seconds since the Unix epoch (after a [`sample`](Self::sample)
+    /// has refreshed it; `None` where the platform does not say).
+    pub(crate) fn start_time_secs(&self) -> Option<u64> {
+        let p = self.system.process(self.pid?)?;
+        Some(p.start_time()).filter(|&t| t > 0)
+    }
+}
+
 /// The counting allocator's process-wide totals, when it is installed (feature `alloc`, and
 /// `profx::CountingAlloc` is the global allocator). They may miss, per running thread, a few
 /// dozen recent events (`crate::alloc` says exactly how few).

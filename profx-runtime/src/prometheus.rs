@@ -1,0 +1,610 @@
+//! The Prometheus text exposition format (0.0.4) of everything profx knows: agents and phases,
+//! the process, the counting allocator's heap, and the custom metrics of [`crate::metrics`].
+//!
+//! [`render`] builds the body a `/metrics` endpoint serves (with [`CONTENT_TYPE`]); it passes
+//! `promtool check metrics` with no lint warning as long as the custom metrics follow the
+//! naming conventions (see below).
+//!
+//! # Families
+//!
+//! Per agent (label `agent`):
+//! - `profx_agent_executions_total` (counter), `profx_agent_failures_total` (counter);
+//! - `profx_agent_duration_seconds` (histogram: cumulative `_bucket{le=…}`, `_sum`, `_count`);
+//! - `profx_agent_success_rate` (gauge, a ratio from 0 to 1 as Prometheus prefers, not a
+//!   percentage).
+//!
+//! Per phase within an agent (labels `agent`, `phase`; `agent=""` for phases run outside any
+//! execution): `profx_phase_calls_total`, `profx_phase_failures_total` (counters) and
+//! `profx_phase_duration_seconds` (histogram).
+//!
+//! Durations use the buckets of [`HISTOGRAM_BOUNDS`] (5 µs to
+//! 60 s, then `+Inf`), the same ladder as custom histograms, so series aggregate across
+//! processes and metrics. `_count` and `_sum` are exact; a bucket may miss observations less
+//! than 1.6% below its bound (see [`Profiler::histograms`]).
+//!
+//! The process, under the standard names of the Prometheus client libraries:
+//! `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_cpu_seconds_total`,
+//! `process_start_time_seconds`, `process_threads`, `process_open_fds` (Linux), and
+//! `profx_uptime_seconds` (both start-time figures to the second, as the platform gives them). With the counting allocator installed, `profx_heap_live_bytes` and
+//! `profx_allocated_bytes_total`.
+//!
+//! Custom metrics: every family of [`metrics::snapshot`], with the
+//! help text given to [`metrics::describe`] (or a default one). A
+//! counter whose name does not end in `_total` is exported with `_total` appended, as the
+//! Prometheus and OpenMetrics conventions require of counters: `gaxx_app_starts` is scraped as
+//! `gaxx_app_starts_total`. A custom family whose exported name is already taken (by one of the
+//! families above, or by another custom counter after `_total` is appended) is left out.
+//!
+//! # Format
+//!
+//! Every family has `# HELP` and `# TYPE`; families with no series are left out. Label values
+//! escape `\`, `"` and newlines; help texts escape `\` and newlines. Values are integers for
+//! counts and decimal floats otherwise (`NaN`, `+Inf`, `-Inf` as Prometheus spells them); no
+//! timestamps. The order is fixed: agents, phases, process, heap, then custom metrics by name;
+//! series within a family are ordered by their labels.
+//!
+//! Without the `enabled` feature nothing is recorded and the process is not read: [`render`]
+//! returns an empty exposition (an empty string, which Prometheus accepts).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::metrics::{self, MetricKind, MetricValue, HISTOGRAM_BOUNDS};
+use crate::{KeyHistogram, Profiler};
+
+/// The `Content-Type` of the text exposition format 0.0.4.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The exposition of the global profiler, the process and the custom metrics; see the
+/// [module documentation](self).
+///
+/// ```
+/// let text = profx_runtime::prometheus::render();
+/// if cfg!(feature = "enabled") {
+///     assert!(text.contains("# TYPE process_resident_memory_bytes gauge"));
+/// }
+/// ```
+pub fn render() -> String {
+    render_for(crate::global())
+}
+
+/// Like [`render`], with the agents and phases of `profiler` instead of the global one's (the
+/// process and custom metrics are the process's either way).
+///
+/// ```
+/// let p = profx_runtime::Profiler::new(true);
+/// p.start_execution("importer", "").end(Err::<(), _>("boom"));
+/// let text = profx_runtime::prometheus::render_for(&p);
+/// if cfg!(feature = "enabled") {
+///     assert!(text.contains("profx_agent_failures_total{agent=\"importer\"} 1\n"));
+/// }
+/// ```
+pub fn render_for(profiler: &Profiler) -> String {
+    let mut e = Encoder::default();
+    profx_families(&mut e, &profiler.histograms(&HISTOGRAM_BOUNDS));
+    process_families(&mut e);
+    custom_families(&mut e, &metrics::snapshot());
+    e.out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents and phases
+
+fn profx_families(e: &mut Encoder, keys: &[KeyHistogram]) {
+    let agents: Vec<&KeyHistogram> = keys.iter().filter(|k| k.phase.is_none()).collect();
+    let phases: Vec<(&KeyHistogram, &str)> = keys
+        .iter()
+        .filter_map(|k| k.phase.as_deref().map(|p| (k, p)))
+        .collect();
+    let a = |k: &&KeyHistogram| vec![("agent", k.agent.clone())];
+    e.counters(
+        "profx_agent_executions_total",
+        "Completed executions of an agent.",
+        agents.iter().map(|k| (a(k), k.count)),
+    );
+    e.counters(
+        "profx_agent_failures_total",
+        "Executions of an agent that failed (returned Err, panicked or were cancelled).",
+        agents.iter().map(|k| (a(k), k.failures)),
+    );
+    e.histograms(
+        "profx_agent_duration_seconds",
+        "Duration of an agent's executions in seconds.",
+        agents
+            .iter()
+            .map(|k| (a(k), &k.buckets[..], k.sum, k.count)),
+    );
+    e.gauges(
+        "profx_agent_success_rate",
+        "Share of an agent's executions that succeeded, as a ratio from 0 to 1.",
+        agents
+            .iter()
+            .map(|k| (a(k), (k.count - k.failures) as f64 / k.count.max(1) as f64)),
+    );
+    let p = |k: &KeyHistogram, p: &str| vec![("agent", k.agent.clone()), ("phase", p.to_owned())];
+    e.counters(
+        "profx_phase_calls_total",
+        "Calls of a phase within an agent (agent=\"\" outside any execution).",
+        phases.iter().map(|(k, ph)| (p(k, ph), k.count)),
+    );
+    e.counters(
+        "profx_phase_failures_total",
+        "Calls of a phase within an agent that failed.",
+        phases.iter().map(|(k, ph)| (p(k, ph), k.failures)),
+    );
+    e.histograms(
+        "profx_phase_duration_seconds",
+        "Duration of a phase's calls within an agent in seconds.",
+        phases
+            .iter()
+            .map(|(k, ph)| (p(k, ph), &k.buckets[..], k.sum, k.count)),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The process
+
+#[cfg(feature = "enabled")]
+fn process_families(e: &mut Encoder) {
+    use crate::collector::sample::Sampler;
+    use std::sync::{LazyLock, Mutex};
+    static SAMPLER: LazyLock<Mutex<Sampler>> = LazyLock::new(|| Mutex::new(Sampler::new()));
+    let (s, start) = {
+        let mut sampler = SAMPLER.lock().unwrap_or_else(|e| e.into_inner());
+        let s = sampler.sample();
+        (s, sampler.start_time_secs())
+    };
+    let none = Vec::new;
+    e.gauges(
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes.",
+        [(none(), s.resident_bytes as f64)],
+    );
+    e.gauges(
+        "process_virtual_memory_bytes",
+        "Virtual memory size in bytes.",
+        [(none(), s.virtual_bytes as f64)],
+    );
+    e.float_counter(
+        "process_cpu_seconds_total",
+        "Total user and system CPU time spent in seconds.",
+        s.cpu_time.as_secs_f64(),
+    );
+    if let Some(start) = start {
+        e.gauges(
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+            [(none(), start as f64)],
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        e.gauges(
+            "profx_uptime_seconds",
+            "Seconds since the process started.",
+            [(none(), (now - start as f64).max(0.0))],
+        );
+    }
+    if s.threads > 0 {
+        e.gauges(
+            "process_threads",
+            "Number of OS threads in the process.",
+            [(none(), s.threads as f64)],
+        );
+    }
+    if let Some(fds) = open_fds() {
+        e.gauges(
+            "process_open_fds",
+            "Number of open file descriptors.",
+            [(none(), fds as f64)],
+        );
+    }
+    if s.heap_measured {
+        e.gauges(
+            "profx_heap_live_bytes",
+            "Bytes allocated and not yet freed, counted by profx's allocator.",
+            [(none(), s.heap_live_bytes as f64)],
+        );
+        e.counters(
+            "profx_allocated_bytes_total",
+            "Bytes allocated since the process started, counted by profx's allocator.",
+            [(none(), s.allocated_total_bytes)],
+        );
+    }
+}
+
+#[cfg(not(feature = "enabled"))]
+fn process_families(_: &mut Encoder) {}
+
+/// Entries of `/proc/self/fd` (Linux only).
+#[cfg(feature = "enabled")]
+fn open_fds() -> Option<usize> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    Some(std::fs::read_dir("/proc/self/fd").ok()?.count())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Custom metrics
+
+fn custom_families(e: &mut Encoder, families: &[metrics::MetricFamily]) {
+    for f in families {
+        let name = match f.kind {
+            MetricKind::Counter if !f.name.ends_with("_total") => format!("{}_total", f.name),
+            _ => f.name.clone(),
+        };
+        let default_help;
+        let help = match &f.help {
+            Some(h) => h.as_str(),
+            None => {
+                default_help = format!("Custom {} {}.", f.kind.as_str(), f.name);
+                &default_help
+            }
+        };
+        match f.kind {
+            MetricKind::Counter => e.counters(
+                &name,
+                help,
+                f.series.iter().filter_map(|s| match s.value {
+                    MetricValue::Counter(n) => Some((labels(s), n)),
+                    _ => None,
+                }),
+            ),
+            MetricKind::Gauge => e.gauges(
+                &name,
+                help,
+                f.series.iter().filter_map(|s| match s.value {
+                    MetricValue::Gauge(v) => Some((labels(s), v)),
+                    _ => None,
+                }),
+            ),
+            MetricKind::Histogram => {
+                // The snapshot's buckets are cumulative with `+Inf` last; the encoder wants the
+                // finite ones.
+                let series: Vec<OwnedHistogram<'_>> = f
+                    .series
+                    .iter()
+                    .filter_map(|s| match &s.value {
+                        MetricValue::Histogram(h) => Some((
+                            labels(s),
+                            h.buckets
+                                .iter()
+                                .filter(|b| b.le.is_finite())
+                                .map(|b| b.count)
+                                .collect(),
+                            h.sum,
+                            h.count,
+                        )),
+                        _ => None,
+                    })
+                    .collect();
+                e.histograms(
+                    &name,
+                    help,
+                    series
+                        .iter()
+                        .map(|(l, b, s, c)| (l.clone(), &b[..], *s, *c)),
+                )
+            }
+        }
+    }
+}
+
+fn labels(s: &metrics::MetricSeries) -> Labels<'_> {
+    s.labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The encoder
+
+type Labels<'a> = Vec<(&'a str, String)>;
+/// A histogram series read off a snapshot: labels, cumulative finite buckets, sum, count.
+type OwnedHistogram<'a> = (Labels<'a>, Vec<u64>, Duration, u64);
+
+/// Writes families, leaving out any whose name (or, for a histogram, `_bucket`/`_sum`/`_count`
+/// name) is already taken.
+#[derive(Default)]
+struct Encoder {
+    out: String,
+    taken: BTreeSet<String>,
+}
+
+impl Encoder {
+    /// Claims the names of a family; false if one is taken.
+    fn claim(&mut self, name: &str, kind: &str) -> bool {
+        let mut names = vec![name.to_owned()];
+        if kind == "histogram" {
+            for s in ["_bucket", "_sum", "_count"] {
+                names.push(format!("{name}{s}"));
+            }
+        }
+        if names.iter().any(|n| self.taken.contains(n)) || !metrics::is_valid_metric_name(name) {
+            return false;
+        }
+        self.taken.extend(names);
+        true
+    }
+
+    /// `# HELP` and `# TYPE`, if the family has series and its names are free.
+    fn header(&mut self, name: &str, kind: &str, help: &str, has_series: bool) -> bool {
+        if !has_series || !self.claim(name, kind) {
+            return false;
+        }
+        let _ = writeln!(self.out, "# HELP {name} {}", escape_help(help));
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+        true
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, String)], value: &str) {
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                let _ = write!(self.out, "{k}=\"{}\"", escape_label(v));
+            }
+            self.out.push('}');
+        }
+        self.out.push(' ');
+        self.out.push_str(value);
+        self.out.push('\n');
+    }
+
+    fn counters<'a>(
+        &mut self,
+        name: &str,
+        help: &str,
+        series: impl IntoIterator<Item = (Labels<'a>, u64)>,
+    ) {
+        let series: Vec<_> = series.into_iter().collect();
+        if self.header(name, "counter", help, !series.is_empty()) {
+            for (l, n) in series {
+                self.sample(name, &l, &n.to_string());
+            }
+        }
+    }
+
+    #[cfg_attr(not(feature = "enabled"), allow(dead_code))]
+    fn float_counter(&mut self, name: &str, help: &str, value: f64) {
+        if self.header(name, "counter", help, true) {
+            self.sample(name, &[], &format_f64(value));
+        }
+    }
+
+    fn gauges<'a>(
+        &mut self,
+        name: &str,
+        help: &str,
+        series: impl IntoIterator<Item = (Labels<'a>, f64)>,
+    ) {
+        let series: Vec<_> = series.into_iter().collect();
+        if self.header(name, "gauge", help, !series.is_empty()) {
+            for (l, v) in series {
+                self.sample(name, &l, &format_f64(v));
+            }
+        }
+    }
+
+    /// Histograms from cumulative counts at the finite bounds of `HISTOGRAM_BOUNDS`, a sum and a
+    /// count (the `+Inf` bucket).
+    fn histograms<'a, 'b>(
+        &mut self,
+        name: &str,
+        help: &str,
+        series: impl IntoIterator<Item = (Labels<'a>, &'b [u64], Duration, u64)>,
+    ) {
+        let series: Vec<_> = series.into_iter().collect();
+        if !self.header(name, "histogram", help, !series.is_empty()) {
+            return;
+        }
+        let (bucket, sum, count) = (
+            format!("{name}_bucket"),
+            format!("{name}_sum"),
+            format!("{name}_count"),
+        );
+        for (labels, buckets, total, n) in series {
+            let mut l = labels.clone();
+            l.push(("le", String::new()));
+            let last = l.len() - 1;
+            for (bound, &c) in HISTOGRAM_BOUNDS.iter().zip(buckets) {
+                l[last].1 = format_f64(bound.as_secs_f64());
+                // Cumulative counts never exceed the total, even if read mid-update.
+                self.sample(&bucket, &l, &c.min(n).to_string());
+            }
+            l[last].1 = "+Inf".to_owned();
+            self.sample(&bucket, &l, &n.to_string());
+            self.sample(&sum, &labels, &format_f64(total.as_secs_f64()));
+            self.sample(&count, &labels, &n.to_string());
+        }
+    }
+}
+
+/// A label value: `\`, `"` and line feeds escaped.
+fn escape_label(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+/// A help text: `\` and line feeds escaped.
+fn escape_help(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+/// A float as Prometheus parses it: `NaN`, `+Inf`, `-Inf`, plain decimals for ordinary
+/// magnitudes and exponent notation for the rest.
+fn format_f64(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_owned()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+    } else if v == 0.0 || (1e-6..1e15).contains(&v.abs()) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(agent: &str, phase: Option<&str>, per_bound: &[(usize, u64)], inf: u64) -> KeyHistogram {
+        let mut buckets = vec![0u64; HISTOGRAM_BOUNDS.len()];
+        for &(i, n) in per_bound {
+            for b in &mut buckets[i..] {
+                *b += n;
+            }
+        }
+        let count = buckets.last().copied().unwrap_or(0) + inf;
+        KeyHistogram {
+            agent: agent.into(),
+            phase: phase.map(Into::into),
+            count,
+            failures: 1,
+            sum: Duration::from_millis(1500),
+            buckets,
+        }
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape_label("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+        assert_eq!(escape_label("plain é"), "plain é");
+        assert_eq!(escape_help("x \"q\" \\ \ny"), "x \"q\" \\\\ \\ny");
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(format_f64(f64::NAN), "NaN");
+        assert_eq!(format_f64(f64::INFINITY), "+Inf");
+        assert_eq!(format_f64(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(format_f64(0.0), "0");
+        assert_eq!(format_f64(1.0), "1");
+        assert_eq!(format_f64(0.000005), "0.000005");
+        assert_eq!(format_f64(2.5), "2.5");
+        assert_eq!(format_f64(1e-9), "1e-9");
+        assert_eq!(format_f64(1e300), "1e300");
+    }
+
+    #[test]
+    fn histograms_are_cumulative_and_count_is_the_inf_bucket() {
+        let mut e = Encoder::default();
+        profx_families(&mut e, &[key("a\"b", None, &[(0, 2), (3, 1)], 4)]);
+        let out = e.out;
+        assert!(out.contains("# TYPE profx_agent_duration_seconds histogram\n"));
+        let bucket = |le: &str| {
+            let prefix =
+                format!("profx_agent_duration_seconds_bucket{{agent=\"a\\\"b\",le=\"{le}\"}} ");
+            let line = out.lines().find(|l| l.starts_with(&prefix)).unwrap();
+            line[prefix.len()..].parse::<u64>().unwrap()
+        };
+        assert_eq!(bucket("0.000005"), 2);
+        assert_eq!(bucket("0.000025"), 2);
+        assert_eq!(bucket("0.00005"), 3);
+        assert_eq!(bucket("60"), 3);
+        assert_eq!(bucket("+Inf"), 7);
+        assert!(out.contains("profx_agent_duration_seconds_count{agent=\"a\\\"b\"} 7\n"));
+        assert!(out.contains("profx_agent_duration_seconds_sum{agent=\"a\\\"b\"} 1.5\n"));
+        assert!(out.contains("profx_agent_executions_total{agent=\"a\\\"b\"} 7\n"));
+        assert!(out.contains("profx_agent_success_rate{agent=\"a\\\"b\"} 0.8571428571428571\n"));
+        let les = out.matches("profx_agent_duration_seconds_bucket{").count();
+        assert_eq!(les, HISTOGRAM_BOUNDS.len() + 1);
+    }
+
+    #[test]
+    fn names_and_collisions() {
+        let mut e = Encoder::default();
+        e.counters("x_total", "first", [(vec![], 1)]);
+        e.counters("x_total", "second", [(vec![], 2)]);
+        e.gauges("bad-name", "no", [(vec![], 1.0)]);
+        e.gauges("empty", "no series", []);
+        e.histograms("h", "h", [(vec![], &[0u64; 22][..], Duration::ZERO, 0)]);
+        e.gauges("h_count", "taken by the histogram", [(vec![], 1.0)]);
+        assert_eq!(e.out.matches("# TYPE").count(), 2, "{}", e.out);
+        assert!(e.out.contains("x_total 1\n") && !e.out.contains("x_total 2"));
+        assert!(!e.out.contains("bad-name") && !e.out.contains("empty"));
+        assert!(!e.out.contains("taken"));
+    }
+
+    #[test]
+    fn custom_counters_get_total_and_default_help() {
+        let fam = |name: &str, kind, value, help: Option<&str>| metrics::MetricFamily {
+            name: name.into(),
+            kind,
+            help: help.map(Into::into),
+            label_names: vec!["k".into()],
+            series: vec![metrics::MetricSeries {
+                labels: vec![("k".into(), "v\n".into())],
+                value,
+            }],
+        };
+        let mut e = Encoder::default();
+        custom_families(
+            &mut e,
+            &[
+                fam(
+                    "app_starts",
+                    MetricKind::Counter,
+                    MetricValue::Counter(3),
+                    None,
+                ),
+                fam(
+                    "done_total",
+                    MetricKind::Counter,
+                    MetricValue::Counter(4),
+                    Some("Done.\nReally \\ done."),
+                ),
+                fam(
+                    "heap_bytes",
+                    MetricKind::Gauge,
+                    MetricValue::Gauge(1.5),
+                    None,
+                ),
+            ],
+        );
+        let expected = "# HELP app_starts_total Custom counter app_starts.\n\
+                        # TYPE app_starts_total counter\n\
+                        app_starts_total{k=\"v\\n\"} 3\n\
+                        # HELP done_total Done.\\nReally \\\\ done.\n\
+                        # TYPE done_total counter\n\
+                        done_total{k=\"v\\n\"} 4\n\
+                        # HELP heap_bytes Custom gauge heap_bytes.\n\
+                        # TYPE heap_bytes gauge\n\
+                        heap_bytes{k=\"v\\n\"} 1.5\n";
+        assert_eq!(e.out, expected);
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        let keys = [
+            key("a", None, &[(5, 1)], 0),
+            key("a", Some("p"), &[(5, 1)], 0),
+            key("", Some("loose"), &[(1, 1)], 0),
+        ];
+        let render = || {
+            let mut e = Encoder::default();
+            profx_families(&mut e, &keys);
+            e.out
+        };
+        let first = render();
+        assert_eq!(first, render());
+        assert!(first.contains("profx_phase_calls_total{agent=\"\",phase=\"loose\"} 1\n"));
+        assert!(first.contains("profx_phase_calls_total{agent=\"a\",phase=\"p\"} 1\n"));
+    }
+}
