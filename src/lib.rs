@@ -92,6 +92,12 @@ pub use profx_runtime::{
 #[doc(inline)]
 pub use profx_runtime::{health, metrics, prometheus};
 
+/// The monitoring server (feature `server`): `/health`, `/metrics`, `/api/metrics`,
+/// `/debug/stats` and `/debug/build` over HTTP on a thread of its own.
+#[cfg(feature = "server")]
+#[doc(inline)]
+pub use profx_runtime::server;
+
 #[doc(hidden)]
 #[cfg(feature = "enabled")]
 pub use profx_runtime::__private;

@@ -19,6 +19,8 @@ mod serde_util;
 pub mod health;
 pub mod metrics;
 pub mod prometheus;
+#[cfg(feature = "server")]
+pub mod server;
 
 #[cfg(feature = "enabled")]
 mod clock;

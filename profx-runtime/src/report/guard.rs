@@ -151,6 +151,9 @@ pub fn parse_report_targets(spec: &str) -> Result<Vec<ReportTarget>, ReportSpecE
 #[derive(Debug)]
 pub struct ReportGuard {
     targets: Vec<ReportTarget>,
+    /// The monitoring server `PROFX_SERVER_ADDR` asked for; it stops when the guard drops.
+    #[cfg(feature = "server")]
+    server: Option<crate::server::Server>,
 }
 
 impl ReportGuard {
@@ -172,7 +175,28 @@ impl ReportGuard {
                 default()
             }),
         };
-        Self::running(targets)
+        let mut guard = Self::running(targets);
+        guard.start_server();
+        guard
+    }
+
+    /// Starts the monitoring server when `PROFX_SERVER_ADDR` is set (with feature `server`;
+    /// without it, one warning says that the variable is ignored).
+    fn start_server(&mut self) {
+        let config = crate::config::Config::from_env();
+        #[cfg(feature = "server")]
+        {
+            self.server = crate::server::start_from_config(&config);
+        }
+        #[cfg(not(feature = "server"))]
+        if let Some(addr) = &config.server_addr {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                eprintln!(
+                    "profx: warning: PROFX_SERVER_ADDR={addr:?} is ignored: profx was built without the `server` feature"
+                )
+            });
+        }
     }
 
     /// A guard writing to these targets (the form of `PROFX_REPORT`).
@@ -183,7 +207,11 @@ impl ReportGuard {
     /// The guard, with the global metrics collector running until it drops.
     fn running(targets: Vec<ReportTarget>) -> ReportGuard {
         crate::collector::guard_created();
-        ReportGuard { targets }
+        ReportGuard {
+            targets,
+            #[cfg(feature = "server")]
+            server: None,
+        }
     }
 
     /// Where the report will go.
