@@ -1,0 +1,157 @@
+//! Connections: the accept loop, the connection cap, hyper's limits, the request timeout, and
+//! the access checks (bearer token, method) in front of the routes.
+
+use std::convert::Infallible;
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use super::reply::{text, Body, TEXT};
+use super::{State, MAX_HEADERS, MAX_HEAD_BYTES, STOP_GRACE};
+
+/// Counts a connection as open while it lives.
+struct OpenConnection(Arc<State>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pub(super) async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<State>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    connections.spawn(connection(stream, state.clone(), stop.clone()));
+                }
+                // A failed accept (out of descriptors, a reset before accept) is the client's
+                // or a passing problem: wait a moment and go on.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(STOP_GRACE, drain).await.is_err() {
+        connections.abort_all();
+    }
+}
+
+/// Serves one connection, or answers 503 when [`State::max_connections`] are already open.
+async fn connection(mut stream: TcpStream, state: Arc<State>, mut stop: watch::Receiver<bool>) {
+    let open = state.open.fetch_add(1, Ordering::Relaxed) + 1;
+    let _open = OpenConnection(state.clone());
+    if open > state.max_connections {
+        let _ = tokio::time::timeout(Duration::from_secs(1), refuse(&mut stream)).await;
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let service_state = state.clone();
+    let service = hyper::service::service_fn(move |req| respond(req, service_state.clone()));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(state.request_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADERS);
+    let conn = http.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = stop.changed() => conn.as_mut().graceful_shutdown(),
+    }
+    let _ = tokio::time::timeout(STOP_GRACE, conn).await;
+}
+
+async fn refuse(stream: &mut TcpStream) -> io::Result<()> {
+    let body = "too many connections\n";
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: {TEXT}\r\ncontent-length: {}\r\nconnection: close\r\nretry-after: 1\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+/// Answers one request: within the request timeout, and 500 if the handler panics.
+async fn respond(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Body>, Infallible> {
+    state.served.fetch_add(1, Ordering::Relaxed);
+    let timeout = state.request_timeout;
+    let task = tokio::spawn(super::routes::route(req, state));
+    let response = match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(_panicked_or_cancelled)) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error while answering\n",
+        ),
+        Err(_elapsed) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timed out while answering\n",
+        ),
+    };
+    Ok(response)
+}
+
+pub(super) fn authorized(req: &Request<Incoming>, token: Option<&str>) -> bool {
+    let Some(token) = token else { return true };
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return false;
+    };
+    let value = value.as_bytes();
+    let scheme = b"Bearer ";
+    value.len() > scheme.len()
+        && value[..scheme.len()].eq_ignore_ascii_case(scheme)
+        && constant_time_eq(&value[scheme.len()..], token.as_bytes())
+}
+
+/// Compares without stopping at the first difference (the length is not secret).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+pub(super) fn unauthorized() -> Response<Body> {
+    let mut r = text(StatusCode::UNAUTHORIZED, "a bearer token is required\n");
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r
+}
+
+pub(super) fn method_not_allowed() -> Response<Body> {
+    let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_compares() {
+        assert!(constant_time_eq(b"s3cret", b"s3cret"));
+        assert!(!constant_time_eq(b"s3cret", b"s3crex"));
+        assert!(!constant_time_eq(b"s3cret", b"s3cre"));
+    }
+}
