@@ -464,3 +464,48 @@ fn load_while_recording() {
     assert_eq!(m.phases["work"].calls, 2 * PER_RECORDER as u64);
     server.stop();
 }
+
+#[test]
+fn idle_connections_are_closed_after_the_request_timeout() {
+    let server = Builder::new()
+        .addr("127.0.0.1:0")
+        .request_timeout(Duration::from_millis(500))
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+    // Idle after a request on a keep-alive connection…
+    let mut s = connect(addr);
+    s.write_all(b"GET /debug/build HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    assert_eq!(read_reply(&mut r, false).unwrap().status, 200);
+    let t = Instant::now();
+    let mut rest = Vec::new();
+    assert_eq!(
+        r.read_to_end(&mut rest).unwrap(),
+        0,
+        "closed without a word"
+    );
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    // …and idle from the start.
+    let mut fresh = connect(addr);
+    let t = Instant::now();
+    assert_eq!(fresh.read_to_end(&mut rest).unwrap(), 0);
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert_eq!(server_open_connections(addr), 1, "only the stats request");
+}
+
+/// The server's own count of open connections, from `/debug/stats`.
+fn server_open_connections(addr: SocketAddr) -> u64 {
+    get(addr, "/debug/stats").json()["connections"]["open"]
+        .as_u64()
+        .unwrap()
+}

@@ -94,19 +94,30 @@ async fn refuse(stream: &mut TcpStream) -> io::Result<()> {
 async fn respond(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Body>, Infallible> {
     state.served.fetch_add(1, Ordering::Relaxed);
     let timeout = state.request_timeout;
-    let task = tokio::spawn(super::routes::route(req, state));
-    let response = match tokio::time::timeout(timeout, task).await {
+    Ok(guarded(timeout, super::routes::route(req, state)).await)
+}
+
+/// Runs `handler` as a task of its own: a panic in it is a 500, and one that takes longer than
+/// `timeout` is aborted and answered 503. Either way the connection and the server go on.
+async fn guarded<F>(timeout: Duration, handler: F) -> Response<Body>
+where
+    F: std::future::Future<Output = Response<Body>> + Send + 'static,
+{
+    let mut task = tokio::spawn(handler);
+    match tokio::time::timeout(timeout, &mut task).await {
         Ok(Ok(response)) => response,
         Ok(Err(_panicked_or_cancelled)) => text(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal error while answering\n",
         ),
-        Err(_elapsed) => text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timed out while answering\n",
-        ),
-    };
-    Ok(response)
+        Err(_elapsed) => {
+            task.abort();
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timed out while answering\n",
+            )
+        }
+    }
 }
 
 pub(super) fn authorized(req: &Request<Incoming>, token: Option<&str>) -> bool {
@@ -147,6 +158,50 @@ pub(super) fn method_not_allowed() -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn a_panicking_handler_is_a_500() {
+        let r = block_on(guarded(Duration::from_secs(5), async {
+            if std::hint::black_box(true) {
+                panic!("handler bug (expected by this test)");
+            }
+            text(StatusCode::OK, "")
+        }));
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_slow_handler_is_a_503_and_is_stopped() {
+        let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = finished.clone();
+        block_on(async move {
+            let r = guarded(Duration::from_millis(20), async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                flag.store(true, Ordering::Relaxed);
+                text(StatusCode::OK, "")
+            })
+            .await;
+            assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        });
+        assert!(!finished.load(Ordering::Relaxed), "the handler was aborted");
+    }
+
+    #[test]
+    fn a_handler_answers_within_the_timeout() {
+        let r = block_on(guarded(Duration::from_secs(5), async {
+            text(StatusCode::OK, "fine")
+        }));
+        assert_eq!(r.status(), StatusCode::OK);
+    }
 
     #[test]
     fn constant_time_eq_compares() {

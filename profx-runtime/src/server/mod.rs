@@ -27,8 +27,9 @@
 //! `Authorization: Bearer <token>` (compared in constant time), else 401 with
 //! `WWW-Authenticate: Bearer`. A request head is at most 16 KiB and 64 headers (larger: 431 and
 //! the connection closes); the head must arrive within the [request
-//! timeout](Builder::request_timeout) (a client that stalls mid-request is dropped), and so must
-//! the answer (else 503). At most [`max_connections`](Builder::max_connections) connections are
+//! timeout](Builder::request_timeout) (a client that stalls mid-request is dropped, and a
+//! keep-alive connection idle for that long is closed), and the answer must be ready within it
+//! too (else 503, and the handler is stopped). At most [`max_connections`](Builder::max_connections) connections are
 //! served at once; one more is answered 503 and closed. Request bodies are never read.
 //!
 //! # The stack
@@ -130,8 +131,8 @@ impl Builder {
         self
     }
 
-    /// How long a client has to send a request head, and the server to answer it. Default
-    /// [`DEFAULT_REQUEST_TIMEOUT`].
+    /// How long a client has to send a request head, and the server to answer it; also how
+    /// long an idle keep-alive connection stays open. Default [`DEFAULT_REQUEST_TIMEOUT`].
     pub fn request_timeout(mut self, d: Duration) -> Builder {
         self.request_timeout = d.max(Duration::from_millis(1));
         self
