@@ -414,6 +414,8 @@ fn stop_joins_and_frees_the_port() {
     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
 }
 
+/// 20,000 requests (8,000 on one connection, then 4 × 3,000 at once) while 2 threads record:
+/// every request answered, every execution counted.
 #[test]
 fn load_while_recording() {
     const PER_RECORDER: usize = 20_000;
@@ -449,9 +451,9 @@ fn load_while_recording() {
             }
         }
     };
-    run(2_000);
+    run(8_000);
     let clients: Vec<_> = (0..4)
-        .map(|_| std::thread::spawn(move || run(500)))
+        .map(|_| std::thread::spawn(move || run(3_000)))
         .collect();
     for c in clients {
         c.join().unwrap();
