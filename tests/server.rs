@@ -153,6 +153,32 @@ fn every_endpoint_answers_with_its_content_type() {
     assert_eq!(exec[0]["name"], "profx_agent_executions_total");
     assert_eq!(exec[0]["kind"], "counter");
     assert_eq!(exec[0]["value"], 3);
+    let api = api.json();
+    let find = |name: &str, phase: Option<&str>| -> serde_json::Value {
+        api.as_array()
+            .unwrap()
+            .iter()
+            .find(|m| {
+                m["name"] == name
+                    && phase.is_none_or(|p| {
+                        m["labels"]["agent"] == "srv_endpoints" && m["labels"]["phase"] == p
+                    })
+            })
+            .unwrap_or_else(|| panic!("{name} in {api}"))
+            .clone()
+    };
+    // jq '.[] | select(.name == "process_threads")', as the source's goroutine count.
+    assert!(find("process_threads", None)["value"].as_f64().unwrap() >= 1.0);
+    assert_eq!(find("process_threads", None)["kind"], "gauge");
+    assert!(
+        find("process_resident_memory_bytes", None)["value"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert_eq!(find("process_cpu_seconds_total", None)["kind"], "counter");
+    assert_eq!(find("profx_phase_calls_total", Some("step"))["value"], 3);
+    assert_eq!(find("profx_phase_failures_total", Some("step"))["value"], 0);
 
     let stats = get(addr, "/debug/stats");
     assert_eq!(stats.status, 200);
@@ -161,11 +187,16 @@ fn every_endpoint_answers_with_its_content_type() {
     for key in [
         "uptime_seconds",
         "threads",
-        "resident_memory_bytes",
+        "cpu_seconds",
         "executions_recorded",
     ] {
         assert!(stats[key].is_number(), "{key} in {stats}");
     }
+    let memory = &stats["memory"];
+    assert!(memory["resident_bytes"].as_f64().unwrap() > 0.0, "{stats}");
+    assert!(memory["resident_mb"].as_f64().unwrap() > 0.0, "{stats}");
+    // No CountingAlloc in this test binary: the heap is not measured.
+    assert!(memory["heap_live_bytes"].is_null(), "{stats}");
     assert!(stats["agents"].as_u64().unwrap() >= 1);
     assert!(stats["connections"]["served"].as_u64().unwrap() >= 5);
 

@@ -145,8 +145,21 @@ fn profx_families(e: &mut Encoder, keys: &[KeyHistogram]) {
 // ---------------------------------------------------------------------------------------------
 // The process
 
+/// One figure of the process, as `/metrics` exports it and `/api/metrics` lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ProcessMetric {
+    /// The Prometheus name (`process_*` as the client libraries name them, or `profx_*`).
+    pub name: &'static str,
+    pub help: &'static str,
+    /// A counter (else a gauge).
+    pub counter: bool,
+    pub value: f64,
+}
+
+/// The process figures of this moment: memory, CPU time, start time and uptime, threads, open
+/// descriptors, and the heap figures when `CountingAlloc` counts. Empty without `enabled`.
 #[cfg(feature = "enabled")]
-fn process_families(e: &mut Encoder) {
+pub(crate) fn process_metrics() -> Vec<ProcessMetric> {
     use crate::collector::sample::Sampler;
     use std::sync::{LazyLock, Mutex};
     static SAMPLER: LazyLock<Mutex<Sampler>> = LazyLock::new(|| Mutex::new(Sampler::new()));
@@ -155,68 +168,94 @@ fn process_families(e: &mut Encoder) {
         let s = sampler.sample();
         (s, sampler.start_time_secs())
     };
-    let none = Vec::new;
-    e.gauges(
-        "process_resident_memory_bytes",
-        "Resident memory size in bytes.",
-        [(none(), s.resident_bytes as f64)],
-    );
-    e.gauges(
-        "process_virtual_memory_bytes",
-        "Virtual memory size in bytes.",
-        [(none(), s.virtual_bytes as f64)],
-    );
-    e.float_counter(
-        "process_cpu_seconds_total",
-        "Total user and system CPU time spent in seconds.",
-        s.cpu_time.as_secs_f64(),
-    );
+    let gauge = |name, help, value: f64| ProcessMetric {
+        name,
+        help,
+        counter: false,
+        value,
+    };
+    let counter = |name, help, value: f64| ProcessMetric {
+        name,
+        help,
+        counter: true,
+        value,
+    };
+    let mut out = vec![
+        gauge(
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+            s.resident_bytes as f64,
+        ),
+        gauge(
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+            s.virtual_bytes as f64,
+        ),
+        counter(
+            "process_cpu_seconds_total",
+            "Total user and system CPU time spent in seconds.",
+            s.cpu_time.as_secs_f64(),
+        ),
+    ];
     if let Some(start) = start {
-        e.gauges(
+        out.push(gauge(
             "process_start_time_seconds",
             "Start time of the process since unix epoch in seconds.",
-            [(none(), start as f64)],
-        );
+            start as f64,
+        ));
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        e.gauges(
+        out.push(gauge(
             "profx_uptime_seconds",
             "Seconds since the process started.",
-            [(none(), (now - start as f64).max(0.0))],
-        );
+            (now - start as f64).max(0.0),
+        ));
     }
     if s.threads > 0 {
-        e.gauges(
+        out.push(gauge(
             "process_threads",
             "Number of OS threads in the process.",
-            [(none(), s.threads as f64)],
-        );
+            s.threads as f64,
+        ));
     }
     if let Some(fds) = open_fds() {
-        e.gauges(
+        out.push(gauge(
             "process_open_fds",
             "Number of open file descriptors.",
-            [(none(), fds as f64)],
-        );
+            fds as f64,
+        ));
     }
     if s.heap_measured {
-        e.gauges(
+        out.push(gauge(
             "profx_heap_live_bytes",
             "Bytes allocated and not yet freed, counted by profx's allocator.",
-            [(none(), s.heap_live_bytes as f64)],
-        );
-        e.counters(
+            s.heap_live_bytes as f64,
+        ));
+        out.push(counter(
             "profx_allocated_bytes_total",
             "Bytes allocated since the process started, counted by profx's allocator.",
-            [(none(), s.allocated_total_bytes)],
-        );
+            s.allocated_total_bytes as f64,
+        ));
     }
+    out
 }
 
 #[cfg(not(feature = "enabled"))]
-fn process_families(_: &mut Encoder) {}
+pub(crate) fn process_metrics() -> Vec<ProcessMetric> {
+    Vec::new()
+}
+
+fn process_families(e: &mut Encoder) {
+    for m in process_metrics() {
+        if m.counter {
+            e.float_counter(m.name, m.help, m.value);
+        } else {
+            e.gauges(m.name, m.help, [(Vec::new(), m.value)]);
+        }
+    }
+}
 
 /// Entries of `/proc/self/fd` (Linux only).
 #[cfg(feature = "enabled")]
@@ -372,7 +411,6 @@ impl Encoder {
         }
     }
 
-    #[cfg_attr(not(feature = "enabled"), allow(dead_code))]
     fn float_counter(&mut self, name: &str, help: &str, value: f64) {
         if self.header(name, "counter", help, true) {
             self.sample(name, &[], &format_f64(value));

@@ -62,15 +62,27 @@ pub(super) async fn json_metrics() -> Response<Body> {
     }
 }
 
-/// The custom metrics and, per agent, `profx_agent_executions_total`,
+/// The custom metrics, the process figures under their `/metrics` names
+/// (`process_resident_memory_bytes`, `process_threads`, `profx_uptime_seconds`,
+/// `profx_heap_live_bytes`, …), and per agent `profx_agent_executions_total`,
 /// `profx_agent_failures_total` (counters), `profx_agent_success_rate_percent` and
-/// `profx_agent_duration_seconds_{mean,p50,p95,p99}` (gauges), labelled `{agent}`.
+/// `profx_agent_duration_seconds_{mean,p50,p95,p99}` (gauges) labelled `{agent}`, and per phase
+/// `profx_phase_calls_total`, `profx_phase_failures_total` (counters) and
+/// `profx_phase_duration_seconds_{mean,p95}` (gauges) labelled `{agent, phase}`.
 fn api_metrics() -> serde_json::Value {
     use serde_json::{json, Value};
     let mut out = match crate::metrics::to_json(&crate::metrics::snapshot()) {
         Value::Array(a) => a,
         _ => Vec::new(),
     };
+    for m in crate::prometheus::process_metrics() {
+        out.push(json!({
+            "name": m.name,
+            "labels": {},
+            "kind": if m.counter { "counter" } else { "gauge" },
+            "value": m.value,
+        }));
+    }
     let report = crate::global().report();
     for (agent, m) in &report.agents {
         let rate = if m.total_executions == 0 {
@@ -100,10 +112,36 @@ fn api_metrics() -> serde_json::Value {
                 "value": value,
             }));
         }
+        for (phase, pm) in &m.phases {
+            let entries: [(&str, &str, Value); 4] = [
+                ("calls_total", "counter", pm.calls.into()),
+                ("failures_total", "counter", pm.failures.into()),
+                (
+                    "duration_seconds_mean",
+                    "gauge",
+                    pm.avg_duration.as_secs_f64().into(),
+                ),
+                (
+                    "duration_seconds_p95",
+                    "gauge",
+                    pm.percentiles.p95.as_secs_f64().into(),
+                ),
+            ];
+            for (suffix, kind, value) in entries {
+                out.push(json!({
+                    "name": format!("profx_phase_{suffix}"),
+                    "labels": { "agent": agent, "phase": phase },
+                    "kind": kind,
+                    "value": value,
+                }));
+            }
+        }
     }
     Value::Array(out)
 }
 
+/// Runtime statistics: uptime, threads, CPU time, memory (resident and virtual; the live heap
+/// when `CountingAlloc` counts, else `null`), what was recorded, and the server's connections.
 pub(super) async fn stats(state: &State) -> Response<Body> {
     let uptime = state.started.elapsed();
     let served = state.served.load(Ordering::Relaxed);
@@ -111,11 +149,23 @@ pub(super) async fn stats(state: &State) -> Response<Body> {
     let stats = blocking(move || {
         let report = crate::global().report();
         let executions: u64 = report.agents.values().map(|m| m.total_executions).sum();
-        let (resident, threads) = process_figures();
+        let process = crate::prometheus::process_metrics();
+        let figure = |name: &str| process.iter().find(|m| m.name == name).map(|m| m.value);
+        let mib = |b: Option<f64>| b.map(|b| (b / (1024.0 * 1024.0) * 100.0).round() / 100.0);
+        let heap = figure("profx_heap_live_bytes");
         serde_json::json!({
             "uptime_seconds": uptime.as_secs_f64(),
-            "threads": threads,
-            "resident_memory_bytes": resident,
+            "threads": figure("process_threads"),
+            "cpu_seconds": figure("process_cpu_seconds_total"),
+            "open_fds": figure("process_open_fds"),
+            "memory": {
+                "resident_bytes": figure("process_resident_memory_bytes"),
+                "resident_mb": mib(figure("process_resident_memory_bytes")),
+                "virtual_bytes": figure("process_virtual_memory_bytes"),
+                "heap_live_bytes": heap,
+                "heap_live_mb": mib(heap),
+                "heap_allocated_total_bytes": figure("profx_allocated_bytes_total"),
+            },
             "executions_recorded": executions,
             "agents": report.agents.len(),
             "phases": report.phases.len(),
@@ -127,24 +177,6 @@ pub(super) async fn stats(state: &State) -> Response<Body> {
         Ok(value) => json(StatusCode::OK, &value),
         Err(response) => response,
     }
-}
-
-/// Resident memory in bytes and the thread count (`null` without the `enabled` feature).
-#[cfg(feature = "enabled")]
-fn process_figures() -> (Option<u64>, Option<u64>) {
-    use crate::collector::sample::Sampler;
-    use std::sync::{LazyLock, Mutex};
-    static SAMPLER: LazyLock<Mutex<Sampler>> = LazyLock::new(|| Mutex::new(Sampler::new()));
-    let s = SAMPLER.lock().unwrap_or_else(|e| e.into_inner()).sample();
-    (
-        Some(s.resident_bytes).filter(|&b| b > 0),
-        Some(s.threads).filter(|&t| t > 0),
-    )
-}
-
-#[cfg(not(feature = "enabled"))]
-fn process_figures() -> (Option<u64>, Option<u64>) {
-    (None, None)
 }
 
 pub(super) fn build_info() -> serde_json::Value {

@@ -14,8 +14,8 @@
 //! |---|---|
 //! | `/health`, `/api/health` | [`health::run`](crate::health::run) as JSON; 200 when healthy, 503 otherwise. `?timeout=500ms` bounds the checks (default 2s, at most the request timeout) |
 //! | `/metrics` | [`prometheus::render`](crate::prometheus::render), text format 0.0.4 |
-//! | `/api/metrics` | JSON array: the custom metrics ([`metrics::to_json`](crate::metrics::to_json)) and `profx_agent_*` entries per agent |
-//! | `/debug/stats` | JSON: uptime, threads, resident memory, executions, agents, phases, connections |
+//! | `/api/metrics` | JSON array of `{name, labels, kind, value}`: the custom metrics ([`metrics::to_json`](crate::metrics::to_json)), the process figures under their `/metrics` names, `profx_agent_*` entries per agent and `profx_phase_*` per phase |
+//! | `/debug/stats` | JSON: uptime, threads, CPU seconds, open descriptors, `memory` (resident, virtual, live heap in bytes and MiB), executions, agents, phases, connections |
 //! | `/debug/build` | JSON: crate version, features, target, profile, rustc |
 //!
 //! Only `GET` and `HEAD` are served (anything else is 405 with `Allow: GET, HEAD`); an unknown
