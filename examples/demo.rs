@@ -12,6 +12,14 @@
 //! PROFX_REPORT=html:report.html cargo run --example demo --features enabled
 //! PROFX_REPORT=summary,json:report.json,csv:report.csv cargo run --example demo --features enabled
 //! ```
+//!
+//! With the monitoring server, `--serve` keeps the workload running (until Ctrl-C, or for
+//! `--serve=SECONDS`) so that the dashboard, `/metrics` and the rest can be watched live:
+//!
+//! ```text
+//! cargo run --example demo --features enabled,server -- --serve
+//! open http://127.0.0.1:9090/dashboard
+//! ```
 
 use std::time::Duration;
 
@@ -111,19 +119,23 @@ fn spin(d: Duration) {
     }
 }
 
-#[profx::main]
-fn main() {
+/// One round of the workload: locators and analyzers on two threads, two reports, and 40
+/// fetches on the tokio runtime.
+fn round(rt: &tokio::runtime::Runtime) {
     let files: Vec<String> = (0..200)
         .map(|i| format!("src/module_{i}/main.rs"))
         .collect();
     let queries = ["module_1", "module_42", "main", "missing", "module_7"];
+    let scanned = profx::metrics::counter("demo_files_scanned_total", &[("kind", "source")])
+        .expect("a valid metric name");
     // Two threads of locators and analyzers.
     std::thread::scope(|s| {
         for t in 0..2 {
-            let files = &files;
+            let (files, scanned) = (&files, &scanned);
             s.spawn(move || {
                 for i in 0..100 {
                     let _ = locate(queries[(i + t) % queries.len()], files);
+                    scanned.inc_by(files.len() as u64);
                     analyze(&format!("pkg_{}", i % 13));
                 }
             });
@@ -132,11 +144,6 @@ fn main() {
     write_report(3);
     write_report(2);
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
     rt.block_on(async {
         let tasks: Vec<_> = (0..40)
             .map(|i| {
@@ -152,6 +159,99 @@ fn main() {
             let _ = t.await.expect("fetch task");
         }
     });
+}
+
+/// `--serve` (until Ctrl-C) or `--serve=SECONDS`: keep the workload running with the
+/// monitoring server up. `None` without the flag; exits with status 2 on a bad argument.
+fn serve_arg() -> Option<Option<Duration>> {
+    let mut serve = None;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--serve" => serve = Some(None),
+            _ if arg.starts_with("--serve=") => {
+                let value = &arg["--serve=".len()..];
+                match value.parse::<u64>() {
+                    Ok(secs) if secs > 0 => serve = Some(Some(Duration::from_secs(secs))),
+                    _ => {
+                        eprintln!("demo: bad --serve value {value:?}: expected a whole number of seconds above 0, such as --serve=60");
+                        std::process::exit(2);
+                    }
+                }
+            }
+            _ => {
+                eprintln!(
+                    "demo: unknown argument {arg:?}: accepted are --serve and --serve=SECONDS"
+                );
+                std::process::exit(2);
+            }
+        }
+    }
+    serve
+}
+
+/// Runs rounds of the workload with the monitoring server up, until `limit` or Ctrl-C.
+#[cfg(feature = "server")]
+fn serve(limit: Option<Duration>, rt: &tokio::runtime::Runtime) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    // `#[profx::main]` has started the server if PROFX_SERVER_ADDR is set; otherwise start one.
+    let own = match std::env::var("PROFX_SERVER_ADDR") {
+        Ok(addr) => {
+            eprintln!("demo: dashboard at http://{addr}/dashboard");
+            None
+        }
+        Err(_) => {
+            let server = profx::server::start("127.0.0.1:9090").unwrap_or_else(|e| {
+                eprintln!("demo: cannot listen on 127.0.0.1:9090 ({e}); set PROFX_SERVER_ADDR to another address");
+                std::process::exit(1);
+            });
+            eprintln!(
+                "demo: dashboard at http://{}/dashboard",
+                server.local_addr()
+            );
+            Some(server)
+        }
+    };
+    profx::health::register("demo-workload", || Ok(()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    rt.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::Relaxed);
+        }
+    });
+    eprintln!(
+        "demo: recording {}; Ctrl-C stops and prints the report",
+        limit.map_or("until Ctrl-C".to_owned(), |l| format!(
+            "for {}s",
+            l.as_secs()
+        ))
+    );
+    let began = std::time::Instant::now();
+    while !stop.load(Ordering::Relaxed) && limit.is_none_or(|l| began.elapsed() < l) {
+        round(rt);
+    }
+    drop(own);
+}
+
+#[cfg(not(feature = "server"))]
+fn serve(_: Option<Duration>, _: &tokio::runtime::Runtime) {
+    eprintln!("demo: --serve needs the monitoring server: cargo run --example demo --features enabled,server -- --serve");
+    std::process::exit(2);
+}
+
+#[profx::main]
+fn main() {
+    let serving = serve_arg();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    round(&rt);
+    if let Some(limit) = serving {
+        serve(limit, &rt);
+    }
 
     let report = profx::global().report();
     let stdout = std::io::stdout();
