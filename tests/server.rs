@@ -542,3 +542,31 @@ fn server_open_connections(addr: SocketAddr) -> u64 {
         .as_u64()
         .unwrap()
 }
+
+/// A request announcing a 1 GB body (and sending 1 MiB of it) is answered without reading the
+/// body, and the connection is closed rather than drained.
+#[test]
+fn an_oversize_body_is_not_read() {
+    let server = start();
+    let addr = server.local_addr();
+    for (method, status) in [("POST", 405), ("GET", 200)] {
+        let mut s = connect(addr);
+        s.write_all(
+            format!("{method} /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        // The server may close before all of this is written; that is fine.
+        let _ = s.write_all(&vec![b'a'; 1 << 20]);
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let reply = read_reply(&mut r, false).expect("an answer before the body");
+        assert_eq!(reply.status, status, "{method}");
+        assert_eq!(reply.header("connection"), Some("close"), "{method}");
+        let mut rest = Vec::new();
+        assert!(
+            matches!(r.read_to_end(&mut rest), Ok(0) | Err(_)),
+            "{method}: the connection closes"
+        );
+    }
+    assert_still_serving(addr);
+}
