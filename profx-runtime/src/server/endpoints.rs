@@ -129,22 +129,35 @@ pub(super) async fn stats(state: &State) -> Response<Body> {
     }
 }
 
+pub(super) async fn dashboard_feed(state: &State) -> Response<Body> {
+    let uptime = state.started.elapsed();
+    match blocking(move || super::dashboard::feed::feed(uptime)).await {
+        Ok(value) => json(StatusCode::OK, &value),
+        Err(response) => response,
+    }
+}
+
 /// Resident memory in bytes and the thread count (`null` without the `enabled` feature).
-#[cfg(feature = "enabled")]
 fn process_figures() -> (Option<u64>, Option<u64>) {
-    use crate::collector::sample::Sampler;
-    use std::sync::{LazyLock, Mutex};
-    static SAMPLER: LazyLock<Mutex<Sampler>> = LazyLock::new(|| Mutex::new(Sampler::new()));
-    let s = SAMPLER.lock().unwrap_or_else(|e| e.into_inner()).sample();
+    let s = process_sample();
     (
-        Some(s.resident_bytes).filter(|&b| b > 0),
-        Some(s.threads).filter(|&t| t > 0),
+        s.as_ref().map(|s| s.resident_bytes).filter(|&b| b > 0),
+        s.as_ref().map(|s| s.threads).filter(|&t| t > 0),
     )
 }
 
+/// A snapshot of this process now (`None` without the `enabled` feature).
+#[cfg(feature = "enabled")]
+pub(super) fn process_sample() -> Option<crate::SystemSnapshot> {
+    use crate::collector::sample::Sampler;
+    use std::sync::{LazyLock, Mutex};
+    static SAMPLER: LazyLock<Mutex<Sampler>> = LazyLock::new(|| Mutex::new(Sampler::new()));
+    Some(SAMPLER.lock().unwrap_or_else(|e| e.into_inner()).sample())
+}
+
 #[cfg(not(feature = "enabled"))]
-fn process_figures() -> (Option<u64>, Option<u64>) {
-    (None, None)
+pub(super) fn process_sample() -> Option<crate::SystemSnapshot> {
+    None
 }
 
 pub(super) fn build_info() -> serde_json::Value {
