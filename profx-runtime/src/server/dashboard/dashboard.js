@@ -55,7 +55,9 @@
   function trim(x) { return String(parseFloat(sig(x))); }
   function tickNum(v) { return v === 0 ? '0' : trim(v); }
   function tickPct(v) { return tickNum(v) + '%'; }
-  function tickBytes(v) { return v === 0 ? '0' : fmtBytes(v).replace(/^([0-9.]+)/, function (n) { return trim(Number(n)); }); }
+  function trimUnit(text) { return text.replace(/^([0-9.]+)/, function (n) { return trim(Number(n)); }); }
+  function tickBytes(v) { return v === 0 ? '0' : trimUnit(fmtBytes(v)); }
+  function tickDur(v) { return v === 0 ? '0' : trimUnit(fmtDur(v)); }
   // Tick steps for bytes: 1, 2, 5 … times a power of 1024, so that ticks fall on 2 MiB, 4 MiB.
   var byteIncrs = [];
   [1, 1024, 1048576, 1073741824, 1099511627776].forEach(function (k) {
@@ -72,7 +74,7 @@
   function axisSize(u, values) {
     var m = 0;
     (values || []).forEach(function (v) { m = Math.max(m, String(v).length); });
-    return Math.max(40, 18 + 7 * m);
+    return Math.max(44, 26 + 7 * m);
   }
   function axes(yfmt, more, extra) {
     var y = { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: axisSize,
@@ -135,7 +137,7 @@
       return {
         series: [{}, line('p50', css('--p50', '#1f8a4c'), fmtDur), line('p95', css('--p95', '#dd6b20'), fmtDur),
           line('p99', css('--p99', '#c53030'), fmtDur)],
-        axes: axes(fmtDur), scales: { x: { time: true }, y: { range: nonNegative } }
+        axes: axes(tickDur), scales: { x: { time: true }, y: { range: nonNegative } }
       };
     }, data);
   }
@@ -217,7 +219,8 @@
       cell(tr, fmtDur(a.p99_seconds), 'num');
       body.appendChild(tr);
     });
-    setText('agent-more', rows.length > MAX_ROWS ? (rows.length - MAX_ROWS) + ' more agents not shown.' : '');
+    setText('agent-more', rows.length > MAX_ROWS ? (rows.length - MAX_ROWS) + ' more agents not shown.' :
+      rows.length === 0 ? 'No agent has completed an execution yet.' : '');
   }
   function byExecutions(agents) {
     return agents.slice().sort(function (a, b) {
