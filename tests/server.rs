@@ -350,7 +350,7 @@ fn bad_requests_get_4xx_and_the_server_goes_on() {
     let server = start();
     let addr = server.local_addr();
     assert_eq!(get(addr, "/nope").status, 404);
-    assert_eq!(get(addr, "/dashboard").status, 404);
+    assert_eq!(get(addr, "/dashboard/nope").status, 404);
     let post = raw(
         addr,
         b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",

@@ -160,13 +160,8 @@ pub(crate) struct ProcessMetric {
 /// descriptors, and the heap figures when `CountingAlloc` counts. Empty without `enabled`.
 #[cfg(feature = "enabled")]
 pub(crate) fn process_metrics() -> Vec<ProcessMetric> {
-    use crate::collector::sample::Sampler;
-    use std::sync::{LazyLock, Mutex};
-    static SAMPLER: LazyLock<Mutex<Sampler>> = LazyLock::new(|| Mutex::new(Sampler::new()));
-    let (s, start) = {
-        let mut sampler = SAMPLER.lock().unwrap_or_else(|e| e.into_inner());
-        let s = sampler.sample();
-        (s, sampler.start_time_secs())
+    let Some((s, start)) = process_snapshot() else {
+        return Vec::new();
     };
     let gauge = |name, help, value: f64| ProcessMetric {
         name,
@@ -245,6 +240,23 @@ pub(crate) fn process_metrics() -> Vec<ProcessMetric> {
 #[cfg(not(feature = "enabled"))]
 pub(crate) fn process_metrics() -> Vec<ProcessMetric> {
     Vec::new()
+}
+
+/// A snapshot of the process now and its start time (Unix seconds), from one sampler shared
+/// by the server's endpoints; `None` without `enabled`.
+#[cfg(feature = "enabled")]
+pub(crate) fn process_snapshot() -> Option<(crate::SystemSnapshot, Option<u64>)> {
+    use crate::collector::sample::Sampler;
+    use std::sync::{LazyLock, Mutex};
+    static SAMPLER: LazyLock<Mutex<Sampler>> = LazyLock::new(|| Mutex::new(Sampler::new()));
+    let mut sampler = SAMPLER.lock().unwrap_or_else(|e| e.into_inner());
+    let s = sampler.sample();
+    Some((s, sampler.start_time_secs()))
+}
+
+#[cfg(not(feature = "enabled"))]
+pub(crate) fn process_snapshot() -> Option<(crate::SystemSnapshot, Option<u64>)> {
+    None
 }
 
 fn process_families(e: &mut Encoder) {

@@ -133,7 +133,7 @@ pub(super) fn authorized(req: &Request<Incoming>, token: Option<&str>) -> bool {
 }
 
 /// Compares without stopping at the first difference (the length is not secret).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

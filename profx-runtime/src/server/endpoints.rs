@@ -179,6 +179,19 @@ pub(super) async fn stats(state: &State) -> Response<Body> {
     }
 }
 
+pub(super) async fn dashboard_feed(state: &State) -> Response<Body> {
+    let uptime = state.started.elapsed();
+    match blocking(move || super::dashboard::feed::feed(uptime)).await {
+        Ok(value) => json(StatusCode::OK, &value),
+        Err(response) => response,
+    }
+}
+
+/// A snapshot of this process now (`None` without the `enabled` feature).
+pub(super) fn process_sample() -> Option<crate::SystemSnapshot> {
+    crate::prometheus::process_snapshot().map(|(s, _start)| s)
+}
+
 pub(super) fn build_info() -> serde_json::Value {
     let features: Vec<&str> = [
         ("enabled", cfg!(feature = "enabled")),

@@ -15,6 +15,8 @@
 //! | `/health`, `/api/health` | [`health::run`](crate::health::run) as JSON; 200 when healthy, 503 otherwise. `?timeout=500ms` bounds the checks (default 2s, at most the request timeout) |
 //! | `/metrics` | [`prometheus::render`](crate::prometheus::render), text format 0.0.4 |
 //! | `/api/metrics` | JSON array of `{name, labels, kind, value}`: the custom metrics ([`metrics::to_json`](crate::metrics::to_json)), the process figures under their `/metrics` names, `profx_agent_*` entries per agent and `profx_phase_*` per phase |
+//! | `/dashboard` | HTML page with live charts (executions/s, latency percentiles, success rate, memory and threads, bottlenecks), polling `/api/dashboard`; needs no network access. `?interval=2s` sets the poll interval (default 1s, clamped to 200ms..60s); `?token=` (see below) |
+//! | `/api/dashboard` | JSON for the dashboard: uptime, totals, per agent executions/successes/failures/success rate and avg/p50/p90/p95/p99/max in seconds, process resident bytes/threads/live heap, bottlenecks, and the global collector's recent memory history |
 //! | `/debug/stats` | JSON: uptime, threads, CPU seconds, open descriptors, `memory` (resident, virtual, live heap in bytes and MiB), executions, agents, phases, connections |
 //! | `/debug/build` | JSON: crate version, features, target, profile, rustc |
 //!
@@ -25,7 +27,10 @@
 //!
 //! Loopback by default (`127.0.0.1:9090`). With a [token](Builder::token) every request needs
 //! `Authorization: Bearer <token>` (compared in constant time), else 401 with
-//! `WWW-Authenticate: Bearer`. A request head is at most 16 KiB and 64 headers (larger: 431 and
+//! `WWW-Authenticate: Bearer`. The one exception is the page `/dashboard`, which also takes the
+//! token as `?token=` (a browser cannot send a header when it navigates; the page then sends the
+//! header on its own fetches of `/api/dashboard`); mind that a token in a URL can end up in the
+//! browser's history. A request head is at most 16 KiB and 64 headers (larger: 431 and
 //! the connection closes); the head must arrive within the [request
 //! timeout](Builder::request_timeout) (a client that stalls mid-request is dropped, and a
 //! keep-alive connection idle for that long is closed), and the answer must be ready within it
@@ -42,6 +47,7 @@
 //! stall the server.
 
 mod conn;
+mod dashboard;
 mod endpoints;
 mod reply;
 mod routes;

@@ -6,23 +6,31 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::conn::{authorized, method_not_allowed, unauthorized};
-use super::endpoints;
 use super::reply::{json, text, Body};
 use super::State;
+use super::{dashboard, endpoints};
 
 pub(super) async fn route(req: Request<Incoming>, state: Arc<State>) -> Response<Body> {
-    if !authorized(&req, state.token.as_deref()) {
+    let query = req.uri().query().unwrap_or("");
+    let path = req.uri().path();
+    // A browser cannot send a header when it navigates: the page (only) takes `?token=`.
+    let token_in_query =
+        |token: &str| path == "/dashboard" && dashboard::query_token_matches(query, token);
+    if !authorized(&req, state.token.as_deref())
+        && !state.token.as_deref().is_some_and(token_in_query)
+    {
         return unauthorized();
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return method_not_allowed();
     }
-    let query = req.uri().query().unwrap_or("");
-    match req.uri().path() {
+    match path {
         "/health" | "/api/health" => endpoints::health(query, &state).await,
         "/metrics" => endpoints::prometheus_metrics().await,
         "/api/metrics" => endpoints::json_metrics().await,
         "/debug/stats" => endpoints::stats(&state).await,
+        "/dashboard" => dashboard::page(query),
+        "/api/dashboard" => endpoints::dashboard_feed(&state).await,
         "/debug/build" => json(StatusCode::OK, &endpoints::build_info()),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }

@@ -1,0 +1,219 @@
+//! `GET /api/dashboard`: what the dashboard draws, as one JSON object. Durations are in seconds
+//! (floating point), memory in bytes, times in seconds since the Unix epoch.
+//!
+//! ```text
+//! {
+//!   "uptime_seconds": 12.5,            // since the server started (the page's clock for rates)
+//!   "time": 1760000000.25,             // now, Unix seconds
+//!   "totals": { "executions", "successes", "failures", "success_rate_percent" (null: none) },
+//!   "agents": [ { "name", "executions", "successes", "failures",
+//!                 "success_rate_percent" (null: none), "avg_seconds", "p50_seconds",
+//!                 "p90_seconds", "p95_seconds", "p99_seconds", "max_seconds" } ],   // by name
+//!   "process": { "resident_bytes", "threads", "heap_live_bytes" },    // null: not known
+//!   "bottlenecks": [ { "agent", "phase" (null: the agent itself), "kind", "severity",
+//!                      "avg_seconds", "p99_seconds", "threshold_seconds", "message" } ],
+//!   "history": { "running": bool, "interval_seconds",
+//!                "points": [ { "time", "resident_bytes", "threads", "heap_live_bytes" } ] }
+//! }
+//! ```
+//!
+//! `history` holds the last [`HISTORY_POINTS`] snapshots of the global
+//! [`MetricsCollector`](crate::MetricsCollector) (empty when none was taken), so that a page
+//! opened late starts with a memory plot. Bottlenecks are the profiler's, most severe first.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use crate::{Bottleneck, BottleneckKind, HumanDuration, Report};
+
+/// The most collector snapshots in `history`.
+pub(crate) const HISTORY_POINTS: usize = 300;
+
+/// The feed, `uptime` after the server started. Does the report work: call it on the blocking
+/// pool.
+pub(in crate::server) fn feed(uptime: Duration) -> Value {
+    let report = crate::global().report();
+    json!({
+        "uptime_seconds": uptime.as_secs_f64(),
+        "time": unix_seconds(SystemTime::now()),
+        "totals": totals(&report),
+        "agents": agents(&report),
+        "process": process(),
+        "bottlenecks": bottlenecks(&report.bottlenecks),
+        "history": history(),
+    })
+}
+
+fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn rate(successes: u64, total: u64) -> Option<f64> {
+    (total > 0).then(|| successes as f64 * 100.0 / total as f64)
+}
+
+fn totals(r: &Report) -> Value {
+    let (mut executions, mut successes, mut failures) = (0u64, 0u64, 0u64);
+    for m in r.agents.values() {
+        executions += m.total_executions;
+        successes += m.success_count;
+        failures += m.failure_count;
+    }
+    json!({
+        "executions": executions,
+        "successes": successes,
+        "failures": failures,
+        "success_rate_percent": rate(successes, executions),
+    })
+}
+
+fn agents(r: &Report) -> Value {
+    r.agents
+        .iter()
+        .map(|(name, m)| {
+            let p = &m.percentiles;
+            json!({
+                "name": name,
+                "executions": m.total_executions,
+                "successes": m.success_count,
+                "failures": m.failure_count,
+                "success_rate_percent": rate(m.success_count, m.total_executions),
+                "avg_seconds": m.avg_duration.as_secs_f64(),
+                "p50_seconds": p.p50.as_secs_f64(),
+                "p90_seconds": p.p90.as_secs_f64(),
+                "p95_seconds": p.p95.as_secs_f64(),
+                "p99_seconds": p.p99.as_secs_f64(),
+                "max_seconds": m.max_duration.as_secs_f64(),
+            })
+        })
+        .collect()
+}
+
+fn process() -> Value {
+    let s = super::super::endpoints::process_sample();
+    let resident = s.as_ref().map(|s| s.resident_bytes).filter(|&b| b > 0);
+    let threads = s.as_ref().map(|s| s.threads).filter(|&t| t > 0);
+    let heap = s
+        .as_ref()
+        .filter(|s| s.heap_measured)
+        .map(|s| s.heap_live_bytes);
+    json!({ "resident_bytes": resident, "threads": threads, "heap_live_bytes": heap })
+}
+
+fn bottlenecks(found: &[Bottleneck]) -> Value {
+    let mut sorted: Vec<&Bottleneck> = found.iter().collect();
+    sorted.sort_by_key(|b| std::cmp::Reverse(b.severity));
+    sorted
+        .into_iter()
+        .map(|b| {
+            json!({
+                "agent": b.agent,
+                "phase": b.phase,
+                "kind": b.kind.to_string(),
+                "severity": b.severity.to_string(),
+                "avg_seconds": b.avg_duration.as_secs_f64(),
+                "p99_seconds": b.p99.as_secs_f64(),
+                "threshold_seconds": b.threshold.as_secs_f64(),
+                "message": message(b),
+            })
+        })
+        .collect()
+}
+
+/// What the HTML report says of a bottleneck.
+fn message(b: &Bottleneck) -> String {
+    let ratio = |d: Duration| {
+        if b.threshold.is_zero() {
+            f64::INFINITY
+        } else {
+            d.as_secs_f64() / b.threshold.as_secs_f64()
+        }
+    };
+    let hd = HumanDuration;
+    match b.kind {
+        BottleneckKind::SlowExecution => format!(
+            "slow: avg {} is {:.1}× the {} threshold (p99 {})",
+            hd(b.avg_duration),
+            ratio(b.avg_duration),
+            hd(b.threshold),
+            hd(b.p99)
+        ),
+        BottleneckKind::HighVariance => format!(
+            "erratic: p99 {} against avg {} ({:.1}× the {} threshold)",
+            hd(b.p99),
+            hd(b.avg_duration),
+            ratio(b.p99),
+            hd(b.threshold)
+        ),
+    }
+}
+
+fn history() -> Value {
+    let collector = crate::global_collector();
+    let snapshots = collector.snapshots();
+    let skip = snapshots.len().saturating_sub(HISTORY_POINTS);
+    let points: Vec<Value> = snapshots[skip..]
+        .iter()
+        .map(|s| {
+            json!({
+                "time": unix_seconds(s.timestamp),
+                "resident_bytes": Some(s.resident_bytes).filter(|&b| b > 0),
+                "threads": Some(s.threads).filter(|&t| t > 0),
+                "heap_live_bytes": s.heap_measured.then_some(s.heap_live_bytes),
+            })
+        })
+        .collect();
+    json!({
+        "running": collector.is_running(),
+        "interval_seconds": collector.interval().as_secs_f64(),
+        "points": points,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Severity;
+
+    #[test]
+    fn bottleneck_messages() {
+        let mut b = Bottleneck {
+            agent: "a".into(),
+            phase: None,
+            kind: BottleneckKind::SlowExecution,
+            severity: Severity::Critical,
+            avg_duration: Duration::from_millis(350),
+            p99: Duration::from_millis(400),
+            threshold: Duration::from_millis(100),
+        };
+        assert_eq!(
+            message(&b),
+            format!(
+                "slow: avg {} is 3.5× the {} threshold (p99 {})",
+                HumanDuration(Duration::from_millis(350)),
+                HumanDuration(Duration::from_millis(100)),
+                HumanDuration(Duration::from_millis(400))
+            )
+        );
+        b.kind = BottleneckKind::HighVariance;
+        assert!(message(&b).starts_with("erratic: p99 "), "{}", message(&b));
+        let low = Bottleneck {
+            severity: Severity::Low,
+            ..b.clone()
+        };
+        let v = bottlenecks(&[low, b]);
+        assert_eq!(v[0]["severity"], "critical");
+        assert_eq!(v[1]["severity"], "low");
+        assert_eq!(v[0]["kind"], "high_variance");
+        assert_eq!(v[0]["phase"], Value::Null);
+        assert_eq!(v[0]["p99_seconds"], 0.4);
+    }
+
+    #[test]
+    fn rates_need_executions() {
+        assert_eq!(rate(0, 0), None);
+        assert_eq!(rate(3, 4), Some(75.0));
+    }
+}
