@@ -90,11 +90,24 @@ async fn refuse(stream: &mut TcpStream) -> io::Result<()> {
     stream.shutdown().await
 }
 
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Answers one request: within the request timeout, and 500 if the handler panics.
 async fn respond(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Body>, Infallible> {
     state.served.fetch_add(1, Ordering::Relaxed);
-    let timeout = state.request_timeout;
+    // A CPU profile takes the time it asks for on top of the usual limit.
+    let timeout = state.request_timeout + super::routes::extra_time(&req);
     let task = tokio::spawn(super::routes::route(req, state));
+    // When the answer is no longer awaited (timed out, or dropped by hyper because the client
+    // hung up), the handler stops too: a CPU profile must not outlive its client.
+    let _cancel = AbortOnDrop(task.abort_handle());
     let response = match tokio::time::timeout(timeout, task).await {
         Ok(Ok(response)) => response,
         Ok(Err(_panicked_or_cancelled)) => text(
