@@ -93,7 +93,8 @@ pub use profx_runtime::{
 pub use profx_runtime::{health, metrics, prometheus};
 
 /// The monitoring server (feature `server`): `/health`, `/metrics`, `/api/metrics`,
-/// `/debug/stats` and `/debug/build` over HTTP on a thread of its own.
+/// `/debug/stats` and `/debug/build` over HTTP on a thread of its own, and with the feature
+/// `pprof` a CPU profile at `/debug/pprof/profile?seconds=N`.
 #[cfg(feature = "server")]
 #[doc(inline)]
 pub use profx_runtime::server;

@@ -382,6 +382,16 @@ fn bad_requests_get_4xx_and_the_server_goes_on() {
     assert_still_serving(addr);
 }
 
+#[cfg(not(feature = "pprof"))]
+#[test]
+fn the_cpu_profile_is_404_saying_the_feature_is_off() {
+    let server = start();
+    let reply = get(server.local_addr(), "/debug/pprof/profile?seconds=1");
+    assert_eq!(reply.status, 404);
+    assert!(reply.text().contains("feature `pprof`"), "{}", reply.text());
+    server.stop();
+}
+
 #[test]
 fn a_slow_client_is_dropped_while_others_are_served() {
     let server = Builder::new()

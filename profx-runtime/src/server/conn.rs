@@ -90,33 +90,43 @@ async fn refuse(stream: &mut TcpStream) -> io::Result<()> {
     stream.shutdown().await
 }
 
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Answers one request: within the request timeout, and 500 if the handler panics.
 async fn respond(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Body>, Infallible> {
     state.served.fetch_add(1, Ordering::Relaxed);
-    let timeout = state.request_timeout;
+    // A CPU profile takes the time it asks for on top of the usual limit.
+    let timeout = state.request_timeout + super::routes::extra_time(&req);
     Ok(guarded(timeout, super::routes::route(req, state)).await)
 }
 
 /// Runs `handler` as a task of its own: a panic in it is a 500, and one that takes longer than
 /// `timeout` is aborted and answered 503. Either way the connection and the server go on.
+/// When the answer is no longer awaited (hyper drops it because the client hung up), the
+/// handler stops too: a CPU profile must not outlive its client.
 async fn guarded<F>(timeout: Duration, handler: F) -> Response<Body>
 where
     F: std::future::Future<Output = Response<Body>> + Send + 'static,
 {
     let mut task = tokio::spawn(handler);
+    let _cancel = AbortOnDrop(task.abort_handle());
     match tokio::time::timeout(timeout, &mut task).await {
         Ok(Ok(response)) => response,
         Ok(Err(_panicked_or_cancelled)) => text(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal error while answering\n",
         ),
-        Err(_elapsed) => {
-            task.abort();
-            text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "timed out while answering\n",
-            )
-        }
+        Err(_elapsed) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timed out while answering\n",
+        ),
     }
 }
 

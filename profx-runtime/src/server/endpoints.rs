@@ -197,6 +197,7 @@ pub(super) fn build_info() -> serde_json::Value {
         ("enabled", cfg!(feature = "enabled")),
         ("alloc", cfg!(feature = "alloc")),
         ("server", cfg!(feature = "server")),
+        ("pprof", cfg!(feature = "pprof")),
     ]
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))

@@ -19,6 +19,7 @@
 //! | `/api/dashboard` | JSON for the dashboard: uptime, totals, per agent executions/successes/failures/success rate and avg/p50/p90/p95/p99/max in seconds, process resident bytes/threads/live heap, bottlenecks, and the global collector's recent memory history |
 //! | `/debug/stats` | JSON: uptime, threads, CPU seconds, open descriptors, `memory` (resident, virtual, live heap in bytes and MiB), executions, agents, phases, connections |
 //! | `/debug/build` | JSON: crate version, features, target, profile, rustc |
+//! | `/debug/pprof/profile` | feature `pprof` (Unix): a CPU profile of the process for `?seconds=N` (1 to 300, default 30) sampled at `?hz=H` (1 to 1000, default 100), as pprof protobuf (uncompressed, `application/octet-stream`, for `go tool pprof`), or `?format=flamegraph` as SVG; one profile at a time (else 409); this request may take `seconds` more than the request timeout. Without the feature: 404 saying so |
 //!
 //! Only `GET` and `HEAD` are served (anything else is 405 with `Allow: GET, HEAD`); an unknown
 //! path is 404, a bad query 400, a handler that panics 500, and the server goes on serving.
@@ -49,6 +50,8 @@
 mod conn;
 mod dashboard;
 mod endpoints;
+#[cfg(all(feature = "pprof", unix))]
+mod pprof;
 mod reply;
 mod routes;
 

@@ -1,6 +1,7 @@
 //! The routes: which endpoint answers which path.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
@@ -9,6 +10,21 @@ use super::conn::{authorized, method_not_allowed, unauthorized};
 use super::reply::{json, text, Body};
 use super::State;
 use super::{dashboard, endpoints};
+
+/// The CPU profile's path, whether or not the `pprof` feature serves it.
+#[cfg(not(all(feature = "pprof", unix)))]
+const PPROF_PATH: &str = "/debug/pprof/profile";
+
+/// How much longer than the request timeout answering `req` may take: the length of a CPU
+/// profile it asks for.
+pub(super) fn extra_time<B>(req: &Request<B>) -> Duration {
+    #[cfg(all(feature = "pprof", unix))]
+    if req.uri().path() == super::pprof::PATH {
+        return super::pprof::extra_time(req.uri().query().unwrap_or(""));
+    }
+    let _ = req;
+    Duration::ZERO
+}
 
 pub(super) async fn route(req: Request<Incoming>, state: Arc<State>) -> Response<Body> {
     let query = req.uri().query().unwrap_or("");
@@ -32,6 +48,18 @@ pub(super) async fn route(req: Request<Incoming>, state: Arc<State>) -> Response
         "/dashboard" => dashboard::page(query),
         "/api/dashboard" => endpoints::dashboard_feed(&state).await,
         "/debug/build" => json(StatusCode::OK, &endpoints::build_info()),
+        #[cfg(all(feature = "pprof", unix))]
+        super::pprof::PATH => super::pprof::profile(query).await,
+        #[cfg(all(feature = "pprof", not(unix)))]
+        PPROF_PATH => text(
+            StatusCode::NOT_IMPLEMENTED,
+            "CPU profiling needs a Unix system (SIGPROF)\n",
+        ),
+        #[cfg(not(feature = "pprof"))]
+        PPROF_PATH => text(
+            StatusCode::NOT_FOUND,
+            "not found: CPU profiling is not compiled in (cargo feature `pprof` of profx)\n",
+        ),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
