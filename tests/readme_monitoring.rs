@@ -76,6 +76,17 @@ fn run(line: &str, env: &[(&str, &str)]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
+/// The file of `curl … -o FILE …`, if the line writes one.
+fn output_file(line: &str) -> Option<&str> {
+    let mut words = line.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "-o" {
+            return words.next();
+        }
+    }
+    None
+}
+
 #[test]
 fn every_curl_line_of_the_readme_works() {
     tool("curl", "curl");
@@ -90,6 +101,7 @@ fn every_curl_line_of_the_readme_works() {
         .unwrap();
 
     let section = section();
+    let scratch = std::env::temp_dir().join(format!("profx-readme-curl-{}", std::process::id()));
     let mut ran = 0;
     for block in blocks(&section, "sh") {
         for line in block.lines().map(str::trim) {
@@ -109,6 +121,22 @@ fn every_curl_line_of_the_readme_works() {
                 .replace("localhost:9090", &addr.to_string())
                 .replace("seconds=30", "seconds=1")
                 .replace("seconds=10", "seconds=1");
+            if let Some(file) = output_file(line) {
+                // `curl -o FILE`: run where the file can be written, and check what it holds.
+                let dir = scratch.join(format!("line{ran}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                run(&format!("cd {} && {concrete}", dir.display()), &[]);
+                let bytes = std::fs::read(dir.join(file)).expect("the file curl wrote");
+                assert!(!bytes.is_empty(), "{line}: empty {file}");
+                if file.ends_with(".svg") {
+                    assert!(String::from_utf8_lossy(&bytes).contains("<svg"), "{line}");
+                } else {
+                    // A pprof protobuf: field 1 (sample_type), wire type 2.
+                    assert_eq!(bytes[0], 0x0a, "{line}: not a pprof profile");
+                }
+                ran += 1;
+                continue;
+            }
             let out = run(&concrete, &[("PROFX_SERVER_TOKEN", TOKEN)]);
             let out = out.trim();
             assert!(!out.is_empty(), "{line}: no output");
@@ -141,6 +169,7 @@ fn every_curl_line_of_the_readme_works() {
         "only {ran} curl lines found in the README's Monitoring section"
     );
 
+    let _ = std::fs::remove_dir_all(&scratch);
     // Without the token, the guarded server refuses.
     let refused = run(
         &format!(
