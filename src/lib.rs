@@ -99,6 +99,19 @@ pub use profx_runtime::{health, metrics, prometheus};
 #[doc(inline)]
 pub use profx_runtime::server;
 
+/// The `metrics` crate's macros into profx's registry (feature `metrics`): install
+/// [`metrics_rs::ProfxRecorder`] and `metrics::counter!`, `gauge!` and `histogram!` show in
+/// [`metrics::snapshot`] and on `/metrics`.
+#[cfg(feature = "metrics")]
+#[doc(inline)]
+pub use profx_runtime::metrics_rs;
+
+/// `tracing` spans as phases (feature `tracing`): [`tracing_layer::ProfxLayer`], a
+/// `tracing-subscriber` layer.
+#[cfg(feature = "tracing")]
+#[doc(inline)]
+pub use profx_runtime::tracing_layer;
+
 #[doc(hidden)]
 #[cfg(feature = "enabled")]
 pub use profx_runtime::__private;

@@ -567,3 +567,65 @@ pub(crate) fn record_phase(state: &mut ExecState, name: u32, t0: u64, depth: u32
         .record(gen, ns, failed, 0);
     state.push_phase(name, t0, ns, depth);
 }
+
+/// A phase whose start and end are driven from outside the code it times: the `tracing`
+/// layer's spans, which are created, entered, exited and closed by separate calls, possibly on
+/// several threads. It behaves as an async phase: its depth is given to the execution while it
+/// is entered ([`DetachedPhase::enter`]), not from its start to its end.
+#[cfg(feature = "tracing")]
+pub(crate) struct DetachedPhase(ActivePhase);
+
+#[cfg(feature = "tracing")]
+impl DetachedPhase {
+    /// Starts a phase now, in the execution running on this thread (if any); `None` when the
+    /// code here does not record. `name` is only called when recording.
+    #[inline]
+    pub(crate) fn begin(name: impl FnOnce() -> u32) -> Option<DetachedPhase> {
+        if !recording() {
+            return None;
+        }
+        Some(DetachedPhase(ActivePhase::begin(name(), true)))
+    }
+
+    /// While entered on this thread: when its execution is the one running here, phases
+    /// started inside are nested one level below it. Returns the execution's depth to give
+    /// back to [`exit`](DetachedPhase::exit) (`None`: another execution, or none, runs here).
+    #[inline]
+    pub(crate) fn enter(&self) -> Option<u32> {
+        let p = &self.0;
+        let cur = CURRENT.get();
+        // SAFETY: CURRENT is only set while its execution is alive, on this thread.
+        if p.serial == 0 || cur.is_null() || unsafe { (*cur).serial } != p.serial {
+            return None;
+        }
+        let c = unsafe { &mut *cur };
+        let saved = c.depth;
+        c.depth = p.depth + 1;
+        Some(saved)
+    }
+
+    /// Gives back the depth [`enter`](DetachedPhase::enter) returned, if the same execution
+    /// still runs on this thread.
+    #[inline]
+    pub(crate) fn exit(serial: u64, saved: u32) {
+        let cur = CURRENT.get();
+        // SAFETY: CURRENT is only set while its execution is alive, on this thread.
+        if serial != 0 && !cur.is_null() && unsafe { (*cur).serial } == serial {
+            unsafe { (*cur).depth = saved };
+        }
+    }
+
+    /// The serial of the execution it started in (0: none).
+    #[inline]
+    pub(crate) fn serial(&self) -> u64 {
+        self.0.serial
+    }
+
+    /// Ends the phase now: recorded in its execution when that execution runs on this
+    /// thread, else aggregated under its agent (or with the phases run outside any
+    /// execution), as a phase guard does.
+    #[inline]
+    pub(crate) fn end(self) {
+        self.0.end(std::thread::panicking());
+    }
+}

@@ -12,6 +12,8 @@ mod alloc;
 mod bottleneck;
 mod collector;
 mod execution;
+#[cfg(any(feature = "metrics", feature = "tracing"))]
+mod integrations;
 mod profiler;
 mod report;
 mod serde_util;
@@ -21,6 +23,11 @@ pub mod metrics;
 pub mod prometheus;
 #[cfg(feature = "server")]
 pub mod server;
+
+#[cfg(feature = "metrics")]
+pub use integrations::metrics_rs;
+#[cfg(feature = "tracing")]
+pub use integrations::tracing_layer;
 
 #[cfg(feature = "enabled")]
 mod clock;

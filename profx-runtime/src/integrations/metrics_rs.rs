@@ -1,0 +1,664 @@
+//! The `metrics` crate's macros into profx's registry (feature `metrics`): a
+//! [`metrics::Recorder`](::metrics::Recorder).
+//!
+//! Install [`ProfxRecorder`] once, as the global recorder, and `metrics::counter!`, `gauge!`
+//! and `histogram!` anywhere in the program (and in its libraries) update the series of
+//! [`crate::metrics`]: they show in [`crate::metrics::snapshot`], in
+//! [`crate::prometheus::render`] and on the server's `/metrics` and `/api/metrics`, next to the
+//! metrics registered with profx directly.
+//!
+//! ```
+//! profx_runtime::metrics_rs::install().expect("no other recorder installed yet");
+//!
+//! metrics::describe_counter!("jobs_done_total", "Jobs finished.");
+//! metrics::counter!("jobs_done_total", "queue" => "mail").increment(1);
+//! metrics::gauge!("queue_depth").set(12.0);
+//! metrics::histogram!("job_duration_seconds").record(0.042); // seconds
+//!
+//! let families = profx_runtime::metrics::snapshot();
+//! if cfg!(feature = "enabled") {
+//!     let jobs = families.iter().find(|f| f.name == "jobs_done_total").unwrap();
+//!     assert_eq!(jobs.help.as_deref(), Some("Jobs finished."));
+//! }
+//! ```
+//!
+//! # How `metrics` maps onto profx
+//!
+//! | `metrics` | profx |
+//! |---|---|
+//! | `counter!(..).increment(n)` | [`Counter::inc_by`](crate::metrics::Counter::inc_by) |
+//! | `counter!(..).absolute(n)` | raises the counter to `n` if it is below (a counter never goes down) |
+//! | `gauge!(..).increment(v)` / `.decrement(v)` / `.set(v)` | [`Gauge::add`](crate::metrics::Gauge::add)`(v)` / `add(-v)` / [`set`](crate::metrics::Gauge::set)`(v)` |
+//! | `histogram!(..).record(v)` | [`Histogram::record`](crate::metrics::Histogram::record)`(v seconds)` |
+//! | `describe_counter!`, `describe_gauge!`, `describe_histogram!` | [`describe`](crate::metrics::describe) (the unit is not used) |
+//!
+//! **Histograms take seconds.** profx's histograms are duration histograms with the buckets of
+//! [`HISTOGRAM_BOUNDS`](crate::metrics::HISTOGRAM_BOUNDS) (5 µs to 60 s, then `+Inf`), exposed in
+//! seconds as Prometheus expects of `*_seconds` metrics. So a value given to `histogram!` is read
+//! as a number of seconds: record `elapsed.as_secs_f64()` (or a `Duration`, which `metrics`
+//! turns into seconds itself), not milliseconds. The sum and count are exact (to the
+//! nanosecond) whatever the values; the buckets only suit durations. A value that is not a
+//! duration — negative, NaN or infinite — is not recorded: it is dropped and counted in the
+//! counter **`profx_metrics_rs_dropped_total{metric="<name>",reason="negative"|"nan"|"infinite"}`**
+//! (in the same registry, so on `/metrics` too). Finite values above profx's largest observation
+//! (about 208 days) count as that.
+//!
+//! # Names that Prometheus (and profx) refuse
+//!
+//! profx's registry takes the names Prometheus takes; the `metrics` crate takes any string. The
+//! recorder does what `metrics-exporter-prometheus` does, and a bit more where profx is stricter:
+//!
+//! - A metric name has every character outside `[a-zA-Z0-9_:]` (or, first, outside
+//!   `[a-zA-Z_:]`) replaced by `_`: `http.requests` becomes `http_requests`, `2xx` becomes `_xx`.
+//! - A label name likewise with `[a-zA-Z0-9_]` (first: `[a-zA-Z_]`): `status-code` becomes
+//!   `status_code`. Then, since profx reserves them: a label name starting with `__` keeps
+//!   one leading `_` (`__shard` becomes `_shard`), and `le` on a histogram becomes `_le`.
+//! - An empty name becomes `_`. Label values are kept as they are (any UTF-8: the exporter
+//!   escapes them).
+//! - Two labels that end up with the same name: the first is kept, the later ones dropped.
+//! - A key with fewer labels than the metric was first registered with is recorded with the
+//!   missing labels empty (`""`), which Prometheus reads as the same series as a missing
+//!   label.
+//!
+//! Each change prints **one warning** on standard error (`profx: warning: metrics: …`, naming
+//! the key, what was changed and into what), the first time the key is registered (once per
+//! process, however many recorders see it). A key the registry still refuses — its name
+//! already used by another kind (`counter!("x")` after `gauge!("x")`), with other label names
+//! than the first registration, or colliding with a histogram's `_bucket`/`_sum`/`_count` —
+//! gets a warning saying why, and its updates are counted in
+//! `profx_metrics_rs_dropped_total{metric="<name>",reason="refused"}` instead.
+//! Nothing panics and nothing is dropped without a trace.
+//!
+//! # Cost
+//!
+//! The `metrics` macros ask the recorder for a handle on every call; the recorder keeps the
+//! handles in a map keyed by the key's precomputed hash (a read lock and one lookup), so the
+//! name checks, the warnings and profx's registration happen once per key. Updates then go to
+//! profx's lock-free handles.
+//!
+//! Without the `enabled` feature the recorder still checks and translates names (profx's
+//! registry validates without it too), and every update does nothing.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use ::metrics::{
+    CounterFn, GaugeFn, HistogramFn, Key, KeyName, Metadata, Recorder, SetRecorderError,
+    SharedString, Unit,
+};
+
+use crate::metrics::{self as registry, MetricError, MetricKind};
+
+/// The counter where the recorder counts what it could not record, with the labels `metric`
+/// (the metric's name as recorded) and `reason` (`negative`, `nan`, `infinite`, `refused`).
+///
+/// ```
+/// use profx_runtime::metrics_rs::{ProfxRecorder, DROPPED_METRIC};
+/// metrics::with_local_recorder(&ProfxRecorder::new(), || {
+///     metrics::histogram!("doc_dropped_seconds").record(-1.0);
+/// });
+/// let dropped = profx_runtime::metrics::counter(
+///     DROPPED_METRIC,
+///     &[("metric", "doc_dropped_seconds"), ("reason", "negative")],
+/// )?;
+/// assert_eq!(dropped.value(), if cfg!(feature = "enabled") { 1 } else { 0 });
+/// # Ok::<(), profx_runtime::metrics::MetricError>(())
+/// ```
+pub const DROPPED_METRIC: &str = "profx_metrics_rs_dropped_total";
+
+/// Installs a [`ProfxRecorder`] as the `metrics` crate's global recorder.
+///
+/// # Errors
+///
+/// The `metrics` crate takes one global recorder for the life of the process: when one is
+/// already installed this returns the recorder it did not install.
+///
+/// ```
+/// profx_runtime::metrics_rs::install()?;
+/// metrics::counter!("doc_install_total").increment(1);
+/// assert!(profx_runtime::metrics_rs::install().is_err()); // only once
+/// # Ok::<(), metrics::SetRecorderError<profx_runtime::metrics_rs::ProfxRecorder>>(())
+/// ```
+pub fn install() -> Result<(), SetRecorderError<ProfxRecorder>> {
+    ::metrics::set_global_recorder(ProfxRecorder::new())
+}
+
+/// A [`Recorder`] that records into profx's registry ([`crate::metrics`]); see the
+/// [module documentation](self) for how names and values are translated.
+///
+/// Install it with [`install`], or yourself (`metrics::set_global_recorder`,
+/// `metrics::with_local_recorder`), or wrap it in a recorder of your own (a fan-out, a
+/// filter). Clones share their handles. Warnings are printed once per process.
+///
+/// ```
+/// use metrics::Recorder as _;
+/// let recorder = profx_runtime::metrics_rs::ProfxRecorder::new();
+/// metrics::with_local_recorder(&recorder, || {
+///     metrics::gauge!("doc.local.gauge").set(3.0); // recorded as doc_local_gauge
+/// });
+/// if cfg!(feature = "enabled") {
+///     let g = profx_runtime::metrics::gauge("doc_local_gauge", &[])?;
+///     assert_eq!(g.value(), 3.0);
+/// }
+/// # Ok::<(), profx_runtime::metrics::MetricError>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct ProfxRecorder {
+    state: Arc<State>,
+}
+
+impl ProfxRecorder {
+    /// A recorder (the same as [`ProfxRecorder::default`]).
+    ///
+    /// ```
+    /// let recorder = profx_runtime::metrics_rs::ProfxRecorder::new();
+    /// # drop(recorder);
+    /// ```
+    pub fn new() -> ProfxRecorder {
+        ProfxRecorder::default()
+    }
+}
+
+impl fmt::Debug for ProfxRecorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProfxRecorder")
+            .field("counters", &read(&self.state.counters).len())
+            .field("gauges", &read(&self.state.gauges).len())
+            .field("histograms", &read(&self.state.histograms).len())
+            .finish()
+    }
+}
+
+/// One of profx's registration functions.
+type Make<T> = fn(&str, &[(&str, &str)]) -> Result<T, MetricError>;
+
+type Handles<T> = RwLock<HashMap<Key, T, BuildHasherDefault<KeyHasher>>>;
+
+#[derive(Default)]
+struct State {
+    counters: Handles<::metrics::Counter>,
+    gauges: Handles<::metrics::Gauge>,
+    histograms: Handles<::metrics::Histogram>,
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `metrics::Key` hashes itself as one `write_u64` of a hash it computed once: use it as is.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `Key`; a plain FNV-1a so the hasher is still correct for anything else.
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl State {
+    /// Prints `message` once per process.
+    fn warn(&self, message: String) {
+        static WARNED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+        let first = WARNED
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(message.clone());
+        if first {
+            eprintln!("profx: warning: metrics: {message}");
+        }
+    }
+
+    /// Registers `key` as `kind` in profx's registry with `make`, translating what profx
+    /// refuses; `Err(name)` when it still refuses (warned), with the name used.
+    fn register<T>(&self, kind: MetricKind, key: &Key, make: Make<T>) -> Result<T, String> {
+        let shown = ShowKey(key);
+        let name = sanitize_metric_name(key.name());
+        if let Cow::Owned(n) = &name {
+            self.warn(name_message(key.name(), n));
+        }
+        let mut labels: Vec<(Cow<'_, str>, &str)> = Vec::new();
+        for label in key.labels() {
+            let l = sanitize_label_name(label.key(), kind == MetricKind::Histogram);
+            if let Cow::Owned(s) = &l {
+                self.warn(format!(
+                    "key {shown}: label name {:?} is not accepted in Prometheus (or is \
+                     reserved): recorded as {s:?}",
+                    label.key()
+                ));
+            }
+            if let Some((_, kept)) = labels.iter().find(|(k, _)| *k == l) {
+                self.warn(format!(
+                    "key {shown}: label {l:?} is given twice (after renaming): the first value \
+                     {kept:?} is kept and {:?} is dropped",
+                    label.value()
+                ));
+                continue;
+            }
+            labels.push((l, label.value()));
+        }
+        let pairs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (&**k, *v)).collect();
+        let err = match make(&name, &pairs) {
+            Ok(h) => return Ok(h),
+            Err(e) => e,
+        };
+        if let MetricError::LabelNamesConflict { registered, .. } = &err {
+            // Fewer labels than the metric has: the missing ones are empty.
+            if pairs.iter().all(|(k, _)| registered.iter().any(|r| r == k)) {
+                let padded: Vec<(&str, &str)> = registered
+                    .iter()
+                    .map(|r| {
+                        let v = pairs.iter().find(|(k, _)| k == r).map_or("", |p| p.1);
+                        (r.as_str(), v)
+                    })
+                    .collect();
+                if let Ok(h) = make(&name, &padded) {
+                    let missing: Vec<&str> = registered
+                        .iter()
+                        .filter(|r| !pairs.iter().any(|(k, _)| k == r))
+                        .map(String::as_str)
+                        .collect();
+                    self.warn(format!(
+                        "key {shown}: metric {name:?} has the labels [{}]; recorded with [{}] \
+                         empty, which Prometheus reads as absent",
+                        registered.join(", "),
+                        missing.join(", ")
+                    ));
+                    return Ok(h);
+                }
+            }
+        }
+        self.warn(format!(
+            "key {shown} is refused by profx's registry: {err}; its updates are counted in \
+             {DROPPED_METRIC}{{metric={name:?},reason=\"refused\"}} instead"
+        ));
+        Err(name.into_owned())
+    }
+}
+
+fn name_message(given: &str, used: &str) -> String {
+    format!(
+        "metric name {given:?} is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*): \
+         recorded as {used:?}"
+    )
+}
+
+/// A key as the warnings show it: `name{label="value", …}`.
+struct ShowKey<'a>(&'a Key);
+
+impl fmt::Display for ShowKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0.name())?;
+        let mut labels = self.0.labels().peekable();
+        if labels.peek().is_some() {
+            f.write_str("{")?;
+            for (i, l) in labels.enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{}={:?}", l.key(), l.value())?;
+            }
+            f.write_str("}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Characters outside `[a-zA-Z0-9_:]` (first: `[a-zA-Z_:]`) become `_`; empty becomes `_`.
+fn sanitize_metric_name(name: &str) -> Cow<'_, str> {
+    if registry::is_valid_metric_name(name) {
+        return Cow::Borrowed(name);
+    }
+    if name.is_empty() {
+        // Owned: a change, so it is warned about.
+        return Cow::Owned("_".into());
+    }
+    let ok = |i: usize, c: char| {
+        c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
+    };
+    Cow::Owned(
+        name.chars()
+            .enumerate()
+            .map(|(i, c)| if ok(i, c) { c } else { '_' })
+            .collect(),
+    )
+}
+
+/// Characters outside `[a-zA-Z0-9_]` (first: `[a-zA-Z_]`) become `_`; empty becomes `_`;
+/// a leading `__` becomes `_`; `le` on a histogram becomes `_le`.
+fn sanitize_label_name(name: &str, histogram: bool) -> Cow<'_, str> {
+    let mut out: Cow<'_, str> = if registry::is_valid_label_name(name) {
+        Cow::Borrowed(name)
+    } else if name.is_empty() {
+        Cow::Owned("_".into())
+    } else {
+        let ok = |i: usize, c: char| {
+            c.is_ascii_alphabetic() || c == '_' || (i > 0 && c.is_ascii_digit())
+        };
+        Cow::Owned(
+            name.chars()
+                .enumerate()
+                .map(|(i, c)| if ok(i, c) { c } else { '_' })
+                .collect(),
+        )
+    };
+    if out.starts_with("__") {
+        out = Cow::Owned(format!("_{}", out.trim_start_matches('_')));
+    }
+    if histogram && out == "le" {
+        out = Cow::Owned("_le".into());
+    }
+    out
+}
+
+/// Counts the updates of one metric that were not recorded, for one reason, in
+/// [`DROPPED_METRIC`]; registered on the first.
+struct Dropped {
+    metric: String,
+    reason: &'static str,
+    counter: OnceLock<Option<registry::Counter>>,
+}
+
+impl Dropped {
+    fn new(metric: &str, reason: &'static str) -> Dropped {
+        Dropped {
+            metric: metric.to_owned(),
+            reason,
+            counter: OnceLock::new(),
+        }
+    }
+
+    fn add(&self, n: u64) {
+        let counter = self.counter.get_or_init(|| {
+            let labels = [("metric", self.metric.as_str()), ("reason", self.reason)];
+            match registry::counter(DROPPED_METRIC, &labels) {
+                Ok(c) => {
+                    let _ = registry::describe(
+                        DROPPED_METRIC,
+                        "Updates of `metrics` crate metrics that profx did not record: values \
+                         of histograms that are negative, NaN or infinite, and updates of keys \
+                         its registry refused.",
+                    );
+                    Some(c)
+                }
+                Err(e) => {
+                    eprintln!(
+                        "profx: warning: metrics: cannot count dropped updates of {:?}: {e}",
+                        self.metric
+                    );
+                    None
+                }
+            }
+        });
+        if let Some(c) = counter {
+            c.inc_by(n);
+        }
+    }
+}
+
+struct CounterHandle {
+    counter: registry::Counter,
+    /// `absolute` reads then adds: one at a time.
+    absolute: Mutex<()>,
+}
+
+impl CounterFn for CounterHandle {
+    fn increment(&self, value: u64) {
+        self.counter.inc_by(value);
+    }
+
+    fn absolute(&self, value: u64) {
+        let _one = self.absolute.lock().unwrap_or_else(|e| e.into_inner());
+        let now = self.counter.value();
+        if value > now {
+            self.counter.inc_by(value - now);
+        }
+    }
+}
+
+struct GaugeHandle(registry::Gauge);
+
+impl GaugeFn for GaugeHandle {
+    fn increment(&self, value: f64) {
+        self.0.add(value);
+    }
+
+    fn decrement(&self, value: f64) {
+        self.0.add(-value);
+    }
+
+    fn set(&self, value: f64) {
+        self.0.set(value);
+    }
+}
+
+struct HistogramHandle {
+    histogram: registry::Histogram,
+    negative: Dropped,
+    nan: Dropped,
+    infinite: Dropped,
+}
+
+impl HistogramHandle {
+    /// The value as a duration, or the reason it is not one (counted).
+    fn duration(&self, seconds: f64, count: u64) -> Option<Duration> {
+        let dropped = if seconds.is_nan() {
+            &self.nan
+        } else if seconds < 0.0 {
+            &self.negative
+        } else if seconds.is_infinite() {
+            &self.infinite
+        } else {
+            return Some(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX));
+        };
+        dropped.add(count);
+        None
+    }
+}
+
+impl HistogramFn for HistogramHandle {
+    fn record(&self, value: f64) {
+        if let Some(d) = self.duration(value, 1) {
+            self.histogram.record(d);
+        }
+    }
+
+    fn record_many(&self, value: f64, count: usize) {
+        if let Some(d) = self.duration(value, count as u64) {
+            for _ in 0..count {
+                self.histogram.record(d);
+            }
+        }
+    }
+}
+
+/// The handle of a key profx's registry refused: counts its updates.
+struct Refused(Dropped);
+
+impl CounterFn for Refused {
+    fn increment(&self, _: u64) {
+        self.0.add(1);
+    }
+    fn absolute(&self, _: u64) {
+        self.0.add(1);
+    }
+}
+
+impl GaugeFn for Refused {
+    fn increment(&self, _: f64) {
+        self.0.add(1);
+    }
+    fn decrement(&self, _: f64) {
+        self.0.add(1);
+    }
+    fn set(&self, _: f64) {
+        self.0.add(1);
+    }
+}
+
+impl HistogramFn for Refused {
+    fn record(&self, _: f64) {
+        self.0.add(1);
+    }
+    fn record_many(&self, _: f64, count: usize) {
+        self.0.add(count as u64);
+    }
+}
+
+fn refused(name: &str) -> Arc<Refused> {
+    Arc::new(Refused(Dropped::new(name, "refused")))
+}
+
+/// The cached handle of `key`, made with `make` the first time.
+fn cached<T: Clone>(handles: &Handles<T>, key: &Key, make: impl FnOnce() -> T) -> T {
+    if let Some(h) = read(handles).get(key) {
+        return h.clone();
+    }
+    // Made under the write lock: two threads registering one key warn once.
+    write(handles)
+        .entry(key.clone())
+        .or_insert_with(make)
+        .clone()
+}
+
+impl ProfxRecorder {
+    fn describe(&self, key: KeyName, description: SharedString) {
+        let name = sanitize_metric_name(key.as_str());
+        if let Cow::Owned(n) = &name {
+            self.state.warn(name_message(key.as_str(), n));
+        }
+        if let Err(e) = registry::describe(&name, &description) {
+            self.state
+                .warn(format!("description of {:?} refused: {e}", key.as_str()));
+        }
+    }
+}
+
+impl Recorder for ProfxRecorder {
+    fn describe_counter(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
+        self.describe(key, description);
+    }
+
+    fn describe_gauge(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
+        self.describe(key, description);
+    }
+
+    fn describe_histogram(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
+        self.describe(key, description);
+    }
+
+    fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> ::metrics::Counter {
+        cached(&self.state.counters, key, || {
+            match self
+                .state
+                .register(MetricKind::Counter, key, registry::counter)
+            {
+                Ok(counter) => ::metrics::Counter::from_arc(Arc::new(CounterHandle {
+                    counter,
+                    absolute: Mutex::new(()),
+                })),
+                Err(name) => ::metrics::Counter::from_arc(refused(&name)),
+            }
+        })
+    }
+
+    fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> ::metrics::Gauge {
+        cached(&self.state.gauges, key, || {
+            match self.state.register(MetricKind::Gauge, key, registry::gauge) {
+                Ok(g) => ::metrics::Gauge::from_arc(Arc::new(GaugeHandle(g))),
+                Err(name) => ::metrics::Gauge::from_arc(refused(&name)),
+            }
+        })
+    }
+
+    fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> ::metrics::Histogram {
+        cached(&self.state.histograms, key, || {
+            match self
+                .state
+                .register(MetricKind::Histogram, key, registry::histogram)
+            {
+                Ok(histogram) => {
+                    let name = sanitize_metric_name(key.name());
+                    ::metrics::Histogram::from_arc(Arc::new(HistogramHandle {
+                        histogram,
+                        negative: Dropped::new(&name, "negative"),
+                        nan: Dropped::new(&name, "nan"),
+                        infinite: Dropped::new(&name, "infinite"),
+                    }))
+                }
+                Err(name) => ::metrics::Histogram::from_arc(refused(&name)),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_names_as_the_prometheus_exporter_sanitises_them() {
+        for (given, used) in [
+            ("ok_name:rate", "ok_name:rate"),
+            ("http.requests", "http_requests"),
+            ("1foobar", "_foobar"),
+            ("123", "_23"),
+            ("*", "_"),
+            ("a-b c", "a_b_c"),
+            ("tâches", "t_ches"),
+            ("", "_"),
+        ] {
+            let s = sanitize_metric_name(given);
+            assert_eq!(s, used, "{given:?}");
+            assert_eq!(matches!(s, Cow::Borrowed(_)), given == used, "{given:?}");
+            assert!(registry::is_valid_metric_name(&s));
+        }
+    }
+
+    #[test]
+    fn label_names_are_sanitised_and_unreserved() {
+        for (given, histogram, used) in [
+            ("status", false, "status"),
+            ("status-code", false, "status_code"),
+            ("node:id", false, "node_id"),
+            ("1st", false, "_st"),
+            ("", false, "_"),
+            ("__shard", false, "_shard"),
+            ("___", false, "_"),
+            ("__1", false, "_1"),
+            ("le", false, "le"),
+            ("le", true, "_le"),
+            ("_le", true, "_le"),
+        ] {
+            let s = sanitize_label_name(given, histogram);
+            assert_eq!(s, used, "{given:?}");
+            assert_eq!(matches!(s, Cow::Borrowed(_)), given == used, "{given:?}");
+            assert!(registry::is_valid_label_name(&s) && !s.starts_with("__"));
+        }
+    }
+
+    #[test]
+    fn key_hasher_passes_the_key_hash_through() {
+        use std::hash::BuildHasher;
+        let key = Key::from_parts("k", vec![::metrics::Label::new("a", "1")]);
+        let hashed = BuildHasherDefault::<KeyHasher>::default().hash_one(&key);
+        assert_eq!(hashed, key.get_hash());
+    }
+}
