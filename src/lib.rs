@@ -98,6 +98,12 @@ pub use profx_runtime::{health, metrics, prometheus};
 #[doc(inline)]
 pub use profx_runtime::server;
 
+/// Export to an OpenTelemetry collector (feature `otlp`): profx's metrics pushed over
+/// OTLP/HTTP with protobuf every interval, from a thread of its own.
+#[cfg(feature = "otlp")]
+#[doc(inline)]
+pub use profx_runtime::otlp;
+
 #[doc(hidden)]
 #[cfg(feature = "enabled")]
 pub use profx_runtime::__private;
