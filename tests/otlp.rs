@@ -689,9 +689,14 @@ fn run_child(test: &str, vars: &[(&str, &str)]) -> (bool, String) {
 fn flaky() {}
 
 #[test]
-#[ignore = "run by failures_warn_once_and_recovery_is_reported in a child process"]
+#[ignore = "run by failures_warn_once_per_problem_and_recovery_is_reported in a child process"]
 fn child_flaky_receiver() {
-    let rx = Receiver::start(&[Reply::Status(503); 3]);
+    let rx = Receiver::start(&[
+        Reply::Status(503),
+        Reply::Status(503),
+        Reply::Status(400),
+        Reply::Status(400),
+    ]);
     flaky();
     flaky();
     let exporter = Builder::new()
@@ -699,7 +704,7 @@ fn child_flaky_receiver() {
         .interval(Duration::from_millis(30))
         .start()
         .unwrap();
-    rx.wait_until("three refused exports", |r| r.len() >= 3);
+    rx.wait_until("four refused exports", |r| r.len() >= 4);
     // Recorded while the collector refuses: the next accepted export has it.
     for _ in 0..3 {
         flaky();
@@ -715,7 +720,7 @@ fn child_flaky_receiver() {
 }
 
 #[test]
-fn failures_warn_once_and_recovery_is_reported() {
+fn failures_warn_once_per_problem_and_recovery_is_reported() {
     let (ok, stderr) = run_child("child_flaky_receiver", &[]);
     assert!(ok, "{stderr}");
     let url = stderr
@@ -724,10 +729,14 @@ fn failures_warn_once_and_recovery_is_reported() {
         .expect("the child names its receiver");
     let warning = format!("profx: warning: OTLP export to {url} failed: HTTP 503: overloaded");
     assert_eq!(stderr.matches(&warning).count(), 1, "{stderr}");
+    // A different problem is a new warning.
+    let other = format!("profx: warning: OTLP export to {url} failed: HTTP 400: overloaded");
+    assert_eq!(stderr.matches(&other).count(), 1, "{stderr}");
     assert!(stderr.contains("trying again every 30ms"), "{stderr}");
     let recovered = format!("profx: OTLP export to {url} works again");
     assert_eq!(stderr.matches(&recovered).count(), 1, "{stderr}");
-    assert!(stderr.find(&warning) < stderr.find(&recovered), "{stderr}");
+    assert!(stderr.find(&warning) < stderr.find(&other), "{stderr}");
+    assert!(stderr.find(&other) < stderr.find(&recovered), "{stderr}");
 }
 
 #[profx::agent(name = "otlp-env")]

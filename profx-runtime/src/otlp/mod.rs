@@ -88,6 +88,19 @@
 //! [`Exporter::export_now`] returns its result to the caller instead of printing it.
 //! [`Exporter::stop`] returns within about the timeout, whatever the collector does.
 //!
+//! Requests go through the proxy of `HTTP_PROXY`/`ALL_PROXY` unless `NO_PROXY` exempts the
+//! host, as with curl. `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` and `OTEL_EXPORTER_OTLP_TIMEOUT`
+//! are not read.
+//!
+//! # Cost
+//!
+//! One export reads every (agent, phase) key once, like a Prometheus scrape, and sends about
+//! 590 bytes per key (three points, the histogram's 22 bounds and 23 counts). Measured on a
+//! 2-core VM against a receiver on loopback, release build, `export_now` end to end: 1 agent
+//! without phases 1.9 kB in 0.2 ms; 10 agents with 5 phases each 36 kB in 0.3 ms; 100 agents
+//! with 10 phases each 645 kB in 4.5 ms; 1000 with 10 each 6.5 MB in 49 ms (a collector's
+//! OTLP/HTTP receiver takes 20 MiB by default). All of it on the exporter's thread.
+//!
 //! Without the `enabled` feature nothing is recorded: the exporter works the same and sends
 //! the resource with no metrics.
 
