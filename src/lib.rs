@@ -106,6 +106,11 @@ pub use profx_runtime::server;
 #[doc(inline)]
 pub use profx_runtime::metrics_rs;
 
+/// Export to an OpenTelemetry collector (feature `otlp`): profx's metrics pushed over
+/// OTLP/HTTP with protobuf every interval, from a thread of its own.
+#[cfg(feature = "otlp")]
+#[doc(inline)]
+pub use profx_runtime::otlp;
 /// `tracing` spans as phases (feature `tracing`): [`tracing_layer::ProfxLayer`], a
 /// `tracing-subscriber` layer.
 #[cfg(feature = "tracing")]

@@ -25,6 +25,15 @@ pub(crate) struct Config {
     pub(crate) server_addr: Option<String>,
     /// `PROFX_SERVER_TOKEN`: the bearer token the server requires (unset: none).
     pub(crate) server_token: Option<String>,
+    /// `PROFX_OTLP_ENDPOINT`, else `OTEL_EXPORTER_OTLP_ENDPOINT`: the base URL of the
+    /// OpenTelemetry collector the OTLP exporter pushes to (unset: no exporter).
+    pub(crate) otlp_endpoint: Option<String>,
+    /// `PROFX_OTLP_INTERVAL`: how often the OTLP exporter pushes.
+    pub(crate) otlp_interval: Duration,
+    /// `OTEL_EXPORTER_OTLP_HEADERS`: extra request headers, `k=v,k2=v2`.
+    pub(crate) otlp_headers: Vec<(String, String)>,
+    /// `OTEL_SERVICE_NAME`: the resource's `service.name` (unset: the executable's name).
+    pub(crate) service_name: Option<String>,
 }
 
 impl Default for Config {
@@ -37,6 +46,10 @@ impl Default for Config {
             metrics_interval: Duration::from_secs(1),
             server_addr: None,
             server_token: None,
+            otlp_endpoint: None,
+            otlp_interval: Duration::from_secs(10),
+            otlp_headers: Vec::new(),
+            service_name: None,
         }
     }
 }
@@ -93,6 +106,48 @@ impl Config {
                 |s| parse_token(s).map(Some),
                 TOKEN_FORM,
             ),
+            otlp_endpoint: {
+                // The standard variable is the fallback (and what a bad PROFX_ value falls
+                // back to).
+                let otel = parse_var(
+                    &get,
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    d.otlp_endpoint,
+                    |s| parse_endpoint(s).ok().map(Some),
+                    ENDPOINT_FORM,
+                );
+                parse_var(
+                    &get,
+                    "PROFX_OTLP_ENDPOINT",
+                    otel,
+                    |s| parse_endpoint(s).ok().map(Some),
+                    ENDPOINT_FORM,
+                )
+            },
+            otlp_interval: parse_var(
+                &get,
+                "PROFX_OTLP_INTERVAL",
+                d.otlp_interval,
+                parse_interval,
+                INTERVAL_FORM,
+            ),
+            otlp_headers: parse_var(
+                &get,
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                d.otlp_headers,
+                parse_headers,
+                HEADERS_FORM,
+            ),
+            service_name: parse_var(
+                &get,
+                "OTEL_SERVICE_NAME",
+                d.service_name,
+                |s| {
+                    let s = s.trim();
+                    (!s.is_empty()).then(|| Some(s.to_owned()))
+                },
+                "a non-empty name",
+            ),
         }
     }
 }
@@ -103,6 +158,111 @@ const COUNT_FORM: &str = "a whole number from 0 to 10000000";
 const INTERVAL_FORM: &str = "a duration from 10ms to 1h such as 500ms, 1s or 2m";
 const ADDR_FORM: &str = "HOST:PORT such as 127.0.0.1:9090, [::1]:9090 or localhost:9090";
 const TOKEN_FORM: &str = "a non-empty token of printable characters without spaces";
+/// The form of an OTLP endpoint (the OTLP exporter's errors name it too).
+pub(crate) const ENDPOINT_FORM: &str =
+    "an http:// URL such as http://localhost:4318 or http://collector:4318/prefix (https is not supported: profx sends plain HTTP, to a collector on the host or in the cluster)";
+const HEADERS_FORM: &str =
+    "comma-separated NAME=VALUE pairs such as api-key=abc,x-tenant=blue (values may be percent-encoded)";
+
+/// Checks an OTLP endpoint: `http://HOST[:PORT][/PATH]`, no user info, query or fragment.
+/// Returns it without a trailing `/`, or what is wrong with it.
+pub(crate) fn parse_endpoint(s: &str) -> Result<String, &'static str> {
+    let s = s.trim();
+    let scheme_end = s.find("://").ok_or("it has no scheme (http://)")?;
+    let scheme = &s[..scheme_end];
+    if scheme.eq_ignore_ascii_case("https") {
+        return Err("https is not supported (this build sends plain HTTP)");
+    }
+    if !scheme.eq_ignore_ascii_case("http") {
+        return Err("the scheme is not http");
+    }
+    let rest = &s[scheme_end + 3..];
+    if rest.contains(['?', '#']) {
+        return Err("it has a query or a fragment");
+    }
+    if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("it contains spaces or control characters");
+    }
+    let (authority, _path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if authority.contains('@') {
+        return Err("it has user info (put credentials in a header instead)");
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6
+            .split_once(']')
+            .ok_or("an IPv6 host lacks its closing ]")?;
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err("the IPv6 host is not an address");
+        }
+        match after {
+            "" => (host, None),
+            p => (
+                host,
+                Some(p.strip_prefix(':').ok_or("junk after the IPv6 host")?),
+            ),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("it has no host");
+    }
+    if !authority.starts_with('[')
+        && !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
+    {
+        return Err("the host is not a name or an address");
+    }
+    if let Some(p) = port {
+        if p.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err("the port is not a number from 1 to 65535");
+        }
+    }
+    Ok(s.trim_end_matches('/').to_owned())
+}
+
+/// `NAME=VALUE,NAME2=VALUE2` (the form of `OTEL_EXPORTER_OTLP_HEADERS`): names are HTTP token
+/// characters, values are percent-decoded and must be printable.
+pub(crate) fn parse_headers(s: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for pair in s.split(',') {
+        if pair.trim().is_empty() {
+            continue;
+        }
+        let (name, value) = pair.split_once('=')?;
+        let (name, value) = (name.trim(), percent_decode(value.trim())?);
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if name.is_empty() || !name.chars().all(token) {
+            return None;
+        }
+        if value.chars().any(|c| c.is_control()) {
+            return None;
+        }
+        out.push((name.to_ascii_lowercase(), value));
+    }
+    Some(out)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
 
 fn parse_interval(s: &str) -> Option<Duration> {
     humantime::parse_duration(s.trim())
@@ -151,6 +311,15 @@ impl Shown for u64 {
 impl Shown for Duration {
     fn shown(&self) -> String {
         humantime::format_duration(*self).to_string()
+    }
+}
+impl Shown for Vec<(String, String)> {
+    fn shown(&self) -> String {
+        if self.is_empty() {
+            "(none)".to_owned()
+        } else {
+            format!("({} headers)", self.len())
+        }
     }
 }
 impl Shown for Option<String> {
@@ -284,6 +453,83 @@ mod tests {
         for bad in ["127.0.0.1", ":80", "host:99999", "a b:1"] {
             assert_eq!(parse_addr(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn otlp_settings() {
+        let c = with(&[]);
+        assert_eq!(c.otlp_endpoint, None);
+        assert_eq!(c.otlp_interval, Duration::from_secs(10));
+        let c = with(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4318/"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=a%20b, X-Tenant=blue"),
+            ("OTEL_SERVICE_NAME", "svc"),
+            ("PROFX_OTLP_INTERVAL", "250ms"),
+        ]);
+        assert_eq!(c.otlp_endpoint.as_deref(), Some("http://otel:4318"));
+        assert_eq!(
+            c.otlp_headers,
+            [
+                ("api-key".to_owned(), "a b".to_owned()),
+                ("x-tenant".to_owned(), "blue".to_owned())
+            ]
+        );
+        assert_eq!(c.service_name.as_deref(), Some("svc"));
+        assert_eq!(c.otlp_interval, Duration::from_millis(250));
+        // PROFX_ wins; a bad PROFX_ value falls back to the standard variable.
+        let both = |p: &str| {
+            with(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4318"),
+                ("PROFX_OTLP_ENDPOINT", p),
+            ])
+            .otlp_endpoint
+        };
+        assert_eq!(both("http://[::1]:9").as_deref(), Some("http://[::1]:9"));
+        assert_eq!(both("otel:4318").as_deref(), Some("http://otel:4318"));
+        let bad = with(&[
+            ("PROFX_OTLP_INTERVAL", "often"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
+            ("OTEL_SERVICE_NAME", " "),
+        ]);
+        assert_eq!(bad, Config::default());
+    }
+
+    #[test]
+    fn endpoints() {
+        for good in [
+            "http://localhost:4318",
+            "HTTP://127.0.0.1",
+            "http://[::1]:4318/otlp/",
+            "http://my_collector.local:80/a/b",
+        ] {
+            assert!(parse_endpoint(good).is_ok(), "{good}");
+        }
+        assert_eq!(
+            parse_endpoint("http://c:4318/p/").unwrap(),
+            "http://c:4318/p"
+        );
+        for (bad, why) in [
+            ("localhost:4318", "scheme"),
+            ("https://c:4318", "https"),
+            ("ftp://c", "not http"),
+            ("http://", "no host"),
+            ("http://:4318", "no host"),
+            ("http://c:0", "port"),
+            ("http://c:99999", "port"),
+            ("http://c:x", "port"),
+            ("http://u:p@c", "user info"),
+            ("http://c/?q=1", "query"),
+            ("http://c d", "spaces"),
+            ("http://[::1", "closing"),
+            ("http://[zz]:1", "IPv6"),
+        ] {
+            let e = parse_endpoint(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        for bad in ["a", "=v", "a b=c", "k=%zz", "k=%0A"] {
+            assert_eq!(parse_headers(bad), None, "{bad}");
+        }
+        assert_eq!(parse_headers(""), Some(vec![]));
     }
 
     #[test]

@@ -20,6 +20,8 @@ mod serde_util;
 
 pub mod health;
 pub mod metrics;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod prometheus;
 #[cfg(feature = "server")]
 pub mod server;

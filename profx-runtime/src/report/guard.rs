@@ -154,6 +154,10 @@ pub struct ReportGuard {
     /// The monitoring server `PROFX_SERVER_ADDR` asked for; it stops when the guard drops.
     #[cfg(feature = "server")]
     server: Option<crate::server::Server>,
+    /// The OTLP exporter `PROFX_OTLP_ENDPOINT` asked for; it stops (final export) when the
+    /// guard drops, before the report is written.
+    #[cfg(feature = "otlp")]
+    otlp: Option<crate::otlp::Exporter>,
 }
 
 impl ReportGuard {
@@ -177,6 +181,7 @@ impl ReportGuard {
         };
         let mut guard = Self::running(targets);
         guard.start_server();
+        guard.start_otlp();
         guard
     }
 
@@ -199,6 +204,27 @@ impl ReportGuard {
         }
     }
 
+    /// Starts the OTLP exporter when `PROFX_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_ENDPOINT`)
+    /// is set (with feature `otlp`; without it, one warning says that `PROFX_OTLP_ENDPOINT` is
+    /// ignored).
+    fn start_otlp(&mut self) {
+        let config = crate::config::Config::from_env();
+        #[cfg(feature = "otlp")]
+        {
+            self.otlp = crate::otlp::start_from_config(&config);
+        }
+        #[cfg(not(feature = "otlp"))]
+        if let Ok(endpoint) = std::env::var("PROFX_OTLP_ENDPOINT") {
+            let _ = config;
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                eprintln!(
+                    "profx: warning: PROFX_OTLP_ENDPOINT={endpoint:?} is ignored: profx was built without the `otlp` feature"
+                )
+            });
+        }
+    }
+
     /// A guard writing to these targets (the form of `PROFX_REPORT`).
     pub fn with_targets(spec: &str) -> Result<ReportGuard, ReportSpecError> {
         Ok(Self::running(parse_report_targets(spec)?))
@@ -211,6 +237,8 @@ impl ReportGuard {
             targets,
             #[cfg(feature = "server")]
             server: None,
+            #[cfg(feature = "otlp")]
+            otlp: None,
         }
     }
 
@@ -257,6 +285,11 @@ impl Drop for ReportGuard {
     fn drop(&mut self) {
         // The collector's closing snapshot goes into the report.
         crate::collector::guard_dropped();
+        // The exporter's final export, so that the collector has the last figures.
+        #[cfg(feature = "otlp")]
+        if let Some(exporter) = self.otlp.take() {
+            exporter.stop();
+        }
         if !cfg!(feature = "enabled") {
             return;
         }
