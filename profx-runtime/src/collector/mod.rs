@@ -2,6 +2,7 @@
 //! virtual memory, CPU, threads and, with the counting allocator, the heap — into a bounded
 //! ring, and what those samples add up to: averages and the memory trend.
 
+pub(crate) mod process;
 mod summary;
 mod trend;
 

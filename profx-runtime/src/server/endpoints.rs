@@ -75,7 +75,7 @@ fn api_metrics() -> serde_json::Value {
         Value::Array(a) => a,
         _ => Vec::new(),
     };
-    for m in crate::prometheus::process_metrics() {
+    for m in crate::collector::process::process_metrics() {
         out.push(json!({
             "name": m.name,
             "labels": {},
@@ -149,7 +149,7 @@ pub(super) async fn stats(state: &State) -> Response<Body> {
     let stats = blocking(move || {
         let report = crate::global().report();
         let executions: u64 = report.agents.values().map(|m| m.total_executions).sum();
-        let process = crate::prometheus::process_metrics();
+        let process = crate::collector::process::process_metrics();
         let figure = |name: &str| process.iter().find(|m| m.name == name).map(|m| m.value);
         let mib = |b: Option<f64>| b.map(|b| (b / (1024.0 * 1024.0) * 100.0).round() / 100.0);
         let heap = figure("profx_heap_live_bytes");
@@ -189,7 +189,7 @@ pub(super) async fn dashboard_feed(state: &State) -> Response<Body> {
 
 /// A snapshot of this process now (`None` without the `enabled` feature).
 pub(super) fn process_sample() -> Option<crate::SystemSnapshot> {
-    crate::prometheus::process_snapshot().map(|(s, _start)| s)
+    crate::collector::process::process_snapshot().map(|(s, _start)| s)
 }
 
 pub(super) fn build_info() -> serde_json::Value {

@@ -1,0 +1,147 @@
+//! The state and future an `#[agent]` body runs in: one execution, installed as the current one
+//! for a sync body or for each poll of an async one.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering::*;
+use std::task::{Context, Poll};
+
+use super::*;
+
+/// The execution of one `#[agent]` call (`None` when not recording).
+#[doc(hidden)]
+pub struct AgentState(Option<ActiveAgent>);
+
+struct ActiveAgent {
+    st: ExecState,
+    panicked: bool,
+}
+
+// SAFETY: the raw pointer is to the profiler (Sync, outlives the state); nothing in the state is
+// tied to the thread that made it.
+unsafe impl Send for AgentState {}
+unsafe impl Sync for AgentState {}
+
+impl AgentState {
+    /// Starts an execution of the agent at `site` in the global profiler.
+    #[inline(always)]
+    pub fn new(site: &'static Site, request: Option<fmt::Arguments<'_>>) -> AgentState {
+        let inner = global_inner();
+        if !inner.enabled.load(Relaxed) {
+            return AgentState(None);
+        }
+        Self::begin(inner, site, request)
+    }
+
+    #[inline(never)]
+    fn begin(
+        inner: &Inner,
+        site: &'static Site,
+        request: Option<fmt::Arguments<'_>>,
+    ) -> AgentState {
+        let st = ExecState::start_with(inner, site.id(), |s| {
+            if let Some(a) = request {
+                let _ = s.write_fmt(a);
+            }
+        });
+        AgentState(Some(ActiveAgent {
+            st,
+            panicked: false,
+        }))
+    }
+
+    /// Runs a sync body as this execution.
+    #[inline(always)]
+    pub fn run_sync<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let Some(a) = &mut self.0 else {
+            return f();
+        };
+        let prev = CURRENT.replace(&mut a.st);
+        let _restore = Restore {
+            prev,
+            panicked: &mut a.panicked,
+        };
+        f()
+    }
+
+    /// Runs a future as this execution: installed on every poll.
+    #[inline]
+    pub fn run<F: Future>(&mut self, fut: F) -> AgentFuture<'_, F> {
+        AgentFuture { st: self, fut }
+    }
+
+    /// Ends the execution with `outcome`.
+    #[inline(always)]
+    pub fn finish(self, outcome: Outcome<'_>) {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        if let Some(a) = this.0.take() {
+            a.end(outcome);
+        }
+    }
+}
+
+impl ActiveAgent {
+    #[inline(never)]
+    fn end(mut self, outcome: Outcome<'_>) {
+        self.st.finish(outcome, (0, 0));
+    }
+}
+
+impl Drop for AgentState {
+    fn drop(&mut self) {
+        if let Some(a) = self.0.take() {
+            let outcome = if a.panicked || std::thread::panicking() {
+                Outcome::Panicked
+            } else {
+                Outcome::Cancelled
+            };
+            a.end(outcome);
+        }
+    }
+}
+
+/// An async agent's body, installing its execution on every poll.
+#[doc(hidden)]
+pub struct AgentFuture<'a, F> {
+    st: &'a mut AgentState,
+    fut: F,
+}
+
+impl<F: Future> Future for AgentFuture<'_, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `fut` is never moved out of `self`; it is pinned as `self` is.
+        let this = unsafe { self.get_unchecked_mut() };
+        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        let Some(a) = &mut this.st.0 else {
+            return fut.poll(cx);
+        };
+        let counting = a.st.alloc.poll_start();
+        // Both pointers come from `st`, so neither invalidates the other.
+        let st: *mut ExecState = &mut a.st;
+        // When counting allocations: this poll's, on this thread, even when it unwinds.
+        // SAFETY: `st` is valid: it was just made from a reference.
+        let _count = counting.map(|m| PollAlloc(unsafe { ptr::addr_of_mut!((*st).alloc) }, m));
+        let prev = CURRENT.replace(st);
+        let _restore = Restore {
+            prev,
+            panicked: &mut a.panicked,
+        };
+        fut.poll(cx)
+    }
+}
+
+/// Adds what one poll allocated to its execution when the poll ends.
+struct PollAlloc(*mut crate::alloc::Tally, crate::alloc::Mark);
+
+impl Drop for PollAlloc {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: the tally belongs to the execution being polled, which outlives the poll;
+        // nothing else touches it during the poll (phases only reach the execution's depth and
+        // record).
+        unsafe { (*self.0).poll_end(self.1) };
+    }
+}

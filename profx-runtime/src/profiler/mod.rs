@@ -1,0 +1,288 @@
+//! The profiler: the switch, and the read side that turns every thread's slots into metrics.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::{AggregateMetrics, Bottleneck, Execution, ExecutionProfile, Report};
+
+#[cfg(feature = "enabled")]
+pub(crate) use on::*;
+
+/// Records executions of agents and the phases inside them, and answers what they cost.
+///
+/// [`global()`] is the process-wide instance that the macros record into;
+/// [`Profiler::new`] makes an isolated one (for tests, or to compare two runs side by side)
+/// that the manual API ([`Profiler::start_execution`]) records into.
+///
+/// Without the `enabled` feature every method exists with the same signature and returns
+/// empty data, so code calling it compiles unchanged.
+///
+/// ```
+/// let p = profx_runtime::Profiler::new(true);
+/// let mut ex = p.start_execution("codebase-locator", "Find main.go");
+/// ex.start_phase("search");
+/// ex.end_phase();
+/// ex.end(());
+/// let m = p.agent_metrics("codebase-locator");
+/// if cfg!(feature = "enabled") {
+///     assert_eq!(m.unwrap().total_executions, 1);
+/// } else {
+///     assert!(m.is_none());
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Profiler {
+    #[cfg(feature = "enabled")]
+    pub(crate) inner: std::sync::Arc<Inner>,
+}
+
+impl std::fmt::Debug for Profiler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Profiler")
+            .field("enabled", &self.is_enabled())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The process-wide profiler the macros record into.
+///
+/// Made on first use; `PROFX_ENABLED`, `PROFX_MAX_EXECUTIONS`, `PROFX_MAX_PHASES` and
+/// `PROFX_SAMPLE` are read then (a bad value warns once and the default is used).
+#[inline]
+pub fn global() -> &'static Profiler {
+    #[cfg(feature = "enabled")]
+    {
+        on::global_profiler()
+    }
+    #[cfg(not(feature = "enabled"))]
+    {
+        static OFF: Profiler = Profiler {};
+        &OFF
+    }
+}
+
+impl Profiler {
+    /// An isolated profiler, recording or not from the start. Its limits come from the
+    /// environment like the global one's.
+    pub fn new(enabled: bool) -> Profiler {
+        #[cfg(feature = "enabled")]
+        {
+            let mut config = crate::config::Config::from_env();
+            config.enabled = enabled;
+            Profiler {
+                inner: std::sync::Arc::new(Inner::new(config)),
+            }
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            let _ = enabled;
+            Profiler {}
+        }
+    }
+
+    /// Turns recording on.
+    pub fn enable(&self) {
+        #[cfg(feature = "enabled")]
+        self.inner
+            .enabled
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Turns recording off: an instrumented call then costs one load and a branch.
+    pub fn disable(&self) {
+        #[cfg(feature = "enabled")]
+        self.inner
+            .enabled
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether calls are being recorded (always `false` without the `enabled` feature).
+    pub fn is_enabled(&self) -> bool {
+        #[cfg(feature = "enabled")]
+        {
+            self.inner
+                .enabled
+                .load(std::sync::atomic::Ordering::Relaxed)
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            false
+        }
+    }
+
+    /// Forgets everything recorded so far. Calls that are running finish into the new data.
+    pub fn clear(&self) {
+        #[cfg(feature = "enabled")]
+        self.inner
+            .gen
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Starts an execution of `agent` by hand, for code that cannot take an attribute.
+    /// `request` says what it was asked to do (`""` for nothing).
+    pub fn start_execution(&self, agent: &str, request: &str) -> Execution {
+        #[cfg(feature = "enabled")]
+        {
+            Execution::start(self.clone(), agent, request)
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            let _ = (agent, request);
+            Execution::disabled()
+        }
+    }
+
+    /// What `agent`'s executions added up to; `None` if it has none.
+    pub fn agent_metrics(&self, agent: &str) -> Option<AggregateMetrics> {
+        #[cfg(feature = "enabled")]
+        {
+            let id = crate::registry::lookup(agent)?;
+            self.inner.read(Some(id)).agents.remove(agent)
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            let _ = agent;
+            None
+        }
+    }
+
+    /// The kept execution with this id (`ExecutionProfile::id`, `Execution::id`).
+    pub fn execution(&self, id: &str) -> Option<ExecutionProfile> {
+        #[cfg(feature = "enabled")]
+        {
+            self.inner.execution(id)
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            let _ = id;
+            None
+        }
+    }
+
+    /// The kept executions of `agent`, oldest first (at most `PROFX_MAX_EXECUTIONS`).
+    pub fn executions(&self, agent: &str) -> Vec<ExecutionProfile> {
+        #[cfg(feature = "enabled")]
+        {
+            let Some(id) = crate::registry::lookup(agent) else {
+                return Vec::new();
+            };
+            self.inner
+                .executions(Some(id))
+                .remove(agent)
+                .unwrap_or_default()
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            let _ = agent;
+            Vec::new()
+        }
+    }
+
+    /// Agents and phases that are slow against `threshold` or erratic, most severe first.
+    pub fn bottlenecks(&self, threshold: Duration) -> Vec<Bottleneck> {
+        #[cfg(feature = "enabled")]
+        {
+            let r = self.inner.read(None);
+            crate::bottleneck::detect(r.agents.iter(), r.loose.iter(), threshold)
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            let _ = threshold;
+            Vec::new()
+        }
+    }
+
+    /// Every key's durations folded onto fixed upper `bounds` (ascending), for exporters that
+    /// need exact Prometheus histograms: one entry per agent (its executions, `phase: None`)
+    /// and per phase within an agent (`agent` is `""` for phases run outside any execution),
+    /// ordered by agent, then the agent's own entry, then phases by name. Empty without the
+    /// `enabled` feature.
+    ///
+    /// Each key's log-linear counts are merged across threads (as every other read does) and
+    /// each log-linear bucket is assigned, as a whole, to the first bound at or above its
+    /// *upper* value. A bucket lies wholly below or above every bound except the one it
+    /// straddles, so the only edge effect is that observations less than 1/64 (1.6%) below a
+    /// bound may be counted in the next bucket up; `count` and `sum` are exact. Reads only:
+    /// nothing on the recording path changes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = profx_runtime::Profiler::new(true);
+    /// p.start_execution("loader", "").end(());
+    /// let bounds = [Duration::from_millis(1), Duration::from_secs(1)];
+    /// let h = p.histograms(&bounds);
+    /// if cfg!(feature = "enabled") {
+    ///     assert_eq!(h[0].agent, "loader");
+    ///     assert_eq!(h[0].count, 1);
+    ///     assert_eq!(h[0].buckets.len(), 2);
+    ///     assert_eq!(h[0].buckets[1], 1); // cumulative: everything is at or below 1 s
+    /// } else {
+    ///     assert!(h.is_empty());
+    /// }
+    /// ```
+    pub fn histograms(&self, bounds: &[Duration]) -> Vec<KeyHistogram> {
+        #[cfg(feature = "enabled")]
+        {
+            self.inner.histograms(bounds)
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            let _ = bounds;
+            Vec::new()
+        }
+    }
+
+    /// Everything recorded, now.
+    pub fn report(&self) -> Report {
+        #[cfg(feature = "enabled")]
+        {
+            let r = self.inner.read(None);
+            let executions = self.inner.executions(None);
+            let bottlenecks = crate::bottleneck::detect(
+                r.agents.iter(),
+                r.loose.iter(),
+                Report::BOTTLENECK_THRESHOLD,
+            );
+            let mut report = Report::from_parts(r.agents, r.phases, executions);
+            report.bottlenecks = bottlenecks;
+            report.system = crate::collector::system_for(self);
+            // Memory figures are real (not zeros) once the counting allocator is in use.
+            report.memory_measured = crate::alloc::installed();
+            report
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            Report::empty()
+        }
+    }
+}
+
+/// The durations of one key (an agent's executions, or a phase within an agent) on fixed
+/// bounds; see [`Profiler::histograms`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyHistogram {
+    /// The agent (`""` for a phase run outside any execution).
+    pub agent: String,
+    /// The phase, or `None` for the agent's own executions.
+    pub phase: Option<String>,
+    /// Calls (executions of the agent, or calls of the phase).
+    pub count: u64,
+    /// Calls that failed.
+    pub failures: u64,
+    /// The sum of the durations (exact).
+    pub sum: Duration,
+    /// Cumulative counts, one per bound given: calls at or below that bound (up to the edge
+    /// effect documented on [`Profiler::histograms`]). `count` is the `+Inf` bucket.
+    pub buckets: Vec<u64>,
+}
+
+/// What one read of the slots gives.
+#[cfg_attr(not(feature = "enabled"), allow(dead_code))]
+pub(crate) struct Read {
+    pub(crate) agents: BTreeMap<String, AggregateMetrics>,
+    pub(crate) phases: BTreeMap<String, crate::PhaseMetrics>,
+    pub(crate) loose: BTreeMap<String, crate::PhaseMetrics>,
+}
+
+#[cfg(feature = "enabled")]
+mod on;
