@@ -45,6 +45,19 @@
 //!
 //! Without the `enabled` feature nothing is recorded and the process is not read: [`render`]
 //! returns an empty exposition (an empty string, which Prometheus accepts).
+//!
+//! # Why not a client crate
+//!
+//! The two well-kept crates were weighed. `prometheus-client` (with a custom `Collector`)
+//! encodes OpenMetrics 1.0 only — `# EOF`, `# UNIT`, `_created`, content type
+//! `application/openmetrics-text` — not the 0.0.4 text format asked of `/metrics`, and
+//! `promtool check metrics` reads the 0.0.4 format. The `prometheus` crate's `TextEncoder`
+//! writes 0.0.4 but only from its protobuf `MetricFamily` messages, which would mean building
+//! a protobuf tree (and compiling the `protobuf` runtime) on every scrape to print a few
+//! lines. The writer here is small (one function per line kind), and the tests hold it to the
+//! real parsers: `tests/prometheus.rs` and `tests/server.rs` run Prometheus' own `promtool
+//! check metrics` on the output and parse it back to the recorded values, including label
+//! values with quotes, backslashes and newlines.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
