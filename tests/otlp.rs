@@ -674,6 +674,8 @@ fn run_child(test: &str, vars: &[(&str, &str)]) -> (bool, String) {
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_HEADERS",
         "OTEL_SERVICE_NAME",
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
         "PROFX_SERVER_ADDR",
     ] {
         cmd.env_remove(v);
@@ -771,6 +773,11 @@ fn the_environment_starts_the_exporter_with_main() {
             ("PROFX_OTLP_INTERVAL", "1h"),
             ("OTEL_SERVICE_NAME", "otlp-env-svc"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=blue%20team"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=staging,service.name=loses",
+            ),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "5000"),
             ("PROFX_REPORT", &report_spec),
         ],
     );
@@ -781,6 +788,10 @@ fn the_environment_starts_the_exporter_with_main() {
     assert_eq!(
         resource_attr(q.request(), "service.name"),
         Some(any_value::Value::StringValue("otlp-env-svc".into()))
+    );
+    assert_eq!(
+        resource_attr(q.request(), "deployment.environment"),
+        Some(any_value::Value::StringValue("staging".into()))
     );
     assert_eq!(executions(q.request(), "otlp-env"), 4);
     assert!(report.exists(), "the report is still written");

@@ -34,6 +34,11 @@ pub(crate) struct Config {
     pub(crate) otlp_headers: Vec<(String, String)>,
     /// `OTEL_SERVICE_NAME`: the resource's `service.name` (unset: the executable's name).
     pub(crate) service_name: Option<String>,
+    /// `OTEL_RESOURCE_ATTRIBUTES`: more resource attributes, `k=v,k2=v2` (`OTEL_SERVICE_NAME`
+    /// wins over a `service.name` here, as the OpenTelemetry specification says).
+    pub(crate) resource_attributes: Vec<(String, String)>,
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT`: the bound on one export, in milliseconds.
+    pub(crate) otlp_timeout: Duration,
 }
 
 impl Default for Config {
@@ -50,6 +55,8 @@ impl Default for Config {
             otlp_interval: Duration::from_secs(10),
             otlp_headers: Vec::new(),
             service_name: None,
+            resource_attributes: Vec::new(),
+            otlp_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -148,6 +155,26 @@ impl Config {
                 },
                 "a non-empty name",
             ),
+            resource_attributes: parse_var(
+                &get,
+                "OTEL_RESOURCE_ATTRIBUTES",
+                d.resource_attributes,
+                parse_attributes,
+                ATTRIBUTES_FORM,
+            ),
+            otlp_timeout: parse_var(
+                &get,
+                "OTEL_EXPORTER_OTLP_TIMEOUT",
+                d.otlp_timeout,
+                |s| {
+                    s.trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|&ms| (1..=600_000).contains(&ms))
+                        .map(Duration::from_millis)
+                },
+                "a whole number of milliseconds from 1 to 600000, such as 10000",
+            ),
         }
     }
 }
@@ -161,6 +188,8 @@ const TOKEN_FORM: &str = "a non-empty token of printable characters without spac
 /// The form of an OTLP endpoint (the OTLP exporter's errors name it too).
 pub(crate) const ENDPOINT_FORM: &str =
     "an http:// URL such as http://localhost:4318 or http://collector:4318/prefix (https is not supported: profx sends plain HTTP, to a collector on the host or in the cluster)";
+const ATTRIBUTES_FORM: &str =
+    "comma-separated KEY=VALUE pairs such as deployment.environment=prod,service.version=1.2 (values may be percent-encoded)";
 const HEADERS_FORM: &str =
     "comma-separated NAME=VALUE pairs such as api-key=abc,x-tenant=blue (values may be percent-encoded)";
 
@@ -243,6 +272,27 @@ pub(crate) fn parse_headers(s: &str) -> Option<Vec<(String, String)>> {
             return None;
         }
         out.push((name.to_ascii_lowercase(), value));
+    }
+    Some(out)
+}
+
+/// `KEY=VALUE,KEY2=VALUE2` (the form of `OTEL_RESOURCE_ATTRIBUTES`): keys are non-empty and
+/// printable without spaces, values are percent-decoded and printable.
+fn parse_attributes(s: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for pair in s.split(',') {
+        if pair.trim().is_empty() {
+            continue;
+        }
+        let (key, value) = pair.split_once('=')?;
+        let (key, value) = (key.trim(), percent_decode(value.trim())?);
+        if key.is_empty() || key.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return None;
+        }
+        if value.chars().any(|c| c.is_control()) {
+            return None;
+        }
+        out.push((key.to_owned(), value));
     }
     Some(out)
 }
@@ -492,6 +542,36 @@ mod tests {
             ("OTEL_SERVICE_NAME", " "),
         ]);
         assert_eq!(bad, Config::default());
+    }
+
+    #[test]
+    fn otel_resource_attributes_and_timeout() {
+        let c = with(&[
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=prod, service.version=1%2C2",
+            ),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+        ]);
+        assert_eq!(
+            c.resource_attributes,
+            [
+                ("deployment.environment".to_owned(), "prod".to_owned()),
+                ("service.version".to_owned(), "1,2".to_owned())
+            ]
+        );
+        assert_eq!(c.otlp_timeout, Duration::from_millis(2500));
+        for bad in [
+            ("OTEL_RESOURCE_ATTRIBUTES", "novalue"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "=x"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "a b=c"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "k=%zz"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "0"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "9999999"),
+        ] {
+            assert_eq!(with(&[bad]), Config::default(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -534,9 +534,13 @@ pub(crate) fn start_from_config(config: &crate::config::Config) -> Option<Export
     let endpoint = config.otlp_endpoint.as_ref()?;
     let mut builder = Builder::new()
         .endpoint(endpoint.clone())
-        .interval(config.otlp_interval);
+        .interval(config.otlp_interval)
+        .timeout(config.otlp_timeout);
     for (k, v) in &config.otlp_headers {
         builder = builder.header(k.clone(), v.clone());
+    }
+    for (k, v) in &config.resource_attributes {
+        builder = builder.resource(k.clone(), v.clone());
     }
     if let Some(name) = &config.service_name {
         builder = builder.resource("service.name", name.clone());
