@@ -18,8 +18,10 @@
 //! `#[profx::main]` (and [`ReportGuard::from_env`](crate::ReportGuard::from_env)) starts one
 //! when `PROFX_OTLP_ENDPOINT` (or the standard `OTEL_EXPORTER_OTLP_ENDPOINT`) is set, pushing
 //! every `PROFX_OTLP_INTERVAL` (default 10s) with the headers of
-//! `OTEL_EXPORTER_OTLP_HEADERS` and the `service.name` of `OTEL_SERVICE_NAME`, and stops it
-//! (final export) when `main` ends, before the report is written.
+//! `OTEL_EXPORTER_OTLP_HEADERS`, the resource attributes of `OTEL_RESOURCE_ATTRIBUTES`, the
+//! `service.name` of `OTEL_SERVICE_NAME` (which wins over one in the attributes) and the
+//! timeout of `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds), and stops it (final export) when
+//! `main` ends, before the report is written.
 //!
 //! # What is sent
 //!
@@ -89,8 +91,8 @@
 //! [`Exporter::stop`] returns within about the timeout, whatever the collector does.
 //!
 //! Requests go through the proxy of `HTTP_PROXY`/`ALL_PROXY` unless `NO_PROXY` exempts the
-//! host, as with curl. `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` and `OTEL_EXPORTER_OTLP_TIMEOUT`
-//! are not read.
+//! host, as with curl. `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (a full URL for metrics alone) is
+//! not read.
 //!
 //! # Cost
 //!
