@@ -10,20 +10,36 @@
 //! printed. Each peer is set up with a collector that really records, and the number of calls
 //! each one saw is printed at the end.
 //!
+//! Rows (g*) are profx's `tracing` integration: the same `#[tracing::instrument]`ed `work` as
+//! row (e), run with another subscriber set as the thread's default for that case only
+//! (`tracing::dispatcher::with_default` around each round; the global one, with the timing
+//! layer, is back for every other case): (g) `ProfxLayer`, inside a `#[profx::agent]`
+//! execution so that every span is a phase of it; (g1) the timing layer of row (e), and (g0)
+//! `Identity`, a layer doing nothing, both set that same way, for reference. A scoped
+//! subscriber costs more than the global one (each span holds a reference-counted handle to
+//! it: two atomic operations on a shared counter per span, contended on two threads), so (g)
+//! is to be read against (g1), which pays that as well; (g1) against (e) shows what it is;
+//! and (g0) is what tracing and its registry cost before any layer does anything. (Not the
+//! registry alone: without a layer on top of it, it never frees a closed span.)
+//!
 //! Environment: `PROFX_BENCH_CALLS` (calls per round, default 500000), `PROFX_BENCH_ROUNDS`
 //! (default 15).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
 use std::time::Instant;
+
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
 
 use profx_bench::peers::{
     clock, hotpath_calls, hotpath_report_path, start_peers, timing_layer, FASTRACE_NS,
     FASTRACE_ROOTS, FASTRACE_SPANS,
 };
 use profx_bench::workloads::{
-    calls, in_pieces, profx_chunk, two_phases, two_plain, work_fastrace, work_hotpath, work_plain,
-    work_profx, work_tracing, CHUNK,
+    calls, in_pieces, profx_chunk, tracing_chunk, two_phases, two_plain, work_fastrace,
+    work_hotpath, work_plain, work_profx, work_tracing, CHUNK,
 };
 use profx_bench::{
     env_u64, mean_of_medians, print_header, print_total_time, process_cpu_ns, run_threads, Plan,
@@ -41,6 +57,9 @@ static MADE_PROFX_OFF: AtomicU64 = AtomicU64::new(0);
 static MADE_HOTPATH: AtomicU64 = AtomicU64::new(0);
 static MADE_FASTRACE: AtomicU64 = AtomicU64::new(0);
 static MADE_TRACING: AtomicU64 = AtomicU64::new(0);
+static MADE_PROFX_LAYER: AtomicU64 = AtomicU64::new(0);
+static MADE_TIMING_SCOPED: AtomicU64 = AtomicU64::new(0);
+static MADE_IDENTITY: AtomicU64 = AtomicU64::new(0);
 static MADE_EXECS: AtomicU64 = AtomicU64::new(0);
 
 fn loop_plain(start: u64, n: u64) -> u64 {
@@ -100,6 +119,54 @@ fn loop_fastrace(start: u64, n: u64) -> u64 {
 
 fn loop_tracing(start: u64, n: u64) -> u64 {
     made(&MADE_TRACING, n, calls(start, n, work_tracing))
+}
+
+/// The subscribers of rows (g*), made once each: `tracing_subscriber::registry()` with
+/// `ProfxLayer`, with the timing layer of row (e), and with `Identity` (a layer doing nothing;
+/// the registry frees a closed span's slot when a `Layered` on top of it closes the span:
+/// alone, it keeps every span).
+fn profx_layer_dispatch() -> &'static Dispatch {
+    static D: OnceLock<Dispatch> = OnceLock::new();
+    D.get_or_init(|| {
+        Dispatch::new(tracing_subscriber::registry().with(profx::tracing_layer::ProfxLayer::new()))
+    })
+}
+
+fn timing_layer_dispatch() -> &'static Dispatch {
+    static D: OnceLock<Dispatch> = OnceLock::new();
+    D.get_or_init(|| Dispatch::new(tracing_subscriber::registry().with(timing_layer::TimingLayer)))
+}
+
+fn identity_dispatch() -> &'static Dispatch {
+    static D: OnceLock<Dispatch> = OnceLock::new();
+    D.get_or_init(|| {
+        Dispatch::new(
+            tracing_subscriber::registry().with(tracing_subscriber::layer::Identity::new()),
+        )
+    })
+}
+
+fn loop_tracing_profx_layer(start: u64, n: u64) -> u64 {
+    // This thread's default for this round only: the global subscriber (timing layer) is
+    // the default again when it returns. The spans of an execution (one `CHUNK`) are
+    // phases of it.
+    let acc = tracing::dispatcher::with_default(profx_layer_dispatch(), || {
+        in_pieces(start, n, CHUNK, tracing_chunk)
+    });
+    made(&MADE_PROFX_LAYER, n, acc)
+}
+
+fn loop_tracing_timing_scoped(start: u64, n: u64) -> u64 {
+    let acc = tracing::dispatcher::with_default(timing_layer_dispatch(), || {
+        calls(start, n, work_tracing)
+    });
+    made(&MADE_TIMING_SCOPED, n, acc)
+}
+
+fn loop_tracing_identity(start: u64, n: u64) -> u64 {
+    let acc =
+        tracing::dispatcher::with_default(identity_dispatch(), || calls(start, n, work_tracing));
+    made(&MADE_IDENTITY, n, acc)
 }
 
 fn loop_two_phases(start: u64, n: u64) -> u64 {
@@ -173,6 +240,21 @@ const CASES: &[Case] = &[
     Case::on("(e) hotpath #[measure]", Kind::Call, loop_hotpath),
     Case::on("(e) fastrace #[trace]", Kind::Call, loop_fastrace),
     Case::on("(e) tracing #[instrument]+layer", Kind::Call, loop_tracing),
+    Case::on(
+        "(g) tracing #[instrument]+ProfxLayer*",
+        Kind::Call,
+        loop_tracing_profx_layer,
+    ),
+    Case::on(
+        "(g1) tracing #[instrument]+layer*",
+        Kind::Call,
+        loop_tracing_timing_scoped,
+    ),
+    Case::on(
+        "(g0) tracing #[instrument]+Identity*",
+        Kind::Call,
+        loop_tracing_identity,
+    ),
     Case::on(
         "(f0) 2 plain calls (per exec)",
         Kind::ExecBaseline,
@@ -260,7 +342,7 @@ fn print_table(plan: Plan, threads: usize, results: &[Result]) {
         if threads > 1 { ", mean of the threads' medians" } else { "" },
     );
     let pair = quanta_pair(results);
-    print!("{:<34} {:>9} {:>8} {:>8}", "case", "median", "min", "max");
+    print!("{:<38} {:>9} {:>8} {:>8}", "case", "median", "min", "max");
     if threads > 1 {
         for t in 0..threads {
             print!(" {:>8}", format!("thr{t}"));
@@ -275,7 +357,7 @@ fn print_table(plan: Plan, threads: usize, results: &[Result]) {
             .fold(f64::INFINITY, f64::min);
         let max = r.threads.iter().map(Rounds::max).fold(0.0, f64::max);
         let m = r.median();
-        print!("{:<34} {:>9.2} {:>8.2} {:>8.2}", c.label, m, min, max);
+        print!("{:<38} {:>9.2} {:>8.2} {:>8.2}", c.label, m, min, max);
         if threads > 1 {
             for t in &r.threads {
                 print!(" {:>8.2}", t.median());
@@ -293,7 +375,30 @@ fn print_table(plan: Plan, threads: usize, results: &[Result]) {
     }
     println!("(overhead = median - median of (a), or of (f0) for (f); ratio(b) = overhead / (b), or median / (b) for the clock rows;");
     println!(" cpu/call = CPU time of the whole process, background collector threads included, per call made, warm-up included;");
-    println!(" (f0) and (f) rows are per execution)");
+    println!(" (f0) and (f) rows are per execution; (g*): * = the subscriber is the thread's default for the case, not the global one;");
+    println!(" (g) is profx's own tracing integration, (g1) the layer of (e) and (g0) a layer doing nothing: none is among the peers of the SPEC §10 lines)");
+}
+
+/// profx's `tracing` integration next to the tracing rows and profx's own `#[phase]`.
+fn print_tracing_integration(threads: usize, results: &[Result]) {
+    let phase = overhead(results, "(c)");
+    let global = overhead(results, "(e) tracing");
+    let layer = overhead(results, "(g)");
+    let timing = overhead(results, "(g1)");
+    let identity = overhead(results, "(g0)");
+    println!(
+        "{threads} thread(s), overhead per call: (g) ProfxLayer {:.2} ns = (g1) timing layer {:.2} ns x{:.2} = (c) #[phase] {:.2} ns x{:.2}; \
+         above (g0) Identity {:.2} ns: ProfxLayer {:+.2} ns, timing layer {:+.2} ns; scoped subscriber (g1) - (e) {:+.2} ns",
+        layer,
+        timing,
+        layer / timing,
+        phase,
+        layer / phase,
+        identity,
+        layer - identity,
+        timing - identity,
+        timing - global,
+    );
 }
 
 /// CPU time per call of case `i` over that of its uninstrumented baseline.
@@ -321,14 +426,25 @@ fn print_seen_so_far() {
         .get("work_profx")
         .map_or(0, |p| p.calls);
     println!(
-        "recorded so far: profx work_profx {} of {} made; fastrace {} of {} made; tracing {} of {} made",
+        "recorded so far: profx work_profx {} of {} made; fastrace {} of {} made; tracing {} of {} made; ProfxLayer {} of {} made",
         profx_calls,
         MADE_PROFX.load(Relaxed) + MADE_PROFX_NO_AGENT.load(Relaxed),
         FASTRACE_SPANS.load(Relaxed),
         MADE_FASTRACE.load(Relaxed),
         timing_layer::totals().0,
-        MADE_TRACING.load(Relaxed)
+        MADE_TRACING.load(Relaxed) + MADE_TIMING_SCOPED.load(Relaxed),
+        profx_layer_phases(&profx::global().report()),
+        MADE_PROFX_LAYER.load(Relaxed),
     );
+}
+
+/// The spans `ProfxLayer` recorded: calls of phase `work_tracing` in agent `tracing_chunk`.
+fn profx_layer_phases(report: &profx::Report) -> u64 {
+    report
+        .agents
+        .get("tracing_chunk")
+        .and_then(|a| a.phases.get("work_tracing"))
+        .map_or(0, |p| p.calls)
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -357,6 +473,11 @@ fn main() {
     print_table(plan, 2, &two);
     print_seen_so_far();
 
+    println!();
+    println!("== tracing spans as profx phases (ProfxLayer) ==");
+    print_tracing_integration(1, &one);
+    print_tracing_integration(2, &two);
+
     // Two threads against one, per case.
     println!();
     println!("== 2 threads / 1 thread, per-call overhead: wall clock (median), raw median, and CPU time ==");
@@ -367,7 +488,7 @@ fn main() {
             let c1 = cpu_overhead(&one, i);
             let c2 = cpu_overhead(&two, i);
             println!(
-                "{:<34} overhead {:>7.2} -> {:>7.2} ns x{:<5.2} raw {:>7.2} -> {:>7.2} ns x{:<5.2} cpu overhead {:>7.2} -> {:>7.2} ns x{:.2}",
+                "{:<38} overhead {:>7.2} -> {:>7.2} ns x{:<5.2} raw {:>7.2} -> {:>7.2} ns x{:<5.2} cpu overhead {:>7.2} -> {:>7.2} ns x{:.2}",
                 c.label,
                 o1,
                 o2,
@@ -449,11 +570,45 @@ fn main() {
         FASTRACE_ROOTS.load(Relaxed)
     );
     println!(
-        "tracing    #[instrument]+layer : made {} / recorded {} spans (mean {:.1} ns)",
+        "tracing    #[instrument]+layer : made {} in (e) + {} in (g1) / recorded {} spans (mean {:.1} ns); none of the {} of (g) and {} of (g0) -> {}",
         MADE_TRACING.load(Relaxed),
+        MADE_TIMING_SCOPED.load(Relaxed),
         tracing_seen,
-        tracing_ns as f64 / tracing_seen.max(1) as f64
+        tracing_ns as f64 / tracing_seen.max(1) as f64,
+        MADE_PROFX_LAYER.load(Relaxed),
+        MADE_IDENTITY.load(Relaxed),
+        verdict(tracing_seen == MADE_TRACING.load(Relaxed) + MADE_TIMING_SCOPED.load(Relaxed))
     );
+    let layer_seen = profx_layer_phases(&report);
+    let made_layer = MADE_PROFX_LAYER.load(Relaxed);
+    let layer_execs = report
+        .agents
+        .get("tracing_chunk")
+        .map_or(0, |a| a.total_executions);
+    // `report.phases` counts every call of a phase, in executions or not.
+    let layer_outside = report
+        .phases
+        .get("work_tracing")
+        .map_or(0, |p| p.calls)
+        .saturating_sub(layer_seen);
+    println!(
+        "profx      ProfxLayer spans    : made {} / recorded {} phases work_tracing in {} executions of agent tracing_chunk ({} outside any execution) -> {}",
+        made_layer,
+        layer_seen,
+        layer_execs,
+        layer_outside,
+        verdict(layer_seen == made_layer && layer_outside == 0)
+    );
+    if let Some(p) = report
+        .agents
+        .get("tracing_chunk")
+        .and_then(|a| a.phases.get("work_tracing"))
+    {
+        println!(
+            "(profx's own figures for work_tracing through ProfxLayer: mean {:?}, p50 {:?}, p99 {:?})",
+            p.avg_duration, p.percentiles.p50, p.percentiles.p99
+        );
+    }
     if let Some(p) = report.phases.get("work_profx") {
         println!(
             "(profx's own figures for work_profx: mean {:?}, p50 {:?}, p99 {:?})",

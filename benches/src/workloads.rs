@@ -2,7 +2,8 @@
 //! and instrumented by profx and by each peer, and the loops that call it.
 //!
 //! Every instrumented function keeps the name the reports are read by (`work_profx`,
-//! `profx_chunk`, `two_phases`, `phase_a`, `phase_b`, `work_hotpath`).
+//! `profx_chunk`, `two_phases`, `phase_a`, `phase_b`, `work_hotpath`, `work_tracing`,
+//! `tracing_chunk`).
 
 use std::hint::black_box;
 
@@ -91,6 +92,15 @@ pub fn two_plain(x: u64) -> u64 {
 #[inline(never)]
 pub fn profx_chunk(start: u64, n: u64) -> u64 {
     calls(start, n, work_profx)
+}
+
+/// `n` calls of the `#[tracing::instrument]`ed `work` inside one execution: with
+/// `profx::tracing_layer::ProfxLayer` as the thread's subscriber, each span becomes a phase
+/// of this agent's execution (the overhead bench's row (e')).
+#[profx::agent]
+#[inline(never)]
+pub fn tracing_chunk(start: u64, n: u64) -> u64 {
+    calls(start, n, work_tracing)
 }
 
 /// Calls `f` on `start..start + n` (each argument through `black_box`), summing the results.
