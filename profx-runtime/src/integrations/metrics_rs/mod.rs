@@ -84,14 +84,16 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::Duration;
 
-use ::metrics::{
-    CounterFn, GaugeFn, HistogramFn, Key, KeyName, Metadata, Recorder, SetRecorderError,
-    SharedString, Unit,
-};
+use ::metrics::{Key, KeyName, Metadata, Recorder, SetRecorderError, SharedString, Unit};
 
 use crate::metrics::{self as registry, MetricError, MetricKind};
+
+mod handles;
+mod names;
+
+use handles::{refused, CounterHandle, GaugeHandle, HistogramHandle};
+use names::{name_message, sanitize_label_name, sanitize_metric_name, ShowKey};
 
 /// The counter where the recorder counts what it could not record, with the labels `metric`
 /// (the metric's name as recorded) and `reason` (`negative`, `nan`, `infinite`, `refused`).
@@ -293,239 +295,6 @@ impl State {
     }
 }
 
-fn name_message(given: &str, used: &str) -> String {
-    format!(
-        "metric name {given:?} is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*): \
-         recorded as {used:?}"
-    )
-}
-
-/// A key as the warnings show it: `name{label="value", …}`.
-struct ShowKey<'a>(&'a Key);
-
-impl fmt::Display for ShowKey<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.0.name())?;
-        let mut labels = self.0.labels().peekable();
-        if labels.peek().is_some() {
-            f.write_str("{")?;
-            for (i, l) in labels.enumerate() {
-                if i > 0 {
-                    f.write_str(", ")?;
-                }
-                write!(f, "{}={:?}", l.key(), l.value())?;
-            }
-            f.write_str("}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Characters outside `[a-zA-Z0-9_:]` (first: `[a-zA-Z_:]`) become `_`; empty becomes `_`.
-fn sanitize_metric_name(name: &str) -> Cow<'_, str> {
-    if registry::is_valid_metric_name(name) {
-        return Cow::Borrowed(name);
-    }
-    if name.is_empty() {
-        // Owned: a change, so it is warned about.
-        return Cow::Owned("_".into());
-    }
-    let ok = |i: usize, c: char| {
-        c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
-    };
-    Cow::Owned(
-        name.chars()
-            .enumerate()
-            .map(|(i, c)| if ok(i, c) { c } else { '_' })
-            .collect(),
-    )
-}
-
-/// Characters outside `[a-zA-Z0-9_]` (first: `[a-zA-Z_]`) become `_`; empty becomes `_`;
-/// a leading `__` becomes `_`; `le` on a histogram becomes `_le`.
-fn sanitize_label_name(name: &str, histogram: bool) -> Cow<'_, str> {
-    let mut out: Cow<'_, str> = if registry::is_valid_label_name(name) {
-        Cow::Borrowed(name)
-    } else if name.is_empty() {
-        Cow::Owned("_".into())
-    } else {
-        let ok = |i: usize, c: char| {
-            c.is_ascii_alphabetic() || c == '_' || (i > 0 && c.is_ascii_digit())
-        };
-        Cow::Owned(
-            name.chars()
-                .enumerate()
-                .map(|(i, c)| if ok(i, c) { c } else { '_' })
-                .collect(),
-        )
-    };
-    if out.starts_with("__") {
-        out = Cow::Owned(format!("_{}", out.trim_start_matches('_')));
-    }
-    if histogram && out == "le" {
-        out = Cow::Owned("_le".into());
-    }
-    out
-}
-
-/// Counts the updates of one metric that were not recorded, for one reason, in
-/// [`DROPPED_METRIC`]; registered on the first.
-struct Dropped {
-    metric: String,
-    reason: &'static str,
-    counter: OnceLock<Option<registry::Counter>>,
-}
-
-impl Dropped {
-    fn new(metric: &str, reason: &'static str) -> Dropped {
-        Dropped {
-            metric: metric.to_owned(),
-            reason,
-            counter: OnceLock::new(),
-        }
-    }
-
-    fn add(&self, n: u64) {
-        let counter = self.counter.get_or_init(|| {
-            let labels = [("metric", self.metric.as_str()), ("reason", self.reason)];
-            match registry::counter(DROPPED_METRIC, &labels) {
-                Ok(c) => {
-                    let _ = registry::describe(
-                        DROPPED_METRIC,
-                        "Updates of `metrics` crate metrics that profx did not record: values \
-                         of histograms that are negative, NaN or infinite, and updates of keys \
-                         its registry refused.",
-                    );
-                    Some(c)
-                }
-                Err(e) => {
-                    eprintln!(
-                        "profx: warning: metrics: cannot count dropped updates of {:?}: {e}",
-                        self.metric
-                    );
-                    None
-                }
-            }
-        });
-        if let Some(c) = counter {
-            c.inc_by(n);
-        }
-    }
-}
-
-struct CounterHandle {
-    counter: registry::Counter,
-    /// `absolute` reads then adds: one at a time.
-    absolute: Mutex<()>,
-}
-
-impl CounterFn for CounterHandle {
-    fn increment(&self, value: u64) {
-        self.counter.inc_by(value);
-    }
-
-    fn absolute(&self, value: u64) {
-        let _one = self.absolute.lock().unwrap_or_else(|e| e.into_inner());
-        let now = self.counter.value();
-        if value > now {
-            self.counter.inc_by(value - now);
-        }
-    }
-}
-
-struct GaugeHandle(registry::Gauge);
-
-impl GaugeFn for GaugeHandle {
-    fn increment(&self, value: f64) {
-        self.0.add(value);
-    }
-
-    fn decrement(&self, value: f64) {
-        self.0.add(-value);
-    }
-
-    fn set(&self, value: f64) {
-        self.0.set(value);
-    }
-}
-
-struct HistogramHandle {
-    histogram: registry::Histogram,
-    negative: Dropped,
-    nan: Dropped,
-    infinite: Dropped,
-}
-
-impl HistogramHandle {
-    /// The value as a duration, or the reason it is not one (counted).
-    fn duration(&self, seconds: f64, count: u64) -> Option<Duration> {
-        let dropped = if seconds.is_nan() {
-            &self.nan
-        } else if seconds < 0.0 {
-            &self.negative
-        } else if seconds.is_infinite() {
-            &self.infinite
-        } else {
-            return Some(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX));
-        };
-        dropped.add(count);
-        None
-    }
-}
-
-impl HistogramFn for HistogramHandle {
-    fn record(&self, value: f64) {
-        if let Some(d) = self.duration(value, 1) {
-            self.histogram.record(d);
-        }
-    }
-
-    fn record_many(&self, value: f64, count: usize) {
-        if let Some(d) = self.duration(value, count as u64) {
-            for _ in 0..count {
-                self.histogram.record(d);
-            }
-        }
-    }
-}
-
-/// The handle of a key profx's registry refused: counts its updates.
-struct Refused(Dropped);
-
-impl CounterFn for Refused {
-    fn increment(&self, _: u64) {
-        self.0.add(1);
-    }
-    fn absolute(&self, _: u64) {
-        self.0.add(1);
-    }
-}
-
-impl GaugeFn for Refused {
-    fn increment(&self, _: f64) {
-        self.0.add(1);
-    }
-    fn decrement(&self, _: f64) {
-        self.0.add(1);
-    }
-    fn set(&self, _: f64) {
-        self.0.add(1);
-    }
-}
-
-impl HistogramFn for Refused {
-    fn record(&self, _: f64) {
-        self.0.add(1);
-    }
-    fn record_many(&self, _: f64, count: usize) {
-        self.0.add(count as u64);
-    }
-}
-
-fn refused(name: &str) -> Arc<Refused> {
-    Arc::new(Refused(Dropped::new(name, "refused")))
-}
-
 /// The cached handle of `key`, made with `make` the first time.
 fn cached<T: Clone>(handles: &Handles<T>, key: &Key, make: impl FnOnce() -> T) -> T {
     if let Some(h) = read(handles).get(key) {
@@ -570,10 +339,7 @@ impl Recorder for ProfxRecorder {
                 .state
                 .register(MetricKind::Counter, key, registry::counter)
             {
-                Ok(counter) => ::metrics::Counter::from_arc(Arc::new(CounterHandle {
-                    counter,
-                    absolute: Mutex::new(()),
-                })),
+                Ok(counter) => ::metrics::Counter::from_arc(Arc::new(CounterHandle::new(counter))),
                 Err(name) => ::metrics::Counter::from_arc(refused(&name)),
             }
         })
@@ -596,12 +362,7 @@ impl Recorder for ProfxRecorder {
             {
                 Ok(histogram) => {
                     let name = sanitize_metric_name(key.name());
-                    ::metrics::Histogram::from_arc(Arc::new(HistogramHandle {
-                        histogram,
-                        negative: Dropped::new(&name, "negative"),
-                        nan: Dropped::new(&name, "nan"),
-                        infinite: Dropped::new(&name, "infinite"),
-                    }))
+                    ::metrics::Histogram::from_arc(Arc::new(HistogramHandle::new(histogram, &name)))
                 }
                 Err(name) => ::metrics::Histogram::from_arc(refused(&name)),
             }
@@ -612,47 +373,6 @@ impl Recorder for ProfxRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn metric_names_as_the_prometheus_exporter_sanitises_them() {
-        for (given, used) in [
-            ("ok_name:rate", "ok_name:rate"),
-            ("http.requests", "http_requests"),
-            ("1foobar", "_foobar"),
-            ("123", "_23"),
-            ("*", "_"),
-            ("a-b c", "a_b_c"),
-            ("tâches", "t_ches"),
-            ("", "_"),
-        ] {
-            let s = sanitize_metric_name(given);
-            assert_eq!(s, used, "{given:?}");
-            assert_eq!(matches!(s, Cow::Borrowed(_)), given == used, "{given:?}");
-            assert!(registry::is_valid_metric_name(&s));
-        }
-    }
-
-    #[test]
-    fn label_names_are_sanitised_and_unreserved() {
-        for (given, histogram, used) in [
-            ("status", false, "status"),
-            ("status-code", false, "status_code"),
-            ("node:id", false, "node_id"),
-            ("1st", false, "_st"),
-            ("", false, "_"),
-            ("__shard", false, "_shard"),
-            ("___", false, "_"),
-            ("__1", false, "_1"),
-            ("le", false, "le"),
-            ("le", true, "_le"),
-            ("_le", true, "_le"),
-        ] {
-            let s = sanitize_label_name(given, histogram);
-            assert_eq!(s, used, "{given:?}");
-            assert_eq!(matches!(s, Cow::Borrowed(_)), given == used, "{given:?}");
-            assert!(registry::is_valid_label_name(&s) && !s.starts_with("__"));
-        }
-    }
 
     #[test]
     fn key_hasher_passes_the_key_hash_through() {
