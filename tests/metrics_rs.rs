@@ -286,6 +286,57 @@ fn updates_from_many_threads_all_count() {
     assert_eq!(value("mrs_threads_gauge", &[]), MetricValue::Gauge(4000.0));
 }
 
+/// Threads that each go through many short-lived recorders (each thread keeps its own
+/// handles per recorder, dropped with the recorder), and threads that exit: every update
+/// counts, `absolute` and histograms included.
+#[test]
+fn per_thread_handles_of_short_lived_recorders_all_count() {
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..50 {
+                    let recorder = profx::metrics_rs::ProfxRecorder::new();
+                    metrics::with_local_recorder(&recorder, || {
+                        for _ in 0..20 {
+                            metrics::counter!("mrs_short_lived_total").increment(1);
+                            metrics::histogram!("mrs_short_lived_seconds").record(0.001);
+                        }
+                        metrics::gauge!("mrs_short_lived_gauge").increment(0.5);
+                    });
+                }
+            });
+        }
+    });
+    assert_eq!(
+        value("mrs_short_lived_total", &[]),
+        MetricValue::Counter(4 * 50 * 20)
+    );
+    assert_eq!(
+        value("mrs_short_lived_gauge", &[]),
+        MetricValue::Gauge(4.0 * 50.0 * 0.5)
+    );
+    match value("mrs_short_lived_seconds", &[]) {
+        MetricValue::Histogram(h) => assert_eq!(h.count, 4 * 50 * 20),
+        other => panic!("{other:?}"),
+    }
+    // `absolute` through two threads' own handles of one recorder: the larger value wins.
+    let recorder = profx::metrics_rs::ProfxRecorder::new();
+    std::thread::scope(|s| {
+        for n in [7u64, 11] {
+            let r = &recorder;
+            s.spawn(move || {
+                metrics::with_local_recorder(r, || {
+                    metrics::counter!("mrs_short_lived_absolute_total").absolute(n)
+                })
+            });
+        }
+    });
+    assert_eq!(
+        value("mrs_short_lived_absolute_total", &[]),
+        MetricValue::Counter(11)
+    );
+}
+
 /// A recorder of the user's that puts a prefix on every name and hands on to profx's.
 struct Prefixed(profx::metrics_rs::ProfxRecorder);
 

@@ -185,3 +185,43 @@ impl HistogramFn for Refused {
 pub(super) fn refused(name: &str) -> Arc<Refused> {
     Arc::new(Refused(Dropped::new(name, "refused")))
 }
+
+/// A thread's own handle forwarding to the shared one: cloning it writes only this thread's
+/// reference count (see `local` in the module above).
+pub(super) struct ThreadCounter(pub(super) ::metrics::Counter);
+
+impl CounterFn for ThreadCounter {
+    fn increment(&self, value: u64) {
+        self.0.increment(value);
+    }
+    fn absolute(&self, value: u64) {
+        self.0.absolute(value);
+    }
+}
+
+/// A thread's own gauge handle forwarding to the shared one.
+pub(super) struct ThreadGauge(pub(super) ::metrics::Gauge);
+
+impl GaugeFn for ThreadGauge {
+    fn increment(&self, value: f64) {
+        self.0.increment(value);
+    }
+    fn decrement(&self, value: f64) {
+        self.0.decrement(value);
+    }
+    fn set(&self, value: f64) {
+        self.0.set(value);
+    }
+}
+
+/// A thread's own histogram handle forwarding to the shared one.
+pub(super) struct ThreadHistogram(pub(super) ::metrics::Histogram);
+
+impl HistogramFn for ThreadHistogram {
+    fn record(&self, value: f64) {
+        self.0.record(value);
+    }
+    fn record_many(&self, value: f64, count: usize) {
+        self.0.record_many(value, count);
+    }
+}

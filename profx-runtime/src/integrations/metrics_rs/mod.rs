@@ -71,19 +71,22 @@
 //!
 //! # Cost
 //!
-//! The `metrics` macros ask the recorder for a handle on every call; the recorder keeps the
-//! handles in a map keyed by the key's precomputed hash (a read lock and one lookup), so the
-//! name checks, the warnings and profx's registration happen once per key. Updates then go to
-//! profx's lock-free handles.
+//! The `metrics` macros ask the recorder for a handle on every call. The recorder answers from
+//! a map of the calling thread's own (keyed by the key's precomputed hash; no lock), with an
+//! `Arc` of that thread's own, so threads updating one key share no reference count or lock;
+//! the name checks, the warnings and profx's registration happen once per key, under a lock,
+//! the first time. Updates then go to profx's lock-free handles. A handle kept by the caller
+//! (`let c = metrics::counter!(…)`) skips the lookup altogether.
 //!
 //! Without the `enabled` feature the recorder still checks and translates names (profx's
 //! registry validates without it too), and every update does nothing.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use ::metrics::{Key, KeyName, Metadata, Recorder, SetRecorderError, SharedString, Unit};
 
@@ -92,7 +95,10 @@ use crate::metrics::{self as registry, MetricError, MetricKind};
 mod handles;
 mod names;
 
-use handles::{refused, CounterHandle, GaugeHandle, HistogramHandle};
+use handles::{
+    refused, CounterHandle, GaugeHandle, HistogramHandle, ThreadCounter, ThreadGauge,
+    ThreadHistogram,
+};
 use names::{name_message, sanitize_label_name, sanitize_metric_name, ShowKey};
 
 /// The counter where the recorder counts what it could not record, with the labels `metric`
@@ -295,6 +301,64 @@ impl State {
     }
 }
 
+/// A thread's own handles for the keys of one recorder: each wraps the shared handle in an
+/// `Arc` of the thread's own ([`ThreadCounter`] …).
+#[derive(Default)]
+struct Local {
+    counters: LocalMap<::metrics::Counter>,
+    gauges: LocalMap<::metrics::Gauge>,
+    histograms: LocalMap<::metrics::Histogram>,
+}
+
+type LocalMap<T> = HashMap<Key, T, BuildHasherDefault<KeyHasher>>;
+
+thread_local! {
+    /// Per recorder alive (a weak reference, so its address cannot be reused while listed),
+    /// this thread's handles.
+    static LOCAL: RefCell<Vec<(Weak<State>, Local)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The handle of `key` from this thread's cache for the recorder `state`, made with `make` the
+/// first time on this thread. `None` when the thread's cache cannot be used (the thread is
+/// exiting, or this is a re-entrant call): the caller then takes the shared handle.
+///
+/// The `metrics` macros ask for the handle on every call, and a handle is an `Arc`: were every
+/// thread given clones of one `Arc` from one locked map, two threads updating one key would
+/// write the same reference count and lock word on every call. Here each thread clones its
+/// own `Arc`, found without a lock; the update itself goes on to profx's striped handle.
+fn local<T: Clone>(
+    state: &Arc<State>,
+    pick: fn(&mut Local) -> &mut LocalMap<T>,
+    key: &Key,
+    make: impl FnOnce() -> T,
+) -> Option<T> {
+    LOCAL
+        .try_with(|cell| {
+            let mut all = cell.try_borrow_mut().ok()?;
+            let i = match all
+                .iter()
+                .position(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(state)))
+            {
+                Some(i) => i,
+                None => {
+                    // Drop the caches of recorders that are gone before adding one.
+                    all.retain(|(w, _)| w.strong_count() > 0);
+                    all.push((Arc::downgrade(state), Local::default()));
+                    all.len() - 1
+                }
+            };
+            let map = pick(&mut all[i].1);
+            if let Some(h) = map.get(key) {
+                return Some(h.clone());
+            }
+            let h = make();
+            map.insert(key.clone(), h.clone());
+            Some(h)
+        })
+        .ok()
+        .flatten()
+}
+
 /// The cached handle of `key`, made with `make` the first time.
 fn cached<T: Clone>(handles: &Handles<T>, key: &Key, make: impl FnOnce() -> T) -> T {
     if let Some(h) = read(handles).get(key) {
@@ -318,6 +382,45 @@ impl ProfxRecorder {
                 .warn(format!("description of {:?} refused: {e}", key.as_str()));
         }
     }
+
+    /// The handle of `key` shared by every thread (made and registered the first time).
+    fn shared_counter(&self, key: &Key) -> ::metrics::Counter {
+        cached(&self.state.counters, key, || {
+            match self
+                .state
+                .register(MetricKind::Counter, key, registry::counter)
+            {
+                Ok(counter) => ::metrics::Counter::from_arc(Arc::new(CounterHandle::new(counter))),
+                Err(name) => ::metrics::Counter::from_arc(refused(&name)),
+            }
+        })
+    }
+
+    /// The gauge handle of `key` shared by every thread.
+    fn shared_gauge(&self, key: &Key) -> ::metrics::Gauge {
+        cached(&self.state.gauges, key, || {
+            match self.state.register(MetricKind::Gauge, key, registry::gauge) {
+                Ok(g) => ::metrics::Gauge::from_arc(Arc::new(GaugeHandle(g))),
+                Err(name) => ::metrics::Gauge::from_arc(refused(&name)),
+            }
+        })
+    }
+
+    /// The histogram handle of `key` shared by every thread.
+    fn shared_histogram(&self, key: &Key) -> ::metrics::Histogram {
+        cached(&self.state.histograms, key, || {
+            match self
+                .state
+                .register(MetricKind::Histogram, key, registry::histogram)
+            {
+                Ok(histogram) => {
+                    let name = sanitize_metric_name(key.name());
+                    ::metrics::Histogram::from_arc(Arc::new(HistogramHandle::new(histogram, &name)))
+                }
+                Err(name) => ::metrics::Histogram::from_arc(refused(&name)),
+            }
+        })
+    }
 }
 
 impl Recorder for ProfxRecorder {
@@ -334,39 +437,37 @@ impl Recorder for ProfxRecorder {
     }
 
     fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> ::metrics::Counter {
-        cached(&self.state.counters, key, || {
-            match self
-                .state
-                .register(MetricKind::Counter, key, registry::counter)
-            {
-                Ok(counter) => ::metrics::Counter::from_arc(Arc::new(CounterHandle::new(counter))),
-                Err(name) => ::metrics::Counter::from_arc(refused(&name)),
-            }
-        })
+        local(
+            &self.state,
+            |l| &mut l.counters,
+            key,
+            || ::metrics::Counter::from_arc(Arc::new(ThreadCounter(self.shared_counter(key)))),
+        )
+        .unwrap_or_else(|| self.shared_counter(key))
     }
 
     fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> ::metrics::Gauge {
-        cached(&self.state.gauges, key, || {
-            match self.state.register(MetricKind::Gauge, key, registry::gauge) {
-                Ok(g) => ::metrics::Gauge::from_arc(Arc::new(GaugeHandle(g))),
-                Err(name) => ::metrics::Gauge::from_arc(refused(&name)),
-            }
-        })
+        local(
+            &self.state,
+            |l| &mut l.gauges,
+            key,
+            || ::metrics::Gauge::from_arc(Arc::new(ThreadGauge(self.shared_gauge(key)))),
+        )
+        .unwrap_or_else(|| self.shared_gauge(key))
     }
 
     fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> ::metrics::Histogram {
-        cached(&self.state.histograms, key, || {
-            match self
-                .state
-                .register(MetricKind::Histogram, key, registry::histogram)
-            {
-                Ok(histogram) => {
-                    let name = sanitize_metric_name(key.name());
-                    ::metrics::Histogram::from_arc(Arc::new(HistogramHandle::new(histogram, &name)))
-                }
-                Err(name) => ::metrics::Histogram::from_arc(refused(&name)),
-            }
-        })
+        local(
+            &self.state,
+            |l| &mut l.histograms,
+            key,
+            || {
+                ::metrics::Histogram::from_arc(Arc::new(ThreadHistogram(
+                    self.shared_histogram(key),
+                )))
+            },
+        )
+        .unwrap_or_else(|| self.shared_histogram(key))
     }
 }
 
