@@ -36,7 +36,9 @@
 //! timeout](Builder::request_timeout) (a client that stalls mid-request is dropped, and a
 //! keep-alive connection idle for that long is closed), and the answer must be ready within it
 //! too (else 503, and the handler is stopped). At most [`max_connections`](Builder::max_connections) connections are
-//! served at once; one more is answered 503 and closed. Request bodies are never read.
+//! served at once; one more is answered 503 and closed. Request bodies are never read. A client
+//! that shuts down its sending side (or hangs up) is taken as gone, as Go's `net/http` does: its
+//! request may go unanswered and its handler is stopped (a CPU profile ends with its client).
 //!
 //! # The stack
 //!
