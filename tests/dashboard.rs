@@ -6,9 +6,9 @@
 
 #[path = "dashboard/cdp.rs"]
 mod cdp;
+#[path = "common/http.rs"]
+mod http;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use profx::server::{self, Builder, Server};
 use serde_json::Value;
 
 use cdp::Browser;
+use http::{get, request};
 
 /// Tests that record or clear the global profiler run one at a time: they check exact counts.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -30,74 +31,6 @@ const WAIT: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------------------------------------
 // Raw HTTP
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("a JSON body")
-    }
-}
-
-/// `GET` (or `HEAD`) `path` with extra header lines, on a connection of its own.
-fn request(addr: SocketAddr, method: &str, path: &str, headers: &str) -> Reply {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n"
-    )
-    .unwrap();
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    let status = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let mut reply = Reply {
-        status,
-        headers: Vec::new(),
-        body: Vec::new(),
-    };
-    loop {
-        line.clear();
-        r.read_line(&mut line).unwrap();
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        let (k, v) = l.split_once(':').unwrap();
-        reply
-            .headers
-            .push((k.trim().to_owned(), v.trim().to_owned()));
-    }
-    let len: usize = reply
-        .header("content-length")
-        .map_or(0, |v| v.parse().unwrap());
-    if method != "HEAD" {
-        reply.body = vec![0; len];
-        r.read_exact(&mut reply.body).unwrap();
-    }
-    reply
-}
-
-fn get(addr: SocketAddr, path: &str) -> Reply {
-    request(addr, "GET", path, "")
-}
 
 fn start() -> Server {
     server::start("127.0.0.1:0").expect("the server starts")

@@ -3,8 +3,8 @@
 #![cfg(all(feature = "enabled", feature = "server", feature = "pprof", unix))]
 
 use std::hint::black_box;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 
 use pprof::protos::{Message, Profile};
 use profx::server::{self, Builder};
+
+#[path = "common/http.rs"]
+mod http;
+
+use http::{get, Reply};
 
 /// The name the profiles must show.
 const BUSY: &str = "profx_pprof_test_busy_spin";
@@ -63,66 +68,6 @@ impl Drop for Spinner {
             black_box(t.join().unwrap());
         }
     }
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// `GET path` on a new connection; waits at most 60 s for the answer (a profile is 1 to 3 s
-/// here).
-fn get(addr: SocketAddr, path: &str) -> Reply {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .unwrap();
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line).expect("a status line");
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {line:?}"));
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        r.read_line(&mut line).unwrap();
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        let (k, v) = l.split_once(':').expect("a header");
-        headers.push((k.trim().to_owned(), v.trim().to_owned()));
-    }
-    let mut reply = Reply {
-        status,
-        headers,
-        body: Vec::new(),
-    };
-    let len: usize = reply
-        .header("content-length")
-        .and_then(|v| v.parse().ok())
-        .expect("a content-length");
-    reply.body = vec![0; len];
-    r.read_exact(&mut reply.body).unwrap();
-    reply
 }
 
 /// Whether a `SIGPROF` handler is installed: pprof-rs installs one while it profiles (and sets

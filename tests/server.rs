@@ -1,99 +1,19 @@
 //! The monitoring server over real HTTP/1.1 on loopback: raw requests on `std::net::TcpStream`.
 #![cfg(all(feature = "enabled", feature = "server"))]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use profx::server::{self, Builder, Server};
 
-/// A parsed response.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
+#[path = "common/http.rs"]
+mod http;
 
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).expect("a JSON body")
-    }
-}
+use http::{connect, get, raw, read_reply};
 
 fn start() -> Server {
     server::start("127.0.0.1:0").expect("the server starts")
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).expect("connect");
-    s.set_nodelay(true).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s
-}
-
-/// Reads one response from a keep-alive connection (bodies always have a content-length).
-fn read_reply(r: &mut BufReader<TcpStream>, head_only: bool) -> std::io::Result<Reply> {
-    let mut line = String::new();
-    if r.read_line(&mut line)? == 0 {
-        return Err(std::io::ErrorKind::UnexpectedEof.into());
-    }
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {line:?}"));
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        r.read_line(&mut line)?;
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        let (k, v) = l.split_once(':').expect("a header");
-        headers.push((k.trim().to_owned(), v.trim().to_owned()));
-    }
-    let mut reply = Reply {
-        status,
-        headers,
-        body: Vec::new(),
-    };
-    let len: usize = reply
-        .header("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    if !head_only {
-        reply.body = vec![0; len];
-        r.read_exact(&mut reply.body)?;
-    }
-    Ok(reply)
-}
-
-/// Sends `raw` on a new connection and reads the one reply.
-fn raw(addr: SocketAddr, raw: &[u8]) -> Reply {
-    let mut s = connect(addr);
-    s.write_all(raw).unwrap();
-    let head_only = raw.starts_with(b"HEAD ");
-    read_reply(&mut BufReader::new(s), head_only).expect("a reply")
-}
-
-fn get(addr: SocketAddr, path: &str) -> Reply {
-    raw(
-        addr,
-        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
 }
 
 fn record(agent: &str, phase: &str, n: usize) {
