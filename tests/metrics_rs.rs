@@ -3,8 +3,10 @@
 //! by `promtool`), names sanitised with one warning each, bad histogram values and refused keys
 //! counted.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+#[path = "common/promtool.rs"]
+mod promtool;
 use std::sync::Once;
 use std::time::Duration;
 
@@ -58,34 +60,6 @@ fn dropped(metric: &str, reason: &str) -> u64 {
         None => 0,
         Some(other) => panic!("{other:?}"),
     }
-}
-
-fn promtool(text: &str) -> (bool, String) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "promtool is needed for this test ({e}): install it with \
-                 `apt-get install -y prometheus` (Debian/Ubuntu)"
-            )
-        });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), said)
 }
 
 #[test]
@@ -199,13 +173,7 @@ fn exposition_with_sanitised_names_passes_promtool() {
         "{text}"
     );
     // The render holds every metric of this process, the other tests' included.
-    if std::path::Path::new("/usr/bin/promtool").exists() {
-        let (ok, said) = promtool(&text);
-        assert!(ok, "promtool check metrics failed:\n{said}\n{text}");
-        assert!(said.trim().is_empty(), "promtool lint warnings:\n{said}");
-    } else {
-        eprintln!("promtool not found at /usr/bin/promtool: the exposition was not checked");
-    }
+    promtool::assert_clean(&text);
 }
 
 #[test]

@@ -5,8 +5,9 @@
 #![cfg(feature = "enabled")]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::process::{Command, Stdio};
+
+#[path = "common/promtool.rs"]
+mod promtool;
 use std::time::{Duration, Instant};
 
 use profx::{metrics, Profiler};
@@ -130,35 +131,6 @@ fn find<'a>(samples: &'a [Sample], name: &str, labels: &[(&str, &str)]) -> &'a S
         .unwrap_or_else(|| panic!("no {name}{labels:?}"))
 }
 
-fn promtool(text: &str) -> (bool, String) {
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => panic!(
-            "promtool is needed for this test ({e}): install it with \
-             `apt-get install -y prometheus` (Debian/Ubuntu)"
-        ),
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), said)
-}
-
 const WEIRD: &str = "we\"ird\\agent\nname";
 
 #[test]
@@ -198,9 +170,7 @@ fn exposition_passes_promtool_and_parses_back_to_what_was_recorded() {
     println!("{text}");
 
     // (1) promtool: valid and lint-clean.
-    let (ok, said) = promtool(&text);
-    assert!(ok, "promtool check metrics failed:\n{said}");
-    assert!(said.trim().is_empty(), "promtool lint warnings:\n{said}");
+    promtool::assert_clean(&text);
 
     // (2) parsed back.
     let (samples, types) = parse(&text);

@@ -9,6 +9,8 @@ use profx::server::{self, Builder, Server};
 
 #[path = "common/http.rs"]
 mod http;
+#[path = "common/promtool.rs"]
+mod promtool;
 
 use http::{connect, get, raw, read_reply};
 
@@ -166,28 +168,8 @@ fn metrics_pass_promtool_and_carry_the_recorded_values() {
     assert!(body.contains("profx_agent_executions_total{agent=\"srv_prom\"} 5"));
     assert!(body.contains("profx_phase_calls_total{agent=\"srv_prom\",phase=\"parse\"} 5"));
 
-    let child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = child.expect(
-        "promtool is needed (Debian package `prometheus`; .ci/run installs it when missing)",
-    );
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, said) = promtool::check_metrics(&body);
+    assert!(ok, "promtool: {said}");
 
     // /api/metrics: jq '.[] | select(.name == "srv_test_jobs_total") | .value'
     let api = get(server.local_addr(), "/api/metrics").json();
