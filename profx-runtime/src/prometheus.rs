@@ -177,14 +177,8 @@ fn custom_families(e: &mut Encoder, families: &[metrics::MetricFamily]) {
             MetricKind::Counter if !f.name.ends_with("_total") => format!("{}_total", f.name),
             _ => f.name.clone(),
         };
-        let default_help;
-        let help = match &f.help {
-            Some(h) => h.as_str(),
-            None => {
-                default_help = format!("Custom {} {}.", f.kind.as_str(), f.name);
-                &default_help
-            }
-        };
+        let help = f.help_or_default();
+        let help = &*help;
         match f.kind {
             MetricKind::Counter => e.counters(
                 &name,

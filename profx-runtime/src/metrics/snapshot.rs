@@ -21,6 +21,28 @@ pub struct MetricFamily {
     pub series: Vec<MetricSeries>,
 }
 
+impl MetricFamily {
+    /// The help text given to [`describe`](super::describe), or `Custom KIND NAME.` — what the
+    /// exporters (Prometheus, OTLP) publish as its description.
+    ///
+    /// ```
+    /// let f = profx_runtime::metrics::MetricFamily {
+    ///     name: "jobs_total".into(),
+    ///     kind: profx_runtime::metrics::MetricKind::Counter,
+    ///     help: None,
+    ///     label_names: vec![],
+    ///     series: vec![],
+    /// };
+    /// assert_eq!(f.help_or_default(), "Custom counter jobs_total.");
+    /// ```
+    pub fn help_or_default(&self) -> std::borrow::Cow<'_, str> {
+        match &self.help {
+            Some(h) => h.as_str().into(),
+            None => format!("Custom {} {}.", self.kind.as_str(), self.name).into(),
+        }
+    }
+}
+
 /// One series of a metric: its labels and its value.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MetricSeries {

@@ -313,14 +313,8 @@ fn process(out: &mut Vec<Metric>, figures: &[ProcessMetric], t: Times) {
 
 fn custom(out: &mut Vec<Metric>, families: &[metrics::MetricFamily], t: Times) {
     for f in families {
-        let default_help;
-        let help = match &f.help {
-            Some(h) => h.as_str(),
-            None => {
-                default_help = format!("Custom {} {}.", f.kind.as_str(), f.name);
-                &default_help
-            }
-        };
+        let help = f.help_or_default();
+        let help = &*help;
         let attrs = |s: &metrics::MetricSeries| -> Vec<KeyValue> {
             s.labels.iter().map(|(k, v)| attr(k, v)).collect()
         };
