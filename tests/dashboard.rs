@@ -6,6 +6,8 @@
 
 #[path = "dashboard/cdp.rs"]
 mod cdp;
+#[path = "common/chromium.rs"]
+mod chromium;
 #[path = "common/http.rs"]
 mod http;
 

@@ -1,6 +1,8 @@
 //! The HTML report: a self-contained page with escaped names, plots of every kind, capped for
 //! large reports, and — opened in headless Chromium — drawn with no script errors.
 
+#[path = "common/chromium.rs"]
+mod chromium;
 mod common;
 
 use std::collections::BTreeMap;
@@ -8,6 +10,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use chromium::Scratch;
 
 use profx::{
     AggregateMetrics, ExecutionProfile, HumanBytes, HumanDuration, Percentiles, PhaseMetrics,
@@ -403,43 +407,7 @@ fn ten_thousand_keys_render_quickly_and_capped() {
 // ---------------------------------------------------------------------------------------------
 // Headless Chromium
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(20);
-
-fn chromium() -> PathBuf {
-    let path =
-        std::env::var_os("PROFX_CHROMIUM").map_or_else(|| PathBuf::from(CHROMIUM), PathBuf::from);
-    assert!(
-        path.is_file(),
-        "headless Chromium is needed to check the HTML report, but {} is missing: install \
-         Debian's chromium with `apt-get update && apt-get install -y chromium` (CI's .ci/run \
-         installs it), or set PROFX_CHROMIUM to a Chromium binary",
-        path.display()
-    );
-    path
-}
-
-/// A fresh temporary directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir =
-            std::env::temp_dir().join(format!("profx-html-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 struct Rendered {
     dom: String,
@@ -448,24 +416,13 @@ struct Rendered {
 
 /// Runs headless Chromium on `page` with `extra` arguments, within the timeout.
 fn run_chromium(page: &str, tag: &str, extra: &[&str]) -> Rendered {
-    let bin = chromium();
-    let scratch = Scratch::new(tag);
+    let bin = chromium::binary();
+    let scratch = Scratch::new(&format!("html-{tag}"));
     let file = scratch.0.join("report.html");
     std::fs::write(&file, page).unwrap();
     let profile = scratch.0.join("profile");
     let mut child = Command::new(&bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
+        .args(chromium::FLAGS)
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(url(&file))

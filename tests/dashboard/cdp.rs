@@ -5,39 +5,17 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use crate::chromium::Scratch;
 use tungstenite::{Message, WebSocket};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 /// How long Chromium has to start, and to answer one command.
 const TIMEOUT: Duration = Duration::from_secs(20);
-
-fn chromium_binary() -> PathBuf {
-    let path =
-        std::env::var_os("PROFX_CHROMIUM").map_or_else(|| PathBuf::from(CHROMIUM), PathBuf::from);
-    assert!(
-        path.is_file(),
-        "headless Chromium is needed to check the dashboard, but {} is missing: install \
-         Debian's chromium with `apt-get update && apt-get install -y chromium` (CI's .ci/run \
-         installs it), or set PROFX_CHROMIUM to a Chromium binary",
-        path.display()
-    );
-    path
-}
-
-/// A fresh temporary directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A running headless Chromium with one page attached.
 pub struct Browser {
@@ -61,30 +39,11 @@ impl Drop for Browser {
 impl Browser {
     /// Starts Chromium (window `width`×`height`) and connects to it.
     pub fn start(width: u32, height: u32) -> Browser {
-        let bin = chromium_binary();
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir =
-            std::env::temp_dir().join(format!("profx-dashboard-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let scratch = Scratch(dir);
+        let bin = crate::chromium::binary();
+        let scratch = Scratch::new("dashboard");
         let mut child = Command::new(&bin)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--hide-scrollbars",
-                "--remote-debugging-port=0",
-                "--enable-logging=stderr",
-                "--v=0",
-            ])
+            .args(crate::chromium::FLAGS)
+            .args(["--hide-scrollbars", "--remote-debugging-port=0"])
             .arg(format!("--window-size={width},{height}"))
             .arg(format!(
                 "--user-data-dir={}",
