@@ -9,8 +9,8 @@
 //! depend on the machine's load; they are not cycles (a `rdtsc` counts as one instruction).
 
 use std::hint::black_box;
-use std::process::Command;
 
+use profx_bench::callgrind::{self, NoCounts};
 use profx_bench::workloads::{
     calls, in_pieces, profx_chunk, two_phases, two_plain, work_plain, work_profx, CHUNK,
 };
@@ -128,53 +128,15 @@ fn main() {
         child();
         return;
     }
-    let exe = std::env::current_exe().expect("own path");
-    let out_file =
-        std::env::temp_dir().join(format!("profx-bench-callgrind-{}.out", std::process::id()));
-    let run = Command::new("valgrind")
-        .arg("--tool=callgrind")
-        .arg(format!("--callgrind-out-file={}", out_file.display()))
-        .arg(&exe)
-        .env(CHILD_VAR, "1")
-        .output();
-    let run = match run {
-        Ok(r) if r.status.success() => r,
-        Ok(r) => {
-            println!(
-                "valgrind failed: {}\n{}",
-                r.status,
-                String::from_utf8_lossy(&r.stderr)
-            );
-            return;
-        }
-        Err(e) => {
-            println!("valgrind is not available ({e}); nothing measured");
+    let text = match callgrind::run_self(CHILD_VAR, "bench") {
+        Ok(text) => text,
+        Err(NoCounts::Unavailable(why) | NoCounts::Failed(why)) => {
+            println!("{why}");
             return;
         }
     };
-    drop(run);
-    let annotate = Command::new("callgrind_annotate")
-        .arg("--inclusive=yes")
-        .arg("--threshold=100")
-        .arg(&out_file)
-        .output();
-    let _ = std::fs::remove_file(&out_file);
-    let text = match annotate {
-        Ok(a) if a.status.success() => String::from_utf8_lossy(&a.stdout).into_owned(),
-        _ => {
-            println!("callgrind_annotate failed; nothing measured");
-            return;
-        }
-    };
-    // Lines look like: `  7,600,017 ( 1.23%)  ???:instructions::drive_plain [/path]`.
     let inclusive = |driver: &str| -> Option<f64> {
-        let needle = format!("instructions::{driver} ");
-        text.lines().find(|l| l.contains(&needle)).and_then(|l| {
-            l.split_whitespace()
-                .next()
-                .and_then(|n| n.replace(',', "").parse::<u64>().ok())
-                .map(|n| n as f64 / K as f64)
-        })
+        callgrind::inclusive(&text, "instructions", driver).map(|n| n as f64 / K as f64)
     };
     println!(
         "profx instruction counts (callgrind, {K} calls per case, inclusive instructions per call)"

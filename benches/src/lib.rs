@@ -8,6 +8,7 @@
 //! The workloads every bench target calls are in [`workloads`]; the peers' collectors of the
 //! overhead bench in [`peers`].
 
+pub mod callgrind;
 pub mod peers;
 pub mod workloads;
 

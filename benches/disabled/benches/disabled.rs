@@ -14,6 +14,9 @@
 //! (`nm`) and instruction by instruction (`objdump -d`, addresses normalized), where those
 //! tools are present. Any difference prints DIFFERENT and the bench exits with status 1.
 
+#[path = "../../src/callgrind.rs"]
+mod callgrind;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::hint::black_box;
@@ -316,15 +319,9 @@ fn child() {
     assert_compiled_out("under callgrind, after the drivers");
 }
 
-/// The inclusive instruction counts of `callgrind_annotate --inclusive=yes`, by function.
-/// Lines look like `  7,600,017 ( 1.23%)  ???:disabled::drive_plain [/path]`.
+/// The inclusive instruction count of `function` of this bench.
 fn inclusive(text: &str, function: &str) -> Option<u64> {
-    let needle = format!("disabled::{function} ");
-    text.lines().find(|l| l.contains(&needle)).and_then(|l| {
-        l.split_whitespace()
-            .next()
-            .and_then(|n| n.replace(',', "").parse::<u64>().ok())
-    })
+    callgrind::inclusive(text, "disabled", function)
 }
 
 /// `(address, size in bytes)` of the bench's functions, by name without the crate prefix,
@@ -430,46 +427,18 @@ fn main() {
     black_box(touch_all());
     assert_compiled_out("before measuring");
 
-    let exe = std::env::current_exe().expect("own path");
-    let out_file = std::env::temp_dir().join(format!(
-        "profx-bench-disabled-callgrind-{}.out",
-        std::process::id()
-    ));
-    let run = Command::new("valgrind")
-        .arg("--tool=callgrind")
-        .arg(format!("--callgrind-out-file={}", out_file.display()))
-        .arg(&exe)
-        .env(CHILD_VAR, "1")
-        .output();
-    match run {
-        Ok(r) if r.status.success() => {}
-        Ok(r) => {
-            let _ = std::fs::remove_file(&out_file);
-            eprintln!(
-                "valgrind (or the program under it) failed: {}\n{}",
-                r.status,
-                String::from_utf8_lossy(&r.stderr)
-            );
+    let text = match callgrind::run_self(CHILD_VAR, "bench-disabled") {
+        Ok(text) => text,
+        Err(callgrind::NoCounts::Unavailable(why)) => {
+            println!("{why}");
+            return;
+        }
+        Err(callgrind::NoCounts::Failed(why)) => {
+            eprintln!("{why}");
             std::process::exit(1);
         }
-        Err(e) => {
-            println!("valgrind is not available ({e}); nothing measured");
-            return;
-        }
-    }
-    let annotate = Command::new("callgrind_annotate")
-        .arg("--inclusive=yes")
-        .arg("--threshold=100")
-        .arg(&out_file)
-        .output();
-    let _ = std::fs::remove_file(&out_file);
-    let text = match annotate {
-        Ok(a) if a.status.success() => String::from_utf8_lossy(&a.stdout).into_owned(),
-        _ => {
-            println!("callgrind_annotate is not available or failed; nothing measured");
-            return;
-        }
     };
+    let exe = std::env::current_exe().expect("own path");
 
     println!(
         "profx with `enabled` off: instruction counts (callgrind, {K} calls per driver, \
