@@ -1,4 +1,7 @@
-//! After its first calls on a thread, an instrumented call allocates nothing.
+//! After its first calls on a thread, an instrumented call allocates nothing, but for the
+//! first time a key sees a duration in a new octave (a power of two) on the thread: its
+//! histogram then gets counters for that octave, at most 39 times per key and thread, ever
+//! (and usually from the thread's pool, refilled when a key is first seen).
 #![cfg(feature = "enabled")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -70,7 +73,13 @@ fn steady_calls_allocate_nothing() {
     }
     let after = allocations();
     assert!(sum > 0);
-    assert_eq!(after - before, 0, "allocations in 10,000 steady calls");
+    // Four keys (the agent, two phases inside it, one outside), each of which may reach new
+    // octaves when a call is preempted: bounded, never one per call.
+    assert!(
+        after - before <= 4 * 39,
+        "{} allocations in 10,000 steady calls",
+        after - before
+    );
     assert!(
         profx::global()
             .agent_metrics("na-agent")

@@ -45,6 +45,7 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
         return expand_main(item);
     }
     let site = Ident::new("__PROFX_SITE", Span::mixed_site());
+    let site_ty = Ident::new("__ProfxSite", Span::mixed_site());
     let state = Ident::new("__profx_state", Span::mixed_site());
     let ret = Ident::new("__profx_ret", Span::mixed_site());
     let inner = Ident::new("__profx_inner", Span::mixed_site());
@@ -101,8 +102,20 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
             }
         }
         _ if is_async => quote!(::profx::__private::PhaseSpan::new_async(&#site)),
-        _ => quote!(::profx::__private::PhaseSpan::new(&#site)),
+        _ => quote!(),
     };
+    // A sync phase's span knows its site by type, so that it need not carry it.
+    let site_ref = (kind != Kind::Agent && !is_async).then(|| {
+        quote! {
+            struct #site_ty;
+            impl ::profx::__private::SiteRef for #site_ty {
+                #[inline(always)]
+                fn site() -> &'static ::profx::__private::Site {
+                    &#site
+                }
+            }
+        }
+    });
 
     let block = &item.block;
     // `-> T` on the closure is only written when T has no inferred parts.
@@ -136,15 +149,50 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
         }
     };
 
-    let body = if diverges {
+    let sync_phase = kind == Kind::Phase && !is_async;
+    let body_fn = Ident::new("__profx_body", Span::mixed_site());
+    let body = if sync_phase {
+        // The body is bound first, then run by one of two tail calls: the plain call when
+        // nothing records (one load and a branch before it), or the recorded one.
+        let param = match &ret_ty {
+            Some(t) => quote!(#ret: &#t),
+            None => quote!(#ret: &()),
+        };
+        let failed = if returns_result(&item.sig.output) {
+            quote! {
+                |#param| -> bool {
+                    #[allow(unused_imports)]
+                    use ::profx::__private::{ViaDisplay as _, ViaDebug as _, ViaResult as _};
+                    (&&&*#ret).__profx_outcome().is_failure()
+                }
+            }
+        } else {
+            quote!(|_| false)
+        };
         quote! {
             static #site: ::profx::__private::Site = ::profx::__private::Site::new(#name);
+            #site_ref
+            let #body_fn = move || #annot_closure {
+                #(#rebinds)*
+                #body
+            };
+            if ::profx::__private::armed() {
+                ::profx::__private::SyncPhase::<#site_ty>::run(#body_fn, #failed)
+            } else {
+                ::profx::__private::body(#body_fn)
+            }
+        }
+    } else if diverges {
+        quote! {
+            static #site: ::profx::__private::Site = ::profx::__private::Site::new(#name);
+            #site_ref
             let mut #state = #start;
             #run
         }
     } else {
         quote! {
             static #site: ::profx::__private::Site = ::profx::__private::Site::new(#name);
+            #site_ref
             let mut #state = #start;
             let #ret #annot = #run;
             #state.finish(#outcome);

@@ -3,8 +3,9 @@
 //! Two reads per instrumented call, so the cheapest monotonic source wins: on x86_64 with an
 //! invariant TSC, `quanta` reads the time-stamp counter (`rdtsc`, ~8–11 ns on the VMs we measure on,
 //! against ~25–36 ns for `Instant::now()`); elsewhere it falls back to the OS monotonic clock.
-//! Raw readings are ticks; they become nanoseconds only when a call is recorded
-//! (one multiply and shift) or when an execution's start is turned into wall-clock time.
+//! Raw readings are ticks, and durations are recorded in ticks; they become nanoseconds only
+//! when read (one multiply and shift), or when an execution's start is turned into wall-clock
+//! time.
 
 use std::sync::atomic::{
     AtomicU64, AtomicU8,
@@ -86,13 +87,44 @@ pub(crate) fn now() -> u64 {
     }
 }
 
+/// A reading of the time-stamp counter, when that is the clock (`None`: call [`now`]).
+#[inline(always)]
+pub(crate) fn now_tsc() -> Option<u64> {
+    #[cfg(target_arch = "x86_64")]
+    if MODE.load(Relaxed) == TSC {
+        // SAFETY: rdtsc has no preconditions on x86_64.
+        return Some(unsafe { core::arch::x86_64::_rdtsc() });
+    }
+    None
+}
+
+/// Nanoseconds in `ticks` clock ticks.
+#[inline(always)]
+pub(crate) fn to_ns(ticks: u64) -> u64 {
+    ((ticks as u128 * SCALE_Q32.load(Relaxed) as u128) >> 32) as u64
+}
+
+/// Nanoseconds in `ticks` clock ticks, for sums.
+pub(crate) fn to_ns_wide(ticks: u128) -> u128 {
+    (ticks * SCALE_Q32.load(Relaxed) as u128) >> 32
+}
+
+/// Clock ticks in `ns` nanoseconds (rounded down; for bounds given in nanoseconds).
+pub(crate) fn from_ns(ns: u64) -> u64 {
+    let scale = SCALE_Q32.load(Relaxed).max(1) as u128;
+    (((ns as u128) << 32) / scale).min(u64::MAX as u128) as u64
+}
+
+/// Clock ticks between two raw readings (0 if `end` is before `start`).
+#[inline(always)]
+pub(crate) fn ticks(start: u64, end: u64) -> u64 {
+    end.saturating_sub(start)
+}
+
 /// Nanoseconds between two raw readings (0 if `end` is before `start`).
 #[inline(always)]
 pub(crate) fn delta_ns(start: u64, end: u64) -> u64 {
-    if end <= start {
-        return 0;
-    }
-    (((end - start) as u128 * SCALE_Q32.load(Relaxed) as u128) >> 32) as u64
+    to_ns(ticks(start, end))
 }
 
 /// The wall-clock time of a raw reading.

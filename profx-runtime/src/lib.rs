@@ -108,8 +108,10 @@ impl std::fmt::Debug for PhaseGuard {
 #[doc(hidden)]
 #[cfg(feature = "enabled")]
 pub mod __private {
-    pub use crate::context::{AgentFuture, AgentState, Outcome, PhaseFuture, PhaseSpan};
-    pub use crate::registry::Site;
+    pub use crate::context::{
+        armed, body, AgentFuture, AgentState, Outcome, PhaseFuture, PhaseSpan, SyncPhase,
+    };
+    pub use crate::registry::{Site, SiteRef};
 
     /// Classifies `Result<T, E>` with `E: Display` (first choice of the autoref ladder).
     pub trait ViaDisplay {

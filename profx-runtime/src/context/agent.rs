@@ -26,6 +26,9 @@ impl AgentState {
     /// Starts an execution of the agent at `site` in the global profiler.
     #[inline(always)]
     pub fn new(site: &'static Site, request: Option<fmt::Arguments<'_>>) -> AgentState {
+        if crate::profiler::ARMED.load(Relaxed) == 0 {
+            return AgentState(None);
+        }
         let inner = global_inner();
         if !inner.enabled.load(Relaxed) {
             return AgentState(None);
@@ -56,7 +59,7 @@ impl AgentState {
         let Some(a) = &mut self.0 else {
             return f();
         };
-        let prev = CURRENT.replace(&mut a.st);
+        let prev = replace_current(&mut a.st);
         let _restore = Restore {
             prev,
             panicked: &mut a.panicked,
@@ -118,13 +121,14 @@ impl<F: Future> Future for AgentFuture<'_, F> {
         let Some(a) = &mut this.st.0 else {
             return fut.poll(cx);
         };
+        a.st.run_here();
         let counting = a.st.alloc.poll_start();
         // Both pointers come from `st`, so neither invalidates the other.
         let st: *mut ExecState = &mut a.st;
         // When counting allocations: this poll's, on this thread, even when it unwinds.
         // SAFETY: `st` is valid: it was just made from a reference.
         let _count = counting.map(|m| PollAlloc(unsafe { ptr::addr_of_mut!((*st).alloc) }, m));
-        let prev = CURRENT.replace(st);
+        let prev = replace_current(st);
         let _restore = Restore {
             prev,
             panicked: &mut a.panicked,

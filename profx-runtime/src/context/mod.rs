@@ -1,10 +1,16 @@
 //! The execution context: which execution the running code belongs to, and the states and
 //! futures the macros wrap function bodies in.
 //!
-//! A thread-local pointer names the execution whose code is running on the thread. A sync agent
-//! installs its execution for the duration of its body; an async agent installs it for each
-//! poll of its future and restores the previous one after, so the phases awaited inside land in
-//! the right execution on whichever thread polls them, however many executions interleave.
+//! One thread-local block ([`Tls`]) names the execution whose code is running on the thread and
+//! this thread's table of the global profiler. It is constant-initialised and has no
+//! destructor, so reaching it is one offset from the thread pointer. A sync agent installs its
+//! execution for the duration of its body; an async agent installs it for each poll of its
+//! future and restores the previous one after, so the phases awaited inside land in the right
+//! execution on whichever thread polls them, however many executions interleave.
+//!
+//! An execution carries what its phases need on the hot path: the table of the thread it runs
+//! on (set when it starts and at each poll), its agent, its depth and where its next phase
+//! record goes.
 
 use std::cell::Cell;
 use std::fmt::{self, Write as _};
@@ -13,7 +19,7 @@ use std::sync::atomic::Ordering::*;
 
 use crate::clock;
 use crate::profiler::{global_inner, Inner};
-use crate::registry::{ExecRecord, RawPhase, Site, AGENT_LEVEL, NO_AGENT};
+use crate::registry::{ExecRecord, RawPhase, Site, ThreadTable, AGENT_LEVEL, NO_AGENT};
 
 mod agent;
 mod phase;
@@ -21,10 +27,35 @@ mod phase;
 pub use agent::{AgentFuture, AgentState};
 #[cfg(feature = "tracing")]
 pub(crate) use phase::DetachedPhase;
-pub use phase::{PhaseFuture, PhaseSpan};
+pub use phase::{armed, body, PhaseFuture, PhaseSpan, SyncPhase};
+
+/// What the hot path needs of this thread.
+pub(crate) struct Tls {
+    /// The execution whose code runs here (null: none).
+    pub(crate) current: Cell<*mut ExecState>,
+    /// This thread's table of the global profiler (null until its first use).
+    pub(crate) global_table: Cell<*const ThreadTable>,
+}
 
 thread_local! {
-    pub(super) static CURRENT: Cell<*mut ExecState> = const { Cell::new(ptr::null_mut()) };
+    pub(crate) static TLS: Tls = const {
+        Tls {
+            current: Cell::new(ptr::null_mut()),
+            global_table: Cell::new(ptr::null()),
+        }
+    };
+}
+
+/// The execution running on this thread (null: none).
+#[inline(always)]
+pub(crate) fn current() -> *mut ExecState {
+    TLS.with(|t| t.current.get())
+}
+
+/// Makes `exec` the current execution, returning the previous one.
+#[inline(always)]
+fn replace_current(exec: *mut ExecState) -> *mut ExecState {
+    TLS.with(|t| t.current.replace(exec))
 }
 
 /// How long an error message may be, in bytes.
@@ -48,8 +79,15 @@ pub enum Outcome<'a> {
 }
 
 impl Outcome<'_> {
+    #[inline(always)]
     fn failed(&self) -> bool {
         !matches!(self, Outcome::Success)
+    }
+
+    /// Whether it is a failure (anything but `Success`).
+    #[inline(always)]
+    pub fn is_failure(&self) -> bool {
+        self.failed()
     }
 
     fn write_message(&self, out: &mut String) {
@@ -93,11 +131,21 @@ impl fmt::Write for Bounded<'_> {
 
 /// A running execution.
 pub(crate) struct ExecState {
-    pub(crate) inner: *const Inner,
+    // What every phase reads, together.
+    /// The table of the thread the execution runs on now.
+    pub(crate) table: *const ThreadTable,
     pub(crate) agent: u32,
+    /// Depth of the next phase to start.
+    pub(crate) depth: u32,
+    /// Where the next phase record goes: the kept record's buffer, `len` of it used, room for
+    /// `limit` (0 when the execution is not kept: every push takes the slow path).
+    phases: *mut RawPhase,
+    phases_len: u32,
+    phases_limit: u32,
+    // The rest.
+    pub(crate) inner: *const Inner,
     pub(crate) serial: u64,
     pub(crate) t0: u64,
-    pub(crate) depth: u32,
     /// The record being filled when this execution is kept (sampling).
     rec: Option<Box<ExecRecord>>,
     dropped: u64,
@@ -109,9 +157,9 @@ impl ExecState {
     pub(crate) fn start_with(inner: &Inner, agent: u32, request: impl FnOnce(&mut String)) -> Self {
         let table = inner.table();
         let serial = table.next_serial();
-        let rec = if table.sample(inner.config.sample) {
+        let mut rec = if table.sample(inner.config.sample) {
             let mut r = table.take_record();
-            if CURRENT.get().is_null() {
+            if current().is_null() {
                 request(&mut r.request);
             } else {
                 // Inside another execution: the request's text is profx's memory, not its.
@@ -121,13 +169,24 @@ impl ExecState {
         } else {
             None
         };
+        let (phases, phases_limit) = match &mut rec {
+            Some(r) => (
+                r.phases.as_mut_ptr(),
+                r.phases.capacity().min(inner.config.max_phases) as u32,
+            ),
+            None => (ptr::NonNull::dangling().as_ptr(), 0),
+        };
         let t0 = clock::now();
         ExecState {
-            inner,
+            table,
             agent,
+            depth: 0,
+            phases,
+            phases_len: 0,
+            phases_limit,
+            inner,
             serial,
             t0,
-            depth: 0,
             rec,
             dropped: 0,
             // Last: the request and the record are profx's, not the execution's.
@@ -141,23 +200,99 @@ impl ExecState {
         unsafe { &*self.inner }
     }
 
+    /// Points the execution at this thread's table (it is about to run here).
+    #[inline(always)]
+    pub(crate) fn run_here(&mut self) {
+        self.table = self.inner().table();
+    }
+
     /// Adds a phase record, or counts it as dropped past `PROFX_MAX_PHASES`.
-    #[inline]
-    fn push_phase(&mut self, name: u32, start: u64, duration_ns: u64, depth: u32) {
-        let max = self.inner().config.max_phases;
-        if let Some(rec) = &mut self.rec {
-            if rec.phases.len() < max {
-                let p = RawPhase {
-                    name,
-                    offset_ns: clock::delta_ns(self.t0, start),
-                    duration_ns,
-                    depth,
-                };
-                crate::alloc::push(&mut rec.phases, p);
-            } else {
-                self.dropped += 1;
-            }
+    #[inline(always)]
+    fn push_phase(&mut self, name: u32, start: u64, duration: u64, depth: u32) {
+        let p = RawPhase {
+            start,
+            duration,
+            name,
+            depth,
+        };
+        if self.phases_len < self.phases_limit {
+            // SAFETY: `phases` is the kept record's buffer with room for `phases_limit`.
+            unsafe { self.phases.add(self.phases_len as usize).write(p) };
+            self.phases_len += 1;
+        } else {
+            self.push_phase_slow(p);
         }
+    }
+
+    /// Not kept, past the record's capacity, or past `PROFX_MAX_PHASES`.
+    #[cold]
+    #[inline(never)]
+    fn push_phase_slow(&mut self, p: RawPhase) {
+        let max = self.inner().config.max_phases;
+        let Some(rec) = &mut self.rec else {
+            return;
+        };
+        if (self.phases_len as usize) < max {
+            let v = &mut rec.phases;
+            // SAFETY: the first `phases_len` records were written in place.
+            unsafe { v.set_len(self.phases_len as usize) };
+            crate::alloc::push(v, p);
+            self.phases = v.as_mut_ptr();
+            self.phases_len = v.len() as u32;
+            self.phases_limit = v.capacity().min(max) as u32;
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// Ends a sync phase of this execution (its depth is the execution's less one) if that
+    /// needs no slow path: the slot is the one its name used last here, its histogram has
+    /// room, and so has the record when the execution is kept. `false`: nothing changed.
+    #[inline(always)]
+    pub(crate) fn try_end_phase(
+        &mut self,
+        name: u32,
+        start: u64,
+        ticks: u64,
+        failed: bool,
+    ) -> bool {
+        // SAFETY: the table of the thread running the execution, which its profiler keeps.
+        let table = unsafe { &*self.table };
+        let Some(slot) = table.slot_fast(name, self.agent) else {
+            return false;
+        };
+        let len = self.phases_len;
+        let write = len < self.phases_limit;
+        if !write && self.rec.is_some() {
+            return false;
+        }
+        if !slot.try_count(ticks) {
+            return false;
+        }
+        slot.commit(ticks, failed, 0);
+        let depth = self.depth.wrapping_sub(1);
+        self.depth = depth;
+        if write {
+            let p = RawPhase {
+                start,
+                duration: ticks,
+                name,
+                depth,
+            };
+            // SAFETY: `phases` is the kept record's buffer with room for `phases_limit`.
+            unsafe { self.phases.add(len as usize).write(p) };
+            self.phases_len = len + 1;
+        }
+        true
+    }
+
+    /// Records a phase of this execution that ran `ticks` from `start`, on this thread.
+    #[inline(always)]
+    fn record_phase(&mut self, name: u32, start: u64, ticks: u64, depth: u32, failed: bool) {
+        // SAFETY: the table of the thread running the execution, which its profiler keeps.
+        let table = unsafe { &*self.table };
+        table.record(name, self.agent, ticks, failed, 0);
+        self.push_phase(name, start, ticks, depth);
     }
 
     /// Ends the execution: aggregates it and, when kept, publishes its record. `extra`:
@@ -168,27 +303,24 @@ impl ExecState {
         let (memory, allocations) = self.alloc.finish();
         let (memory, allocations) = (memory + extra.0, allocations + extra.1);
         let end = clock::now();
-        let ns = clock::delta_ns(self.t0, end);
+        let ticks = clock::ticks(self.t0, end);
         let inner = self.inner();
-        let gen = inner.gen.load(Relaxed);
         let table = inner.table();
-        table
-            .slot(self.agent, AGENT_LEVEL, gen)
-            .record(gen, ns, outcome.failed(), memory);
+        let failed = outcome.failed();
+        table.record(self.agent, AGENT_LEVEL, ticks, failed, memory);
         if let Some(mut r) = self.rec.take() {
-            r.gen = gen;
+            // SAFETY: the first `phases_len` records were written in place.
+            unsafe { r.phases.set_len(self.phases_len as usize) };
+            r.gen = inner.gen.load(Relaxed);
             r.serial = self.serial;
             r.agent = self.agent;
             r.start = self.t0;
-            r.duration_ns = ns;
-            r.success = !outcome.failed();
-            r.error = if outcome.failed() {
-                let mut s = String::new();
-                crate::alloc::exclude(|| outcome.write_message(&mut s));
-                Some(s)
-            } else {
-                None
-            };
+            r.duration = ticks;
+            r.success = !failed;
+            if failed {
+                // Into the record's own buffer: a recycled record keeps its capacity.
+                crate::alloc::exclude(|| outcome.write_message(&mut r.error));
+            }
             r.phases_dropped = self.dropped;
             r.memory = memory;
             r.allocations = allocations;
@@ -207,7 +339,7 @@ struct Restore<'a> {
 impl Drop for Restore<'_> {
     #[inline]
     fn drop(&mut self) {
-        CURRENT.set(self.prev);
+        replace_current(self.prev);
         if std::thread::panicking() {
             *self.panicked = true;
         }
@@ -215,10 +347,13 @@ impl Drop for Restore<'_> {
 }
 
 /// Whether the code running here records: the switch of the current execution's profiler, or
-/// of the global one. One thread-local read, one load and a branch.
+/// of the global one.
 #[inline(always)]
 fn recording() -> bool {
-    let cur = CURRENT.get();
+    if crate::profiler::ARMED.load(Relaxed) == 0 {
+        return false;
+    }
+    let cur = current();
     if cur.is_null() {
         global_inner().enabled.load(Relaxed)
     } else {
@@ -227,9 +362,32 @@ fn recording() -> bool {
     }
 }
 
+/// Records a phase that ran outside any execution (or outside the one it started in) in the
+/// global profiler, under `agent` (`NO_AGENT`: none).
+#[inline(never)]
+fn record_loose(name: u32, agent: u32, ticks: u64, failed: bool) {
+    let t = TLS.with(|t| t.global_table.get());
+    if !t.is_null() {
+        // SAFETY: this thread's table of the global profiler, which is never dropped.
+        if let Some(slot) = unsafe { (*t).slot_fast(name, agent) } {
+            if slot.try_count(ticks) {
+                return slot.commit(ticks, failed, 0);
+            }
+        }
+    }
+    record_loose_slow(name, agent, ticks, failed)
+}
+
+#[cold]
+#[inline(never)]
+fn record_loose_slow(name: u32, agent: u32, ticks: u64, failed: bool) {
+    global_inner().table().record(name, agent, ticks, failed, 0);
+}
+
 /// Runs `f` with `state` as the current execution (the manual API's `in_scope`).
 pub(crate) fn with_current<R>(state: &mut ExecState, f: impl FnOnce() -> R) -> R {
-    let prev = CURRENT.replace(state);
+    state.run_here();
+    let prev = replace_current(state);
     let mut panicked = false;
     let _restore = Restore {
         prev,
@@ -238,14 +396,9 @@ pub(crate) fn with_current<R>(state: &mut ExecState, f: impl FnOnce() -> R) -> R
     f()
 }
 
-/// The manual API's phases: aggregate and record into `state`.
+/// The manual API's phases: aggregate and record into `state`, on this thread.
 pub(crate) fn record_phase(state: &mut ExecState, name: u32, t0: u64, depth: u32, failed: bool) {
-    let ns = clock::delta_ns(t0, clock::now());
-    let inner = state.inner();
-    let gen = inner.gen.load(Relaxed);
-    inner
-        .table()
-        .slot(name, state.agent, gen)
-        .record(gen, ns, failed, 0);
-    state.push_phase(name, t0, ns, depth);
+    let ticks = clock::ticks(t0, clock::now());
+    state.run_here();
+    state.record_phase(name, t0, ticks, depth, failed);
 }

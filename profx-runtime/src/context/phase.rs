@@ -1,14 +1,147 @@
-//! The span and future a `#[phase]` body runs in (and the `tracing` layer's detached phase):
+//! The spans and future a `#[phase]` body runs in (and the `tracing` layer's detached phase):
 //! timed, nested in the current execution, recorded when they end.
+//!
+//! - [`SyncPhase`]: a sync `#[phase]` function. Its body cannot leave the execution it starts
+//!   in (whatever it installs, it restores before returning), so the span is two words — the
+//!   execution and the start — and its depth is the execution's, less the one it added.
+//! - [`PhaseSpan`]: an async phase, a `profx::phase` guard or a `phase_block!`, which may end in another
+//!   execution than the one it started in (a guard held across an `.await`), so it remembers
+//!   the execution's serial and checks it.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::*;
 use std::task::{Context, Poll};
 
 use super::*;
+use crate::registry::SiteRef;
 
-/// One call of a phase (`None` when not recording).
+/// One call of a sync `#[phase]` function of site `S`.
+#[doc(hidden)]
+pub struct SyncPhase<S: SiteRef> {
+    /// The execution it runs in (null: none).
+    exec: *mut ExecState,
+    /// Start reading; 0: not recording.
+    t0: u64,
+    _site: PhantomData<S>,
+}
+
+/// Whether anything records: when not, a sync phase calls its body and nothing else.
+#[doc(hidden)]
+#[inline(always)]
+pub fn armed() -> bool {
+    crate::profiler::ARMED.load(Relaxed) != 0
+}
+
+impl<S: SiteRef> SyncPhase<S> {
+    /// Runs `body` as a phase of site `S`; `failed` says whether its value is a failure.
+    #[inline(never)]
+    pub fn run<R>(body: impl FnOnce() -> R, failed: impl FnOnce(&R) -> bool) -> R {
+        let span = Self::begin();
+        if span.t0 == 0 {
+            std::mem::forget(span);
+            return self::body(body);
+        }
+        // In a function of its own: the body compiles as it would without the attribute,
+        // and the phase's two words are all that live across it.
+        let r = self::body(body);
+        let span = std::mem::ManuallyDrop::new(span);
+        if failed(&r) {
+            end_sync::<true>(S::site(), span.exec, span.t0);
+        } else {
+            end_sync::<false>(S::site(), span.exec, span.t0);
+        }
+        r
+    }
+
+    #[inline(always)]
+    fn begin() -> Self {
+        let exec = current();
+        if exec.is_null() {
+            if !global_inner().enabled.load(Relaxed) {
+                return SyncPhase {
+                    exec,
+                    t0: 0,
+                    _site: PhantomData,
+                };
+            }
+        } else {
+            // SAFETY: the current execution is alive while its code runs on this thread. An
+            // execution started while recording records all of its phases.
+            unsafe { (*exec).depth += 1 };
+        }
+        SyncPhase {
+            exec,
+            t0: clock::now(),
+            _site: PhantomData,
+        }
+    }
+}
+
+impl<S: SiteRef> Drop for SyncPhase<S> {
+    fn drop(&mut self) {
+        // Not finished: unwound.
+        if self.t0 != 0 {
+            end_sync::<true>(S::site(), self.exec, self.t0);
+        }
+    }
+}
+
+/// Calls a sync body (the closure is inlined here, and this is not inlined into its caller):
+/// what runs when nothing records, and inside [`SyncPhase::run`] when something does.
+#[doc(hidden)]
+#[inline(never)]
+pub fn body<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// Records a sync phase: into its execution, or with the phases run outside any.
+///
+/// The common case — the TSC is the clock, the site has its id, the slot is the one its name
+/// used last on this thread, its histogram and the execution's record have room — is checked
+/// first and then written; anything else is left, unchanged, to [`end_sync_slow`], so that
+/// this path calls nothing and needs no saved registers.
+#[inline(never)]
+fn end_sync<const FAILED: bool>(site: &'static Site, exec: *mut ExecState, t0: u64) {
+    let Some(t1) = clock::now_tsc() else {
+        return end_sync_slow(site, exec, t0, None, FAILED);
+    };
+    let ticks = clock::ticks(t0, t1);
+    let name = site.known_id();
+    if name != 0 {
+        if exec.is_null() {
+            return record_loose(name, NO_AGENT, ticks, FAILED);
+        }
+        // SAFETY: the execution the phase started in is still the current one (see `SyncPhase`).
+        if unsafe { (*exec).try_end_phase(name, t0, ticks, FAILED) } {
+            return;
+        }
+    }
+    end_sync_slow(site, exec, t0, Some(ticks), FAILED)
+}
+
+#[cold]
+#[inline(never)]
+fn end_sync_slow(
+    site: &'static Site,
+    exec: *mut ExecState,
+    t0: u64,
+    ticks: Option<u64>,
+    failed: bool,
+) {
+    let ticks = ticks.unwrap_or_else(|| clock::ticks(t0, clock::now()));
+    let name = site.id();
+    if exec.is_null() {
+        return record_loose(name, NO_AGENT, ticks, failed);
+    }
+    // SAFETY: as in `end_sync`.
+    let c = unsafe { &mut *exec };
+    let depth = c.depth.wrapping_sub(1);
+    c.depth = depth;
+    c.record_phase(name, t0, ticks, depth, failed);
+}
+
+/// One call of an async phase or of a `profx::phase` guard (`None` when not recording).
 #[doc(hidden)]
 pub struct PhaseSpan(Option<ActivePhase>);
 
@@ -23,9 +156,23 @@ struct ActivePhase {
     is_async: bool,
 }
 
+/// The current execution if it is the one with `serial` (0: none).
+#[inline(always)]
+fn current_if(serial: u64) -> Option<&'static mut ExecState> {
+    let cur = current();
+    // SAFETY: the current execution is alive while its code runs on this thread; the
+    // reference is not kept past the caller's use.
+    if serial != 0 && !cur.is_null() && unsafe { (*cur).serial } == serial {
+        Some(unsafe { &mut *cur })
+    } else {
+        None
+    }
+}
+
 impl PhaseSpan {
-    /// A sync phase of the site, starting now.
-    #[inline(always)]
+    /// A sync phase of the site that may outlive the execution it starts in (the
+    /// `phase_block!` macro: its block may `.await`).
+    #[inline]
     pub fn new(site: &'static Site) -> PhaseSpan {
         if !recording() {
             return PhaseSpan(None);
@@ -33,7 +180,7 @@ impl PhaseSpan {
         PhaseSpan(Some(ActivePhase::begin(site.id(), false)))
     }
 
-    /// A sync phase of a name known at run time.
+    /// A sync phase of a name known at run time (`profx::phase`).
     #[inline]
     pub(crate) fn named(name: &str) -> PhaseSpan {
         if !recording() {
@@ -52,12 +199,6 @@ impl PhaseSpan {
             return PhaseSpan(None);
         }
         PhaseSpan(Some(ActivePhase::begin(site.id(), true)))
-    }
-
-    /// Runs a sync body as this phase.
-    #[inline(always)]
-    pub fn run_sync<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        f()
     }
 
     /// Runs a future as this phase.
@@ -79,7 +220,7 @@ impl PhaseSpan {
 impl ActivePhase {
     #[inline(never)]
     fn begin(name: u32, is_async: bool) -> ActivePhase {
-        let cur = CURRENT.get();
+        let cur = current();
         let (serial, agent, depth) = if cur.is_null() {
             (0, NO_AGENT, 0)
         } else {
@@ -105,39 +246,17 @@ impl ActivePhase {
 
     #[inline(never)]
     fn end(self, failed: bool) {
-        let end = clock::now();
-        let ns = clock::delta_ns(self.t0, end);
-        let cur = CURRENT.get();
-        // SAFETY: CURRENT is only set while its execution is alive, on this thread.
-        let exec = if self.serial != 0 && !cur.is_null() && unsafe { (*cur).serial } == self.serial
-        {
-            Some(unsafe { &mut *cur })
-        } else {
-            None
-        };
-        match exec {
+        let ticks = clock::ticks(self.t0, clock::now());
+        match current_if(self.serial) {
             Some(c) => {
-                let inner = c.inner();
-                let gen = inner.gen.load(Relaxed);
-                inner
-                    .table()
-                    .slot(self.name, self.agent, gen)
-                    .record(gen, ns, failed, 0);
-                c.push_phase(self.name, self.t0, ns, self.depth);
                 if !self.is_async {
                     c.depth = self.depth;
                 }
+                c.record_phase(self.name, self.t0, ticks, self.depth, failed);
             }
-            None => {
-                // Outside any execution, or the execution it started in is no longer running
-                // here: aggregate it in the global profiler under the agent it began in.
-                let inner = global_inner();
-                let gen = inner.gen.load(Relaxed);
-                inner
-                    .table()
-                    .slot(self.name, self.agent, gen)
-                    .record(gen, ns, failed, 0);
-            }
+            // Outside any execution, or the execution it started in is no longer running
+            // here: aggregate it in the global profiler under the agent it began in.
+            None => record_loose(self.name, self.agent, ticks, failed),
         }
     }
 }
@@ -170,12 +289,9 @@ impl<F: Future> Future for PhaseFuture<'_, F> {
         let Some(span) = &mut this.span.0 else {
             return fut.poll(cx);
         };
-        let cur = CURRENT.get();
-        // SAFETY: CURRENT is only set while its execution is alive, on this thread.
-        if span.serial == 0 || cur.is_null() || unsafe { (*cur).serial } != span.serial {
+        let Some(c) = current_if(span.serial) else {
             return fut.poll(cx);
-        }
-        let c = unsafe { &mut *cur };
+        };
         let saved = c.depth;
         c.depth = span.depth + 1;
         struct Depth(*mut ExecState, u32, *mut bool);
@@ -218,12 +334,7 @@ impl DetachedPhase {
     #[inline]
     pub(crate) fn enter(&self) -> Option<u32> {
         let p = &self.0;
-        let cur = CURRENT.get();
-        // SAFETY: CURRENT is only set while its execution is alive, on this thread.
-        if p.serial == 0 || cur.is_null() || unsafe { (*cur).serial } != p.serial {
-            return None;
-        }
-        let c = unsafe { &mut *cur };
+        let c = current_if(p.serial)?;
         let saved = c.depth;
         c.depth = p.depth + 1;
         Some(saved)
@@ -233,10 +344,8 @@ impl DetachedPhase {
     /// still runs on this thread.
     #[inline]
     pub(crate) fn exit(serial: u64, saved: u32) {
-        let cur = CURRENT.get();
-        // SAFETY: CURRENT is only set while its execution is alive, on this thread.
-        if serial != 0 && !cur.is_null() && unsafe { (*cur).serial } == serial {
-            unsafe { (*cur).depth = saved };
+        if let Some(c) = current_if(serial) {
+            c.depth = saved;
         }
     }
 

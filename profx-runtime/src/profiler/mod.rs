@@ -70,7 +70,7 @@ impl Profiler {
             let mut config = crate::config::Config::from_env();
             config.enabled = enabled;
             Profiler {
-                inner: std::sync::Arc::new(Inner::new(config)),
+                inner: std::sync::Arc::new(Inner::new(config, false)),
             }
         }
         #[cfg(not(feature = "enabled"))]
@@ -83,17 +83,13 @@ impl Profiler {
     /// Turns recording on.
     pub fn enable(&self) {
         #[cfg(feature = "enabled")]
-        self.inner
-            .enabled
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.inner.set_enabled(true);
     }
 
     /// Turns recording off: an instrumented call then costs one load and a branch.
     pub fn disable(&self) {
         #[cfg(feature = "enabled")]
-        self.inner
-            .enabled
-            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.inner.set_enabled(false);
     }
 
     /// Whether calls are being recorded (always `false` without the `enabled` feature).
@@ -113,9 +109,7 @@ impl Profiler {
     /// Forgets everything recorded so far. Calls that are running finish into the new data.
     pub fn clear(&self) {
         #[cfg(feature = "enabled")]
-        self.inner
-            .gen
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.inner.clear();
     }
 
     /// Starts an execution of `agent` by hand, for code that cannot take an attribute.

@@ -2,7 +2,7 @@
 //! the read that folds every thread's slots into metrics.
 
 use super::*;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Arc, OnceLock};
 
 use thread_local::ThreadLocal;
@@ -10,9 +10,14 @@ use thread_local::ThreadLocal;
 use crate::config::Config;
 use crate::histogram::Counts;
 use crate::registry::{
-    self, ExecRecord, Rings, Slot, SlotTotals, ThreadTable, AGENT_LEVEL, NO_AGENT,
+    self, ExecRecord, Rings, SlotRef, SlotTotals, ThreadTable, AGENT_LEVEL, NO_AGENT,
 };
 use crate::{PhaseMetrics, PhaseProfile};
+
+/// How many profilers record, plus one until the global profiler has read its settings: an
+/// instrumented call that finds 0 here does nothing else (one load and a branch). Above 0 it
+/// checks the switch of the profiler it would record into.
+pub(crate) static ARMED: AtomicU32 = AtomicU32::new(1);
 
 /// The state behind a `Profiler` handle.
 pub(crate) struct Inner {
@@ -22,15 +27,9 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     /// The recent executions of each agent.
     pub(crate) rings: Rings,
-    /// The global profiler's tables are also reached through a plain thread-local.
+    /// The global profiler's tables are also reached through the thread-local block.
     is_global: bool,
     tables: ThreadLocal<ThreadTable>,
-}
-
-thread_local! {
-    /// This thread's table of the global profiler, once it has one.
-    static GLOBAL_TABLE: std::cell::Cell<*const ThreadTable> =
-        const { std::cell::Cell::new(std::ptr::null()) };
 }
 
 static GLOBAL: OnceLock<Profiler> = OnceLock::new();
@@ -38,12 +37,8 @@ static GLOBAL_INNER: OnceLock<&'static Inner> = OnceLock::new();
 
 #[cold]
 fn init_global() -> &'static Profiler {
-    GLOBAL.get_or_init(|| {
-        let mut inner = Inner::new(Config::from_env());
-        inner.is_global = true;
-        Profiler {
-            inner: Arc::new(inner),
-        }
+    GLOBAL.get_or_init(|| Profiler {
+        inner: Arc::new(Inner::new(Config::from_env(), true)),
     })
 }
 
@@ -73,14 +68,42 @@ fn init_global_inner() -> &'static Inner {
 }
 
 impl Inner {
-    pub(crate) fn new(config: Config) -> Inner {
+    pub(crate) fn new(config: Config, is_global: bool) -> Inner {
+        if is_global {
+            // The global profiler's share of ARMED was there from the start.
+            if !config.enabled {
+                ARMED.fetch_sub(1, SeqCst);
+            }
+        } else if config.enabled {
+            ARMED.fetch_add(1, SeqCst);
+        }
         Inner {
             enabled: AtomicBool::new(config.enabled),
             gen: AtomicU64::new(0),
             config,
             rings: Rings::new(),
-            is_global: false,
+            is_global,
             tables: ThreadLocal::new(),
+        }
+    }
+
+    /// Turns recording on or off.
+    pub(crate) fn set_enabled(&self, on: bool) {
+        if self.enabled.swap(on, SeqCst) != on {
+            if on {
+                ARMED.fetch_add(1, SeqCst);
+            } else {
+                ARMED.fetch_sub(1, SeqCst);
+            }
+        }
+    }
+
+    /// Starts a new generation: what was recorded is no longer read, and every thread's next
+    /// call moves to new slots (see `ThreadTable`).
+    pub(crate) fn clear(&self) {
+        self.gen.fetch_add(1, SeqCst);
+        for t in self.tables.iter() {
+            t.cut();
         }
     }
 
@@ -88,7 +111,7 @@ impl Inner {
     #[inline(always)]
     pub(crate) fn table(&self) -> &ThreadTable {
         if self.is_global {
-            let t = GLOBAL_TABLE.get();
+            let t = crate::context::TLS.with(|t| t.global_table.get());
             if !t.is_null() {
                 // SAFETY: the global profiler is never dropped, and a `ThreadLocal` keeps
                 // a thread's value at the same address for as long as it lives.
@@ -98,7 +121,7 @@ impl Inner {
         }
         match self.tables.get() {
             Some(t) => t,
-            None => crate::alloc::exclude(|| self.tables.get_or(ThreadTable::new)),
+            None => crate::alloc::exclude(|| self.tables.get_or(|| ThreadTable::new(&self.gen))),
         }
     }
 
@@ -108,8 +131,8 @@ impl Inner {
     fn first_global_table(&self) -> &ThreadTable {
         // The table is profx's memory: no execution counts it.
         crate::alloc::exclude(|| {
-            let t = self.tables.get_or(ThreadTable::new);
-            GLOBAL_TABLE.set(t);
+            let t = self.tables.get_or(|| ThreadTable::new(&self.gen));
+            crate::context::TLS.with(|tls| tls.global_table.set(t));
             // Once per thread, outside the allocator: this thread's pending allocation
             // counts reach the process totals when it exits.
             crate::alloc::fold_at_thread_exit();
@@ -117,10 +140,11 @@ impl Inner {
         })
     }
 
-    fn slots(&self) -> Vec<Arc<Slot>> {
+    /// The slots of the current generation `gen`, on every thread.
+    fn slots(&self, gen: u64) -> Vec<SlotRef> {
         let mut all = Vec::new();
         for t in self.tables.iter() {
-            all.extend(t.slots());
+            t.slots(gen, &mut all);
         }
         all
     }
@@ -130,71 +154,64 @@ impl Inner {
         let gen = self.gen.load(Acquire);
         let names = registry::names();
         let name = |id: u32| names.get(id as usize).copied().unwrap_or("?").to_owned();
-        let mut slots: Vec<Arc<Slot>> = self
-            .slots()
-            .into_iter()
-            .filter(|s| match agent {
-                None => true,
-                Some(a) => s.parent == a || (s.parent == AGENT_LEVEL && s.name == a),
-            })
-            .collect();
-        slots.sort_by_key(|s| (s.parent == AGENT_LEVEL, s.name, s.parent));
+        let mut slots = self.slots(gen);
+        slots.retain(|s| match agent {
+            None => true,
+            Some(a) => s.parent == a || (s.parent == AGENT_LEVEL && s.name == a),
+        });
+        // Phases (by name, then agent) before agents, so that each name's keys are adjacent.
+        slots.sort_unstable_by_key(|s| (s.parent == AGENT_LEVEL, s.name, s.parent));
 
         let mut out = Read {
             agents: BTreeMap::new(),
             phases: BTreeMap::new(),
             loose: BTreeMap::new(),
         };
-        let mut key_counts = Counts::new();
         let mut name_counts = Counts::new();
         let mut name_acc = Acc::default();
-        let mut i = 0;
-        while i < slots.len() {
-            let (n, parent) = (slots[i].name, slots[i].parent);
-            let mut acc = Acc::default();
-            key_counts.buckets.iter_mut().for_each(|b| *b = 0);
-            while i < slots.len() && slots[i].name == n && slots[i].parent == parent {
-                if let Some(t) = slots[i].read(gen, &mut key_counts) {
-                    acc.add(&t);
-                }
-                i += 1;
+        let mut last_name = None;
+        let flush = |out: &mut Read, n: u32, acc: &mut Acc, counts: &mut Counts| {
+            if acc.count > 0 {
+                out.phases.insert(name(n), acc.phase(counts));
+            }
+            *acc = Acc::default();
+            counts.clear();
+        };
+        for_each_key(&slots, |n, parent, acc, counts| {
+            if last_name.is_some_and(|l| l != n) || (parent == AGENT_LEVEL && last_name.is_some()) {
+                flush(
+                    &mut out,
+                    last_name.unwrap_or(0),
+                    &mut name_acc,
+                    &mut name_counts,
+                );
+                last_name = None;
             }
             if parent == AGENT_LEVEL {
-                if acc.count > 0 {
-                    let mut m = acc.agent(&key_counts);
-                    // Its phases came first in the sort order: keep them.
-                    let e = out.agents.entry(name(n)).or_default();
-                    m.phases = std::mem::take(&mut e.phases);
-                    *e = m;
-                }
-                continue;
+                let mut m = acc.agent(counts);
+                // Its phases came first in the sort order: keep them.
+                let e = out.agents.entry(name(n)).or_default();
+                m.phases = std::mem::take(&mut e.phases);
+                *e = m;
+                return;
             }
             // A phase key: into its agent, and into the by-name total.
-            if acc.count > 0 {
-                let pm = acc.phase(&key_counts);
-                if parent == NO_AGENT {
-                    out.loose.insert(name(n), pm.clone());
-                } else if agent.is_none() || agent == Some(parent) {
-                    out.agents
-                        .entry(name(parent))
-                        .or_default()
-                        .phases
-                        .insert(name(n), pm);
-                }
-                name_acc.merge(&acc);
-                for (d, s) in name_counts.buckets.iter_mut().zip(&key_counts.buckets) {
-                    *d += s;
-                }
+            last_name = Some(n);
+            let pm = acc.phase(counts);
+            if parent == NO_AGENT {
+                out.loose.insert(name(n), pm.clone());
+            } else if agent.is_none() || agent == Some(parent) {
+                out.agents
+                    .entry(name(parent))
+                    .or_default()
+                    .phases
+                    .insert(name(n), pm);
             }
-            let last_of_name =
-                i >= slots.len() || slots[i].name != n || slots[i].parent == AGENT_LEVEL;
-            if last_of_name {
-                if name_acc.count > 0 {
-                    out.phases.insert(name(n), name_acc.phase(&name_counts));
-                }
-                name_acc = Acc::default();
-                name_counts.buckets.iter_mut().for_each(|b| *b = 0);
-            }
+            name_acc.merge(acc);
+            name_counts.merge(counts);
+        });
+        if let Some(n) = last_name {
+            flush(&mut out, n, &mut name_acc, &mut name_counts);
         }
         // An agent whose phases were recorded but that has no completed execution yet is
         // not an agent with executions: drop such entries.
@@ -207,28 +224,15 @@ impl Inner {
         let gen = self.gen.load(Acquire);
         let names = registry::names();
         let name = |id: u32| names.get(id as usize).copied().unwrap_or("?").to_owned();
-        let bounds_ns: Vec<u64> = bounds
+        // The histograms hold clock ticks.
+        let bounds_ticks: Vec<u64> = bounds
             .iter()
-            .map(|b| b.as_nanos().min(u64::MAX as u128) as u64)
+            .map(|b| crate::clock::from_ns(b.as_nanos().min(u64::MAX as u128) as u64))
             .collect();
-        let mut slots = self.slots();
-        slots.sort_by_key(|s| (s.name, s.parent));
+        let mut slots = self.slots(gen);
+        slots.sort_unstable_by_key(|s| (s.name, s.parent));
         let mut out = Vec::new();
-        let mut counts = Counts::new();
-        let mut i = 0;
-        while i < slots.len() {
-            let (n, parent) = (slots[i].name, slots[i].parent);
-            let mut acc = Acc::default();
-            counts.buckets.iter_mut().for_each(|b| *b = 0);
-            while i < slots.len() && slots[i].name == n && slots[i].parent == parent {
-                if let Some(t) = slots[i].read(gen, &mut counts) {
-                    acc.add(&t);
-                }
-                i += 1;
-            }
-            if acc.count == 0 {
-                continue;
-            }
+        for_each_key(&slots, |n, parent, acc, counts| {
             let (agent, phase) = if parent == AGENT_LEVEL {
                 (name(n), None)
             } else if parent == NO_AGENT {
@@ -241,10 +245,10 @@ impl Inner {
                 phase,
                 count: acc.count,
                 failures: acc.failures.min(acc.count),
-                sum: Duration::from_nanos(acc.sum.min(u64::MAX as u128) as u64),
-                buckets: crate::histogram::fold(&counts, &bounds_ns),
+                sum: acc.duration(acc.sum),
+                buckets: crate::histogram::fold(counts, &bounds_ticks),
             });
-        }
+        });
         out.sort_by(|a, b| (&a.agent, &a.phase).cmp(&(&b.agent, &b.phase)));
         out
     }
@@ -281,7 +285,38 @@ impl Inner {
     }
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Its share of ARMED goes with it (the global profiler is never dropped).
+        if *self.enabled.get_mut() {
+            ARMED.fetch_sub(1, SeqCst);
+        }
+    }
+}
+
+/// Calls `f` with each key of `slots` (sorted so that a key's slots are adjacent) that has
+/// calls: its name, its parent, its totals over threads and its merged histogram.
+fn for_each_key(slots: &[SlotRef], mut f: impl FnMut(u32, u32, &Acc, &Counts)) {
+    let mut counts = Counts::new();
+    let mut i = 0;
+    while i < slots.len() {
+        let (n, parent) = (slots[i].name, slots[i].parent);
+        let mut acc = Acc::default();
+        counts.clear();
+        while i < slots.len() && slots[i].name == n && slots[i].parent == parent {
+            if let Some(t) = slots[i].read(&mut counts) {
+                acc.add(&t);
+            }
+            i += 1;
+        }
+        if acc.count > 0 {
+            f(n, parent, &acc, &counts);
+        }
+    }
+}
+
 fn profile(r: &ExecRecord, names: &[&'static str]) -> ExecutionProfile {
+    use crate::clock::{delta_ns, to_ns};
     let name = |id: u32| names.get(id as usize).copied().unwrap_or("?").to_owned();
     let agent = name(r.agent);
     let mut phases: Vec<PhaseProfile> = r
@@ -289,8 +324,8 @@ fn profile(r: &ExecRecord, names: &[&'static str]) -> ExecutionProfile {
         .iter()
         .map(|p| PhaseProfile {
             name: name(p.name),
-            start_offset: Duration::from_nanos(p.offset_ns),
-            duration: Duration::from_nanos(p.duration_ns),
+            start_offset: Duration::from_nanos(delta_ns(r.start, p.start)),
+            duration: Duration::from_nanos(to_ns(p.duration)),
             depth: p.depth,
         })
         .collect();
@@ -301,18 +336,18 @@ fn profile(r: &ExecRecord, names: &[&'static str]) -> ExecutionProfile {
         agent,
         request: r.request.clone(),
         start: crate::clock::wall(r.start),
-        duration: Duration::from_nanos(r.duration_ns),
+        duration: Duration::from_nanos(to_ns(r.duration)),
         memory_allocated: r.memory,
         allocations: r.allocations,
         thread_count: r.threads,
         success: r.success,
-        error: r.error.clone(),
+        error: (!r.success).then(|| r.error.clone()),
         phases,
         phases_dropped: r.phases_dropped,
     }
 }
 
-/// Totals of one key, summed over threads.
+/// Totals of one key, summed over threads (durations in clock ticks).
 #[derive(Default)]
 struct Acc {
     count: u64,
@@ -351,19 +386,32 @@ impl Acc {
         self.mem_sum += o.mem_sum;
     }
 
+    /// `ticks` as a duration.
+    fn duration(&self, ticks: u128) -> Duration {
+        let ns = crate::clock::to_ns_wide(ticks);
+        Duration::from_nanos(ns.min(u64::MAX as u128) as u64)
+    }
+
     fn percentiles(&self, c: &Counts) -> crate::Percentiles {
-        let q = |p| Duration::from_nanos(c.quantile(p, self.count, self.min, self.max));
+        let [p50, p90, p95, p99, p999] = c
+            .quantiles(
+                [0.50, 0.90, 0.95, 0.99, 0.999],
+                self.count,
+                self.min,
+                self.max,
+            )
+            .map(|t| self.duration(t as u128));
         crate::Percentiles {
-            p50: q(0.50),
-            p90: q(0.90),
-            p95: q(0.95),
-            p99: q(0.99),
-            p999: q(0.999),
+            p50,
+            p90,
+            p95,
+            p99,
+            p999,
         }
     }
 
     fn avg(&self) -> Duration {
-        Duration::from_nanos((self.sum / self.count.max(1) as u128) as u64)
+        self.duration(self.sum / self.count.max(1) as u128)
     }
 
     fn agent(&self, c: &Counts) -> AggregateMetrics {
@@ -372,8 +420,8 @@ impl Acc {
             success_count: self.count - self.failures.min(self.count),
             failure_count: self.failures.min(self.count),
             avg_duration: self.avg(),
-            min_duration: Duration::from_nanos(self.min),
-            max_duration: Duration::from_nanos(self.max),
+            min_duration: self.duration(self.min as u128),
+            max_duration: self.duration(self.max as u128),
             avg_memory: (self.mem_sum / self.count.max(1) as u128) as u64,
             percentiles: self.percentiles(c),
             phases: BTreeMap::new(),
@@ -384,10 +432,10 @@ impl Acc {
         PhaseMetrics {
             calls: self.count,
             failures: self.failures.min(self.count),
-            total_duration: Duration::from_nanos(self.sum.min(u64::MAX as u128) as u64),
+            total_duration: self.duration(self.sum),
             avg_duration: self.avg(),
-            min_duration: Duration::from_nanos(self.min),
-            max_duration: Duration::from_nanos(self.max),
+            min_duration: self.duration(self.min as u128),
+            max_duration: self.duration(self.max as u128),
             percentiles: self.percentiles(c),
         }
     }

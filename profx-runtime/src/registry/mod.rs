@@ -1,0 +1,36 @@
+//! Where calls are recorded: names, per-thread tables of slots, and rings of recent executions.
+//!
+//! Each thread owns a [`ThreadTable`] (one per profiler, through `thread_local::ThreadLocal`).
+//! The owning thread is the only writer of its slots, so recording a call is a handful of
+//! relaxed loads and stores: no lock, no read-modify-write, no allocation once the key has been
+//! seen on the thread. Readers on other threads load the same atomics at any time.
+//! A table outlives its thread (the `ThreadLocal` keeps it, and hands it to the next thread that
+//! gets the same thread id), so what an exited thread recorded is still read.
+//!
+//! - [`names`]: name ids and call sites;
+//! - [`slot`]: the counters of one key on one thread;
+//! - [`table`]: a thread's slots, found by name id;
+//! - [`rings`]: the kept executions of each agent.
+
+use std::sync::{Mutex, MutexGuard};
+
+mod names;
+mod rings;
+mod slot;
+mod table;
+
+#[allow(unused_imports)] // `intern`: the tracing layer's
+pub(crate) use names::{intern, intern_cached, lookup, names};
+pub use names::{Site, SiteRef};
+pub(crate) use rings::{ExecRecord, RawPhase, Rings};
+pub(crate) use slot::SlotTotals;
+pub(crate) use table::{SlotRef, ThreadTable};
+
+/// Parent of an agent's own aggregate.
+pub(crate) const AGENT_LEVEL: u32 = u32::MAX;
+/// Parent of a phase that ran outside any execution (name id 0 is never assigned).
+pub(crate) const NO_AGENT: u32 = 0;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

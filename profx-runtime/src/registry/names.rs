@@ -1,0 +1,121 @@
+//! Names: every agent and phase name gets a small id, assigned once, so that the hot path
+//! indexes by id and never hashes a name.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering::*};
+use std::sync::Mutex;
+
+use super::lock;
+
+struct Names {
+    ids: HashMap<&'static str, u32>,
+    list: Vec<&'static str>,
+}
+
+static NAMES: std::sync::LazyLock<Mutex<Names>> = std::sync::LazyLock::new(|| {
+    Mutex::new(Names {
+        ids: HashMap::new(),
+        list: vec![""], // id 0: no name
+    })
+});
+
+/// The id of a name, assigned on first sight (ids start at 1).
+pub(crate) fn intern(name: &str) -> u32 {
+    crate::alloc::exclude(|| intern_locked(name))
+}
+
+fn intern_locked(name: &str) -> u32 {
+    let mut n = lock(&NAMES);
+    if let Some(&id) = n.ids.get(name) {
+        return id;
+    }
+    let stored: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    let id = n.list.len() as u32;
+    n.list.push(stored);
+    n.ids.insert(stored, id);
+    id
+}
+
+/// The id of a name already seen, without adding it (for reads, which must not grow the table).
+pub(crate) fn lookup(name: &str) -> Option<u32> {
+    lock(&NAMES).ids.get(name).copied()
+}
+
+/// The id of a name, through a per-thread cache (for names only known at run time).
+pub(crate) fn intern_cached(name: &str) -> u32 {
+    thread_local! {
+        static CACHE: std::cell::RefCell<HashMap<Box<str>, u32>> = std::cell::RefCell::new(HashMap::new());
+    }
+    CACHE
+        .try_with(|c| {
+            if let Some(&id) = c.borrow().get(name) {
+                return id;
+            }
+            let id = intern(name);
+            crate::alloc::exclude(|| c.borrow_mut().insert(name.into(), id));
+            id
+        })
+        .unwrap_or_else(|_| intern(name))
+}
+
+/// All names, indexed by id.
+pub(crate) fn names() -> Vec<&'static str> {
+    lock(&NAMES).list.clone()
+}
+
+/// A call site: a name, interned the first time the site runs.
+///
+/// The macros put one in a `static` per instrumented function, so the hot path reads an id
+/// that is already there and never hashes the name.
+#[doc(hidden)]
+pub struct Site {
+    name: &'static str,
+    id: AtomicU32,
+}
+
+impl Site {
+    /// A site for `name`.
+    pub const fn new(name: &'static str) -> Site {
+        Site {
+            name,
+            id: AtomicU32::new(0),
+        }
+    }
+
+    /// The site's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    #[inline(always)]
+    pub(crate) fn id(&self) -> u32 {
+        let id = self.id.load(Relaxed);
+        if id != 0 {
+            id
+        } else {
+            self.register()
+        }
+    }
+
+    /// The id if the site has one already (0: not yet; call [`id`](Site::id)).
+    #[inline(always)]
+    pub(crate) fn known_id(&self) -> u32 {
+        self.id.load(Relaxed)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn register(&self) -> u32 {
+        let id = intern(self.name);
+        self.id.store(id, Relaxed);
+        id
+    }
+}
+
+/// A type standing for one call site, so that a sync phase's span knows its site without
+/// storing it (the macros define one per instrumented function).
+#[doc(hidden)]
+pub trait SiteRef {
+    /// The site.
+    fn site() -> &'static Site;
+}

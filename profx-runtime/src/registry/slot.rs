@@ -1,0 +1,122 @@
+//! The counters of one (name, parent) key on one thread.
+
+use std::sync::atomic::{AtomicU64, Ordering::*};
+
+use crate::histogram::sparse::{Pool, Sparse};
+use crate::histogram::{self, Counts};
+
+/// The counters of one key on one thread. Written by the owning thread only, with relaxed
+/// loads and stores (no read-modify-write); read by any thread.
+///
+/// Durations are clock ticks. A slot belongs to one generation of its profiler (`clear()`
+/// starts a new one, whose calls go to new slots; see `ThreadTable`).
+pub(crate) struct Slot {
+    count: AtomicU64,
+    sum: AtomicU64,
+    min: AtomicU64,
+    max: AtomicU64,
+    failures: AtomicU64,
+    mem_sum: AtomicU64,
+    hist: Sparse,
+    pub(crate) name: u32,
+    pub(crate) parent: u32,
+    pub(crate) gen: u64,
+}
+
+/// What a reader takes from a slot (durations in ticks).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SlotTotals {
+    pub(crate) count: u64,
+    pub(crate) failures: u64,
+    pub(crate) sum: u64,
+    pub(crate) min: u64,
+    pub(crate) max: u64,
+    pub(crate) mem_sum: u64,
+}
+
+#[inline(always)]
+fn bump(a: &AtomicU64, by: u64) {
+    // Single writer: a load and a store, no read-modify-write.
+    a.store(a.load(Relaxed).wrapping_add(by), Relaxed);
+}
+
+impl Slot {
+    pub(crate) fn new(name: u32, parent: u32, gen: u64) -> Slot {
+        Slot {
+            count: AtomicU64::new(0),
+            sum: AtomicU64::new(0),
+            min: AtomicU64::new(u64::MAX),
+            max: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            mem_sum: AtomicU64::new(0),
+            hist: Sparse::new(),
+            name,
+            parent,
+            gen,
+        }
+    }
+
+    /// Records one call of `ticks`, growing the histogram from `pool` if it must. Only the
+    /// owning thread calls this.
+    #[inline(always)]
+    pub(crate) fn record(&self, ticks: u64, failed: bool, mem: u64, pool: &mut Pool) {
+        if !self.try_count(ticks) {
+            self.count_slow(ticks, pool);
+        }
+        self.commit(ticks, failed, mem);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn count_slow(&self, ticks: u64, pool: &mut Pool) {
+        let (octave, sub) = histogram::locate(ticks);
+        self.hist.add_slow(octave, sub, pool);
+    }
+
+    /// Counts `ticks` in the histogram if that takes no allocation; `false` (nothing counted)
+    /// otherwise. The first half of [`record`](Slot::record), for paths that must check
+    /// everything before they change anything.
+    #[inline(always)]
+    pub(crate) fn try_count(&self, ticks: u64) -> bool {
+        let (octave, sub) = histogram::locate_unclamped(ticks);
+        self.hist.try_add(octave, sub)
+    }
+
+    /// The second half of [`record`](Slot::record): everything but the histogram.
+    #[inline(always)]
+    pub(crate) fn commit(&self, ticks: u64, failed: bool, mem: u64) {
+        bump(&self.sum, ticks);
+        if ticks < self.min.load(Relaxed) {
+            self.min.store(ticks, Relaxed);
+        }
+        if ticks > self.max.load(Relaxed) {
+            self.max.store(ticks, Relaxed);
+        }
+        if failed {
+            bump(&self.failures, 1);
+        }
+        if mem != 0 {
+            bump(&self.mem_sum, mem);
+        }
+        // Published last, with Release: a reader that sees the count sees the rest of the call.
+        self.count
+            .store(self.count.load(Relaxed).wrapping_add(1), Release);
+    }
+
+    /// Adds this slot's histogram to `into` and returns its totals (`None`: no call yet).
+    pub(crate) fn read(&self, into: &mut Counts) -> Option<SlotTotals> {
+        let count = self.count.load(Acquire);
+        if count == 0 {
+            return None;
+        }
+        self.hist.read_into(into);
+        Some(SlotTotals {
+            count,
+            failures: self.failures.load(Relaxed),
+            sum: self.sum.load(Relaxed),
+            min: self.min.load(Relaxed),
+            max: self.max.load(Relaxed),
+            mem_sum: self.mem_sum.load(Relaxed),
+        })
+    }
+}

@@ -1,0 +1,341 @@
+//! One thread's recording state for one profiler: its slots, reached by name id.
+//!
+//! The owning thread finds a key's slot with one bounds check and one compare: `index` holds,
+//! for each name id, the slot of that name used last on the thread (a name usually has one
+//! parent). The other parents' slots of a name hang off it in a list that the slow path
+//! walks and reorders (most recent first). No hashing, no lock, no allocation once a key has
+//! been seen on the thread.
+//!
+//! `clear()` costs the writers nothing per call: it starts a new generation and sets each
+//! table's `index_len` to 0, so the owner's next lookup fails the bounds check and takes the
+//! slow path, which sees the new generation, drops the old slots and makes new ones.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Mutex};
+
+use super::lock;
+use super::rings::{ExecRecord, Ring, Rings};
+use super::slot::Slot;
+use crate::histogram::sparse::Pool;
+
+/// The slot used last for a name on this thread.
+#[derive(Clone, Copy)]
+struct Entry {
+    parent: u32,
+    slot: *const Slot,
+}
+
+impl Entry {
+    /// No slot (a parent no key has).
+    const NONE: Entry = Entry {
+        parent: u32::MAX - 1,
+        slot: std::ptr::null(),
+    };
+}
+
+/// A slot and the next slot of the same name on this thread (owner only).
+struct Linked {
+    slot: Slot,
+    next: AtomicPtr<Linked>,
+}
+
+/// Owner-only state of a table.
+struct Local {
+    /// By name id. A reader may cut the usable length (`index_len`) at any time.
+    index: Vec<Entry>,
+    /// The generation the slots in `index` belong to.
+    gen: u64,
+    /// The profiler's rings by agent name id, held here so the hot path takes no lock.
+    rings: Vec<Option<Arc<Ring>>>,
+    serial_next: u64,
+    serial_end: u64,
+    sample_tick: u64,
+    /// Records to fill, with their capacity kept. Boxed on purpose: the box itself is what a
+    /// ring slot holds, so reusing it saves an allocation per kept execution.
+    #[allow(clippy::vec_box)]
+    spares: Vec<Box<ExecRecord>>,
+    /// Records evicted while a reader was active (see [`Rings`]).
+    retired: Vec<*mut ExecRecord>,
+    /// What the slots' histograms grow by.
+    pool: Pool,
+}
+
+/// One thread's recording state for one profiler.
+pub(crate) struct ThreadTable {
+    /// How many entries of `index` the owner may use without the slow path.
+    index_len: AtomicUsize,
+    local: UnsafeCell<Local>,
+    /// The profiler's generation (its `Inner` holds this table).
+    gen: *const AtomicU64,
+    /// Every slot of the current generation, for readers. Locked by the owner only to add one.
+    slots: Mutex<Vec<Arc<Linked>>>,
+}
+
+// SAFETY: `local` is only touched by the thread that owns the table (the one `ThreadLocal::get_or`
+// returned it to; after that thread exits, the next thread given the same id, with the id
+// manager's lock ordering the two). The slot pointers in it point into the `Arc`s held by
+// `slots`, which the owner alone removes; the retired records are owned by it. `gen` points
+// into the profiler that holds the table. Everything other threads reach is atomics or behind
+// a mutex.
+unsafe impl Sync for ThreadTable {}
+unsafe impl Send for ThreadTable {}
+
+static SERIALS: AtomicU64 = AtomicU64::new(1);
+const SERIAL_BLOCK: u64 = 1024;
+
+impl ThreadTable {
+    /// A table of the profiler whose generation is `gen` (which must outlive it).
+    pub(crate) fn new(gen: &AtomicU64) -> ThreadTable {
+        ThreadTable {
+            index_len: AtomicUsize::new(0),
+            local: UnsafeCell::new(Local {
+                index: Vec::new(),
+                gen: gen.load(Acquire),
+                rings: Vec::new(),
+                serial_next: 0,
+                serial_end: 0,
+                sample_tick: 0,
+                spares: Vec::new(),
+                retired: Vec::new(),
+                pool: Pool::default(),
+            }),
+            gen,
+            slots: Mutex::new(Vec::new()),
+        }
+    }
+
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    fn local(&self) -> &mut Local {
+        // SAFETY: see the `Sync` impl: owner-only, and no caller keeps this borrow across a call
+        // that takes it again.
+        unsafe { &mut *self.local.get() }
+    }
+
+    /// The slot of (name, parent) on this thread, made on first use. Owner only.
+    #[inline(always)]
+    pub(crate) fn slot(&self, name: u32, parent: u32) -> &Slot {
+        match self.slot_fast(name, parent) {
+            Some(s) => s,
+            None => self.slot_slow(name, parent),
+        }
+    }
+
+    /// Records one call of (name, parent). Owner only.
+    #[inline(always)]
+    pub(crate) fn record(&self, name: u32, parent: u32, ticks: u64, failed: bool, mem: u64) {
+        let slot = self.slot(name, parent);
+        slot.record(ticks, failed, mem, &mut self.local().pool);
+    }
+
+    /// The slot of (name, parent) if it was the last one used for its name. Owner only.
+    #[inline(always)]
+    pub(crate) fn slot_fast(&self, name: u32, parent: u32) -> Option<&Slot> {
+        let len = self.index_len.load(Relaxed);
+        if (name as usize) < len {
+            // SAFETY: `index_len` never exceeds `index.len()` (the owner sets it after growing).
+            let e = unsafe { *self.local().index.as_ptr().add(name as usize) };
+            if e.parent == parent {
+                // SAFETY: the slot is kept alive by `self.slots` until the owner drops it.
+                return Some(unsafe { &*e.slot });
+            }
+        }
+        None
+    }
+
+    /// A key not used last for its name, a name past the index, or a new generation.
+    #[cold]
+    #[inline(never)]
+    fn slot_slow(&self, name: u32, parent: u32) -> &Slot {
+        // New slots and a longer index are profx's memory, not the execution's.
+        crate::alloc::exclude(|| loop {
+            let seen = self.index_len.load(Acquire);
+            // SAFETY: the profiler outlives its tables.
+            let gen = unsafe { (*self.gen).load(Acquire) };
+            let local = self.local();
+            if gen != local.gen {
+                local.gen = gen;
+                local.index.clear();
+                lock(&self.slots).clear();
+            }
+            let i = name as usize;
+            if local.index.len() <= i {
+                local.index.resize(i + 1, Entry::NONE);
+            }
+            let head = local.index[i];
+            let found = self
+                .find(head, parent)
+                .unwrap_or_else(|| self.add(head, name, parent, gen));
+            local.index[i] = Entry {
+                parent,
+                // SAFETY: `found` is alive (held by `slots`).
+                slot: unsafe { &(*found).slot },
+            };
+            // Usable only if no `clear()` came in meanwhile; else start again in the new
+            // generation.
+            if self
+                .index_len
+                .compare_exchange(seen, local.index.len(), AcqRel, Acquire)
+                .is_ok()
+            {
+                // SAFETY: as above.
+                return unsafe { &(*found).slot };
+            }
+        })
+    }
+
+    /// Finds `parent` in the list of a name starting at `head`, and moves it to the front.
+    fn find(&self, head: Entry, parent: u32) -> Option<*const Linked> {
+        if head.slot.is_null() {
+            return None;
+        }
+        let head = linked_of(head.slot);
+        let mut prev: *const Linked = std::ptr::null();
+        let mut cur = head;
+        while !cur.is_null() {
+            // SAFETY: every linked slot of this generation is held by `slots`.
+            let c = unsafe { &*cur };
+            if c.slot.parent == parent {
+                if !prev.is_null() {
+                    // Unlink, then put in front of the head.
+                    unsafe { (*prev).next.store(c.next.load(Relaxed), Relaxed) };
+                    c.next.store(head as *mut Linked, Relaxed);
+                }
+                return Some(cur);
+            }
+            prev = cur;
+            cur = c.next.load(Relaxed);
+        }
+        None
+    }
+
+    /// Makes the slot of (name, parent), in front of the list starting at `head`.
+    fn add(&self, head: Entry, name: u32, parent: u32, gen: u64) -> *const Linked {
+        let next = if head.slot.is_null() {
+            std::ptr::null_mut()
+        } else {
+            linked_of(head.slot) as *mut Linked
+        };
+        let l = Arc::new(Linked {
+            slot: Slot::new(name, parent, gen),
+            next: AtomicPtr::new(next),
+        });
+        let p = Arc::as_ptr(&l);
+        lock(&self.slots).push(l);
+        // A new key allocates anyway: top up what histograms grow by on the hot path.
+        self.local().pool.refill();
+        p
+    }
+
+    /// A process-unique execution number. Owner only.
+    #[inline]
+    pub(crate) fn next_serial(&self) -> u64 {
+        let l = self.local();
+        if l.serial_next == l.serial_end {
+            l.serial_next = SERIALS.fetch_add(SERIAL_BLOCK, Relaxed);
+            l.serial_end = l.serial_next + SERIAL_BLOCK;
+        }
+        let s = l.serial_next;
+        l.serial_next += 1;
+        s
+    }
+
+    /// Whether the next execution keeps its detailed profile (1 in `every`). Owner only.
+    #[inline]
+    pub(crate) fn sample(&self, every: u64) -> bool {
+        if every <= 1 {
+            return true;
+        }
+        let l = self.local();
+        l.sample_tick += 1;
+        l.sample_tick % every == 1
+    }
+
+    /// An empty record to fill, reused when one is spare. Owner only.
+    #[inline]
+    pub(crate) fn take_record(&self) -> Box<ExecRecord> {
+        self.local()
+            .spares
+            .pop()
+            .unwrap_or_else(|| crate::alloc::exclude(Box::default))
+    }
+
+    /// Stores a finished record in the ring of its agent. Owner only.
+    pub(crate) fn publish(&self, rings: &Rings, rec: Box<ExecRecord>, capacity: usize) {
+        let local = self.local();
+        let i = rec.agent as usize;
+        if local.rings.len() <= i {
+            crate::alloc::exclude(|| local.rings.resize(i + 1, None));
+        }
+        let ring = local.rings[i].get_or_insert_with(|| {
+            crate::alloc::exclude(|| rings.get_or_make(rec.agent, capacity))
+        });
+        let old = ring.publish(rec);
+        if old.is_null() {
+            return;
+        }
+        if rings.readers.load(SeqCst) == 0 {
+            // No reader can hold `old`, nor anything retired before it.
+            for r in local.retired.drain(..) {
+                recycle(&mut local.spares, r);
+            }
+            recycle(&mut local.spares, old);
+        } else {
+            crate::alloc::push(&mut local.retired, old);
+        }
+    }
+
+    /// The slots of generation `gen`, for readers.
+    pub(crate) fn slots(&self, gen: u64, into: &mut Vec<SlotRef>) {
+        into.extend(
+            lock(&self.slots)
+                .iter()
+                .filter(|l| l.slot.gen == gen)
+                .map(|l| SlotRef(l.clone())),
+        );
+    }
+
+    /// Forgets the index, so that the owner's next lookup moves to the profiler's new
+    /// generation (`clear()`). Any thread.
+    pub(crate) fn cut(&self) {
+        self.index_len.store(0, SeqCst);
+    }
+}
+
+impl Drop for ThreadTable {
+    fn drop(&mut self) {
+        for r in self.local.get_mut().retired.drain(..) {
+            // SAFETY: retired records were evicted from their ring and are owned by this table.
+            drop(unsafe { Box::from_raw(r) });
+        }
+    }
+}
+
+/// Keeps an evicted record's buffers for the next execution (a few per thread).
+#[allow(clippy::vec_box)] // see `Local::spares`
+fn recycle(spares: &mut Vec<Box<ExecRecord>>, rec: *mut ExecRecord) {
+    // SAFETY: evicted from its ring, and no reader holds it (checked by the caller).
+    let mut rec = unsafe { Box::from_raw(rec) };
+    if spares.len() < 8 {
+        rec.request.clear();
+        rec.error.clear();
+        rec.phases.clear();
+        crate::alloc::push(spares, rec);
+    }
+}
+
+/// The `Linked` a slot pointer of an entry came from (entries only hold `&linked.slot`).
+fn linked_of(slot: *const Slot) -> *const Linked {
+    (slot as *const u8).wrapping_sub(std::mem::offset_of!(Linked, slot)) as *const Linked
+}
+
+/// A reader's handle on a slot: keeps it alive while read.
+pub(crate) struct SlotRef(Arc<Linked>);
+
+impl std::ops::Deref for SlotRef {
+    type Target = Slot;
+    fn deref(&self) -> &Slot {
+        &self.0.slot
+    }
+}
