@@ -203,3 +203,48 @@ fn reading_executions_while_threads_replace_them_sees_whole_records() {
     }
     assert!(profx::global().executions("threads-ring-stress").len() <= 1000);
 }
+
+#[profx::phase(name = "exit-first")]
+fn first_only(i: u64) -> u64 {
+    std::hint::black_box(i)
+}
+
+#[profx::phase(name = "exit-later")]
+fn later_only(i: u64) -> u64 {
+    std::hint::black_box(i + 1)
+}
+
+#[profx::phase(name = "exit-both")]
+fn both(i: u64) -> u64 {
+    std::hint::black_box(i + 2)
+}
+
+#[test]
+fn a_key_first_seen_on_a_thread_after_another_exited() {
+    // Thread M records, exits; thread N (which may be given M's table) records a new key and
+    // one M had: both threads' calls are there, once each.
+    thread::spawn(|| {
+        (0..3).for_each(|i| {
+            first_only(i);
+        });
+        (0..5).for_each(|i| {
+            both(i);
+        });
+    })
+    .join()
+    .unwrap();
+    thread::spawn(|| {
+        (0..2).for_each(|i| {
+            later_only(i);
+        });
+        (0..7).for_each(|i| {
+            both(i);
+        });
+    })
+    .join()
+    .unwrap();
+    let r = profx::global().report();
+    assert_eq!(r.phases["exit-first"].calls, 3);
+    assert_eq!(r.phases["exit-later"].calls, 2);
+    assert_eq!(r.phases["exit-both"].calls, 12);
+}

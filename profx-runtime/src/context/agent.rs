@@ -60,11 +60,20 @@ impl AgentState {
             return f();
         };
         let prev = replace_current(&mut a.st);
-        let _restore = Restore {
-            prev,
-            panicked: &mut a.panicked,
-        };
-        f()
+        // Restores the previous execution when the body unwinds (a normal return does it
+        // below, without asking whether the thread is panicking).
+        struct Unwind<'a>(*mut ExecState, &'a mut bool);
+        impl Drop for Unwind<'_> {
+            fn drop(&mut self) {
+                replace_current(self.0);
+                *self.1 = true;
+            }
+        }
+        let unwind = Unwind(prev, &mut a.panicked);
+        let r = f();
+        std::mem::forget(unwind);
+        replace_current(prev);
+        r
     }
 
     /// Runs a future as this execution: installed on every poll.
@@ -77,28 +86,27 @@ impl AgentState {
     #[inline(always)]
     pub fn finish(self, outcome: Outcome<'_>) {
         let mut this = std::mem::ManuallyDrop::new(self);
-        if let Some(a) = this.0.take() {
-            a.end(outcome);
+        if let Some(a) = &mut this.0 {
+            end(&mut a.st, outcome);
         }
     }
 }
 
-impl ActiveAgent {
-    #[inline(never)]
-    fn end(mut self, outcome: Outcome<'_>) {
-        self.st.finish(outcome, (0, 0));
-    }
+/// Ends an execution (by reference: the state is not moved to be ended).
+#[inline(never)]
+fn end(st: &mut ExecState, outcome: Outcome<'_>) {
+    st.finish(outcome, (0, 0));
 }
 
 impl Drop for AgentState {
     fn drop(&mut self) {
-        if let Some(a) = self.0.take() {
+        if let Some(a) = &mut self.0 {
             let outcome = if a.panicked || std::thread::panicking() {
                 Outcome::Panicked
             } else {
                 Outcome::Cancelled
             };
-            a.end(outcome);
+            end(&mut a.st, outcome);
         }
     }
 }

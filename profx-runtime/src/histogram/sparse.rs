@@ -383,6 +383,31 @@ mod tests {
     }
 
     #[test]
+    fn merged_percentiles_of_many_histograms_are_within_one_percent_of_exact() {
+        // Eight "threads", each its own histogram over a different band of values.
+        let mut values = Vec::new();
+        let mut merged = Counts::new();
+        for t in 0..8u64 {
+            let s = Sparse::new();
+            for i in 0..5_000u64 {
+                let v = 100 + (i * 7919 % 10_007) * (1 + t * t * 13);
+                record(&s, v);
+                values.push(v);
+            }
+            merged.merge(&read(&s));
+        }
+        values.sort_unstable();
+        let n = values.len() as u64;
+        let qs = [0.5, 0.9, 0.95, 0.99, 0.999];
+        let got = merged.quantiles(qs, n, values[0], values[values.len() - 1]);
+        for (q, got) in qs.into_iter().zip(got) {
+            let exact = values[((q * n as f64).ceil() as usize).max(1) - 1];
+            let err = (got as f64 - exact as f64).abs() / exact as f64;
+            assert!(err < 0.01, "q{q}: {got} vs exact {exact}");
+        }
+    }
+
+    #[test]
     fn growth_comes_from_the_pool() {
         let mut pool = Pool::default();
         pool.refill();

@@ -125,6 +125,17 @@ impl ThreadTable {
     /// Records one call of (name, parent). Owner only.
     #[inline(always)]
     pub(crate) fn record(&self, name: u32, parent: u32, ticks: u64, failed: bool, mem: u64) {
+        if let Some(slot) = self.slot_fast(name, parent) {
+            if slot.try_count(ticks) {
+                return slot.commit(ticks, failed, mem);
+            }
+        }
+        self.record_slow(name, parent, ticks, failed, mem)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_slow(&self, name: u32, parent: u32, ticks: u64, failed: bool, mem: u64) {
         let slot = self.slot(name, parent);
         slot.record(ticks, failed, mem, &mut self.local().pool);
     }

@@ -1,0 +1,94 @@
+//! `clear()` while threads record: a reader cuts every thread's slot index, each owner moves
+//! to the new generation at its next call.
+//!
+//! Its own test binary: `clear()` acts on the global profiler, which no other test here
+//! should see cleared.
+#![cfg(feature = "enabled")]
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+#[profx::phase(name = "race-phase")]
+fn phase(i: u64) -> u64 {
+    std::hint::black_box(i.wrapping_mul(7))
+}
+
+#[profx::agent(name = "race-agent")]
+fn agent(i: u64) -> u64 {
+    phase(i) ^ phase(i + 1)
+}
+
+#[profx::phase(name = "race-loose")]
+fn loose(i: u64) -> u64 {
+    std::hint::black_box(i + 3)
+}
+
+#[test]
+fn clear_racing_with_writers_then_exact_counts_after_it() {
+    const WRITERS: usize = 4;
+    const AFTER: u64 = 5_000;
+    let stop = Arc::new(AtomicBool::new(false));
+    let made = Arc::new(AtomicU64::new(0));
+    // Two rounds per writer: calls while another thread clears; then, after every writer
+    // stopped and one last clear(), exactly AFTER executions each.
+    let start_second = Arc::new(Barrier::new(WRITERS + 1));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (stop, made, start_second) = (stop.clone(), made.clone(), start_second.clone());
+            thread::spawn(move || {
+                let mut i = w as u64 * 1_000_000;
+                while !stop.load(Relaxed) {
+                    agent(i);
+                    loose(i);
+                    made.fetch_add(1, Relaxed);
+                    i += 1;
+                }
+                start_second.wait();
+                start_second.wait();
+                for j in 0..AFTER {
+                    agent(j);
+                    loose(j);
+                }
+            })
+        })
+        .collect();
+    // Clear repeatedly while they run; every read in between stays within what was made.
+    let mut round = 0;
+    while round < 200 || made.load(Relaxed) < 50_000 {
+        round += 1;
+        profx::global().clear();
+        if round % 10 == 0 {
+            let before = made.load(Relaxed);
+            let r = profx::global().report();
+            let after = made.load(Relaxed);
+            let agents = r.agents.get("race-agent").map_or(0, |m| m.total_executions);
+            assert!(
+                agents <= after + WRITERS as u64,
+                "{agents} executions read, {before}..{after} made"
+            );
+            if let Some(p) = r.phases.get("race-phase") {
+                assert!(p.calls <= 2 * (after + WRITERS as u64));
+            }
+        }
+        thread::sleep(std::time::Duration::from_micros(50));
+    }
+    stop.store(true, Relaxed);
+    start_second.wait();
+    profx::global().clear();
+    assert!(profx::global().agent_metrics("race-agent").is_none());
+    start_second.wait();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let r = profx::global().report();
+    let n = WRITERS as u64 * AFTER;
+    let a = &r.agents["race-agent"];
+    assert_eq!(a.total_executions, n);
+    assert_eq!(a.phases["race-phase"].calls, 2 * n);
+    assert_eq!(r.phases["race-loose"].calls, n);
+    // Every kept execution is of the new generation, with its two phases.
+    let kept = profx::global().executions("race-agent");
+    assert!(!kept.is_empty());
+    assert!(kept.iter().all(|e| e.phases.len() == 2), "{:?}", kept[0]);
+}
