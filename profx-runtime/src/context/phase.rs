@@ -21,7 +21,7 @@ use crate::registry::SiteRef;
 pub struct SyncPhase<S: SiteRef> {
     /// The execution it runs in (null: none).
     exec: *mut ExecState,
-    /// Start reading; 0: not recording.
+    /// Start reading.
     t0: u64,
     _site: PhantomData<S>,
 }
@@ -37,11 +37,22 @@ impl<S: SiteRef> SyncPhase<S> {
     /// Runs `body` as a phase of site `S`; `failed` says whether its value is a failure.
     #[inline(never)]
     pub fn run<R>(body: impl FnOnce() -> R, failed: impl FnOnce(&R) -> bool) -> R {
-        let span = Self::begin();
-        if span.t0 == 0 {
-            std::mem::forget(span);
-            return self::body(body);
+        let exec = current();
+        if exec.is_null() {
+            if !global_inner().enabled.load(Relaxed) {
+                return self::body(body);
+            }
+        } else {
+            // SAFETY: the current execution is alive while its code runs on this thread. An
+            // execution started while recording records all of its phases.
+            unsafe { (*exec).depth += 1 };
         }
+        // Ends the phase as failed if the body unwinds.
+        let span = SyncPhase::<S> {
+            exec,
+            t0: clock::now(),
+            _site: PhantomData,
+        };
         // In a function of its own: the body compiles as it would without the attribute,
         // and the phase's two words are all that live across it.
         let r = self::body(body);
@@ -53,37 +64,12 @@ impl<S: SiteRef> SyncPhase<S> {
         }
         r
     }
-
-    #[inline(always)]
-    fn begin() -> Self {
-        let exec = current();
-        if exec.is_null() {
-            if !global_inner().enabled.load(Relaxed) {
-                return SyncPhase {
-                    exec,
-                    t0: 0,
-                    _site: PhantomData,
-                };
-            }
-        } else {
-            // SAFETY: the current execution is alive while its code runs on this thread. An
-            // execution started while recording records all of its phases.
-            unsafe { (*exec).depth += 1 };
-        }
-        SyncPhase {
-            exec,
-            t0: clock::now(),
-            _site: PhantomData,
-        }
-    }
 }
 
 impl<S: SiteRef> Drop for SyncPhase<S> {
     fn drop(&mut self) {
         // Not finished: unwound.
-        if self.t0 != 0 {
-            end_sync::<true>(S::site(), self.exec, self.t0);
-        }
+        end_sync::<true>(S::site(), self.exec, self.t0);
     }
 }
 
@@ -101,7 +87,7 @@ pub fn body<R>(f: impl FnOnce() -> R) -> R {
 /// used last on this thread, its histogram and the execution's record have room — is checked
 /// first and then written; anything else is left, unchanged, to [`end_sync_slow`], so that
 /// this path calls nothing and needs no saved registers.
-#[inline(never)]
+#[inline(always)]
 fn end_sync<const FAILED: bool>(site: &'static Site, exec: *mut ExecState, t0: u64) {
     let Some(t1) = clock::now_tsc() else {
         return end_sync_slow(site, exec, t0, None, FAILED);

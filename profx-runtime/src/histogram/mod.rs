@@ -33,14 +33,23 @@ pub(crate) fn locate(v: u64) -> (usize, usize) {
     locate_unclamped(if v > MAX_TRACKED { MAX_TRACKED } else { v })
 }
 
-/// As [`locate`], without clamping: a value above `MAX_TRACKED` gets an octave past the
-/// last, which no histogram's window covers (their slow path clamps it).
+/// The most significant bit of the values of octave 0 (`v | 32`, for `v < 64`).
+pub(crate) const MSB0: u32 = 5;
+
+/// (octave + [`MSB0`], bucket in the octave) of a value, without clamping: a value above
+/// `MAX_TRACKED` gets an octave past the last, which no histogram's window covers (their
+/// slow path clamps it).
 #[inline(always)]
-pub(crate) fn locate_unclamped(v: u64) -> (usize, usize) {
-    let msb = 63 - (v | 32).leading_zeros(); // 5..=43
+pub(crate) fn msb_and_sub(v: u64) -> (u32, usize) {
+    let msb = 63 - (v | 32).leading_zeros(); // 5..=63
     let shift = msb.saturating_sub(SUB_BITS);
-    let octave = (msb - 5) as usize;
-    (octave, ((v >> shift) as usize) & (SUB - 1))
+    (msb, ((v >> shift) as usize) & (SUB - 1))
+}
+
+#[inline(always)]
+fn locate_unclamped(v: u64) -> (usize, usize) {
+    let (msb, sub) = msb_and_sub(v);
+    ((msb - MSB0) as usize, sub)
 }
 
 /// The bucket of a value.

@@ -55,9 +55,22 @@ fn absent() -> usize {
     &ABSENT as *const Narrow as usize
 }
 
-/// A directory's header word: `lo` in the low half, `n` in the high half.
+/// A directory's header word: in the low half, the most significant bit of octave `lo`'s
+/// values (`lo + 5`, so that the writer finds its entry from a value's most significant bit
+/// with one subtraction); `n` in the high half.
 fn header(lo: usize, n: usize) -> usize {
-    lo | (n << 32)
+    (lo + super::MSB0 as usize) | (n << 32)
+}
+
+/// (lo, n) of a header word (`n == 0`: the empty window).
+fn window(h: usize) -> (usize, usize) {
+    let n = h >> 32;
+    let lo = if n == 0 {
+        0
+    } else {
+        (h & 0xffff_ffff) - super::MSB0 as usize
+    };
+    (lo, n)
 }
 
 /// What a writer replaced, kept for readers until the histogram is dropped.
@@ -150,22 +163,24 @@ impl Sparse {
     /// calls this.
     #[cfg(test)]
     pub(crate) fn add(&self, octave: usize, sub: usize, pool: &mut Pool) {
-        if !self.try_add(octave, sub) {
+        if !self.try_add(octave as u32 + super::MSB0, sub) {
             self.add_slow(octave, sub, pool);
         }
     }
 
     /// Counts one value if its octave has counters with room; `false` (and nothing counted)
-    /// otherwise. `octave` may be past the last one (it is then not in the window).
+    /// otherwise. The value is given by the most significant bit of `v | 32` (its octave plus
+    /// 5, from `histogram::msb_and_sub`; past the last octave for a value above
+    /// `MAX_TRACKED`, which no window covers) and its bucket in that octave.
     #[inline(always)]
-    pub(crate) fn try_add(&self, octave: usize, sub: usize) -> bool {
+    pub(crate) fn try_add(&self, msb: u32, sub: usize) -> bool {
         let d = self.dir.load(Relaxed);
         // SAFETY: `dir` always points to a live directory (EMPTY, `inline`, or a boxed one
         // kept until drop) of 1 + n words, and entries point to live counters; `sub < SUB`.
         // The header word is read as its two halves (it never changes once published).
         unsafe {
             let h = d as *const std::sync::atomic::AtomicU32;
-            let o = (octave as u32).wrapping_sub((*h).load(Relaxed));
+            let o = msb.wrapping_sub((*h).load(Relaxed));
             if o >= (*h.add(1)).load(Relaxed) {
                 return false;
             }
@@ -192,13 +207,12 @@ impl Sparse {
     pub(crate) fn add_slow(&self, octave: usize, sub: usize, pool: &mut Pool) {
         // The memory is profx's, not that of the execution that happens to need it.
         crate::alloc::exclude(|| loop {
-            if self.try_add(octave, sub) {
+            if self.try_add(octave as u32 + super::MSB0, sub) {
                 return;
             }
             let d = self.dir.load(Relaxed);
             // SAFETY: as in `try_add`.
-            let h = unsafe { (*d).load(Relaxed) };
-            let (lo, n) = (h & 0xffff_ffff, h >> 32);
+            let (lo, n) = window(unsafe { (*d).load(Relaxed) });
             let o = octave.wrapping_sub(lo);
             if o >= n {
                 self.widen(octave, lo, n, pool);
@@ -275,8 +289,7 @@ impl Sparse {
     pub(crate) fn read_into(&self, into: &mut Counts) {
         let d = self.dir.load(Acquire);
         // SAFETY: as in `add`; what a reader may still hold is kept until drop.
-        let h = unsafe { (*d).load(Acquire) };
-        let (lo, n) = (h & 0xffff_ffff, h >> 32);
+        let (lo, n) = window(unsafe { (*d).load(Acquire) });
         for o in 0..n {
             // SAFETY: `o < n`.
             let e = unsafe { (*d.add(1 + o)).load(Acquire) };
@@ -304,8 +317,7 @@ impl Sparse {
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
         let d = self.dir.load(Acquire);
-        let h = unsafe { (*d).load(Acquire) };
-        let n = h >> 32;
+        let (_, n) = window(unsafe { (*d).load(Acquire) });
         let mut bytes = 0;
         if !std::ptr::eq(d, self.inline.as_ptr()) && n > 0 {
             bytes += (1 + n) * 8;
@@ -330,8 +342,7 @@ impl Drop for Sparse {
     fn drop(&mut self) {
         let d = *self.dir.get_mut();
         // SAFETY: as in `add`; nothing else uses the histogram any more.
-        let h = unsafe { (*d).load(Relaxed) };
-        let n = h >> 32;
+        let (_, n) = window(unsafe { (*d).load(Relaxed) });
         for o in 0..n {
             let e = unsafe { (*d.add(1 + o)).load(Relaxed) };
             if e == absent() {
@@ -366,12 +377,12 @@ mod tests {
     #[test]
     fn values_past_the_last_octave_are_clamped_by_the_slow_path() {
         let s = Sparse::new();
-        let (o, sub) = super::super::locate_unclamped(u64::MAX);
-        assert!(o >= OCTAVES);
-        assert!(!s.try_add(o, sub));
+        let (msb, sub) = super::super::msb_and_sub(u64::MAX);
+        assert!(msb as usize >= OCTAVES + 5);
+        assert!(!s.try_add(msb, sub));
         record(&s, u64::MAX);
         record(&s, 1 << 50);
-        assert!(!s.try_add(o, sub));
+        assert!(!s.try_add(msb, sub));
         let c = read(&s);
         assert_eq!(c.buckets[super::super::BUCKETS - 1], 2);
     }

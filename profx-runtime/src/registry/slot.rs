@@ -78,8 +78,8 @@ impl Slot {
     /// everything before they change anything.
     #[inline(always)]
     pub(crate) fn try_count(&self, ticks: u64) -> bool {
-        let (octave, sub) = histogram::locate_unclamped(ticks);
-        self.hist.try_add(octave, sub)
+        let (msb, sub) = histogram::msb_and_sub(ticks);
+        self.hist.try_add(msb, sub)
     }
 
     /// The second half of [`record`](Slot::record): everything but the histogram.
