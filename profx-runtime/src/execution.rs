@@ -311,6 +311,7 @@ fn finish(mut on: On, result: Result<(), &str>) {
         Err(ref e) => Outcome::Error(e),
     };
     let extra = on.scoped;
+    on.state.run_here();
     on.state.finish(outcome, extra);
 }
 

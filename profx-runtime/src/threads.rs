@@ -5,24 +5,33 @@ use std::sync::atomic::{AtomicU64, Ordering::*};
 use crate::clock;
 
 static VALUE: AtomicU64 = AtomicU64::new(0);
-static STAMP: AtomicU64 = AtomicU64::new(0);
+/// The clock reading after which `VALUE` is re-read (0: never read).
+static DEADLINE: AtomicU64 = AtomicU64::new(0);
 /// Re-read at most every 50 ms.
 const MAX_AGE_NS: u64 = 50_000_000;
 
 /// Threads in the process (0 where the platform does not say), at most 50 ms old; `now` is a
 /// clock reading the caller already has.
+#[inline]
 pub(crate) fn process_threads(now: u64) -> u64 {
-    let stamp = STAMP.load(Relaxed);
-    if stamp == 0 || clock::delta_ns(stamp, now) > MAX_AGE_NS {
-        // One thread refreshes; the others use the value they find.
-        if STAMP
-            .compare_exchange(stamp, now.max(1), Relaxed, Relaxed)
-            .is_ok()
-        {
-            VALUE.store(read(), Relaxed);
-        }
+    let deadline = DEADLINE.load(Relaxed);
+    if now >= deadline {
+        refresh(deadline, now);
     }
     VALUE.load(Relaxed)
+}
+
+#[cold]
+#[inline(never)]
+fn refresh(deadline: u64, now: u64) {
+    // One thread refreshes; the others use the value they find.
+    let next = now.saturating_add(clock::from_ns(MAX_AGE_NS)).max(1);
+    if DEADLINE
+        .compare_exchange(deadline, next, Relaxed, Relaxed)
+        .is_ok()
+    {
+        VALUE.store(read(), Relaxed);
+    }
 }
 
 /// Threads in the process now, read from `/proc/self/stat` without allocating.

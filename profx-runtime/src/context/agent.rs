@@ -87,14 +87,19 @@ impl AgentState {
     pub fn finish(self, outcome: Outcome<'_>) {
         let mut this = std::mem::ManuallyDrop::new(self);
         if let Some(a) = &mut this.0 {
-            end(&mut a.st, outcome);
+            // Right after its body (or last poll) on this thread: its table is this thread's.
+            end(&mut a.st, outcome, true);
         }
     }
 }
 
-/// Ends an execution (by reference: the state is not moved to be ended).
+/// Ends an execution (by reference: the state is not moved to be ended). `here`: the last
+/// code it ran was on this thread, so its table is this thread's.
 #[inline(never)]
-fn end(st: &mut ExecState, outcome: Outcome<'_>) {
+fn end(st: &mut ExecState, outcome: Outcome<'_>, here: bool) {
+    if !here {
+        st.run_here();
+    }
     st.finish(outcome, (0, 0));
 }
 
@@ -106,7 +111,8 @@ impl Drop for AgentState {
             } else {
                 Outcome::Cancelled
             };
-            end(&mut a.st, outcome);
+            // Dropped (cancelled, or unwound) wherever its owner is: this thread's table.
+            end(&mut a.st, outcome, false);
         }
     }
 }

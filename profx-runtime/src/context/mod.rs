@@ -295,9 +295,9 @@ impl ExecState {
         self.push_phase(name, start, ticks, depth);
     }
 
-    /// Ends the execution: aggregates it and, when kept, publishes its record. `extra`:
-    /// (bytes, allocations) counted elsewhere (a manual execution's `in_scope` on other
-    /// threads).
+    /// Ends the execution on this thread, whose table it must point at (`run_here`):
+    /// aggregates it and, when kept, publishes its record. `extra`: (bytes, allocations)
+    /// counted elsewhere (a manual execution's `in_scope` on other threads).
     pub(crate) fn finish(&mut self, outcome: Outcome<'_>, extra: (u64, u64)) {
         // First: what follows (the record, the message) is profx's, not the execution's.
         let (memory, allocations) = self.alloc.finish();
@@ -305,7 +305,8 @@ impl ExecState {
         let end = clock::now();
         let ticks = clock::ticks(self.t0, end);
         let inner = self.inner();
-        let table = inner.table();
+        // SAFETY: this thread's table (see above), which the profiler keeps.
+        let table = unsafe { &*self.table };
         let failed = outcome.failed();
         table.record(self.agent, AGENT_LEVEL, ticks, failed, memory);
         if let Some(mut r) = self.rec.take() {
