@@ -115,6 +115,13 @@ pub fn hotpath_report_path() -> std::path::PathBuf {
 }
 
 pub fn start_peers() -> hotpath::HotpathGuard {
+    start_peers_with(fastrace::collector::Config::default())
+}
+
+/// [`start_peers`] with fastrace's collector configured by `fastrace_config` (the
+/// instructions bench gives it a report interval longer than the run, so that it takes the
+/// spans only when flushed, at points the bench chooses).
+pub fn start_peers_with(fastrace_config: fastrace::collector::Config) -> hotpath::HotpathGuard {
     // No HTTP server from hotpath during the measurements (edition 2021: `set_var` is safe;
     // no other thread runs yet).
     std::env::set_var("HOTPATH_METRICS_SERVER_OFF", "1");
@@ -124,7 +131,7 @@ pub fn start_peers() -> hotpath::HotpathGuard {
         .functions_limit(0)
         .build();
 
-    fastrace::set_reporter(CountingReporter, fastrace::collector::Config::default());
+    fastrace::set_reporter(CountingReporter, fastrace_config);
 
     use tracing_subscriber::layer::SubscriberExt;
     let subscriber = tracing_subscriber::registry().with(timing_layer::TimingLayer);

@@ -142,7 +142,10 @@ pub(crate) struct Sparse {
     /// The first window's directory.
     inline: [AtomicUsize; 1 + INLINE],
     /// Owner only (and `Drop`).
-    retired: UnsafeCell<Vec<Retired>>,
+    /// Boxed: most histograms never retire anything, and a slot is one per key and thread
+    /// (8 bytes here rather than a `Vec`'s 24).
+    #[allow(clippy::box_collection)]
+    retired: UnsafeCell<Option<Box<Vec<Retired>>>>,
 }
 
 // SAFETY: `retired` is touched only by the single writer (and by `Drop`, which has the value to
@@ -155,7 +158,7 @@ impl Sparse {
         Sparse {
             dir: AtomicPtr::new(EMPTY.as_ptr() as *mut AtomicUsize),
             inline: [const { AtomicUsize::new(0) }; 1 + INLINE],
-            retired: UnsafeCell::new(Vec::new()),
+            retired: UnsafeCell::new(None),
         }
     }
 
@@ -282,7 +285,11 @@ impl Sparse {
 
     fn retire(&self, r: Retired) {
         // SAFETY: owner only (see the `Sync` impl).
-        unsafe { (*self.retired.get()).push(r) };
+        unsafe {
+            (*self.retired.get())
+                .get_or_insert_with(Default::default)
+                .push(r)
+        };
     }
 
     /// Adds every count to `into`. Any thread.
@@ -328,7 +335,10 @@ impl Sparse {
                 bytes += if e & WIDE == 0 { 128 } else { 512 };
             }
         }
-        for r in unsafe { &*self.retired.get() } {
+        for r in unsafe { &*self.retired.get() }
+            .iter()
+            .flat_map(|v| v.iter())
+        {
             bytes += match r {
                 Retired::Dir(d) => d.len() * 8,
                 Retired::Narrow(_) => 128,

@@ -120,3 +120,34 @@ impl Slot {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_small() {
+        // One per key and thread: 64 threads x 1,000 keys must stay within 32 MiB with their
+        // counters. Six totals, the histogram's window and its first four octave entries,
+        // the key and its generation.
+        assert!(
+            std::mem::size_of::<Slot>() <= 120,
+            "{}",
+            std::mem::size_of::<Slot>()
+        );
+    }
+
+    #[test]
+    fn record_then_read() {
+        let s = Slot::new(1, 2, 0);
+        let mut pool = Pool::default();
+        for t in [10u64, 1_000, 1_000_000, 5] {
+            s.record(t, t == 5, 7, &mut pool);
+        }
+        let mut c = Counts::new();
+        let t = s.read(&mut c).unwrap();
+        assert_eq!((t.count, t.failures, t.min, t.max), (4, 1, 5, 1_000_000));
+        assert_eq!((t.sum, t.mem_sum), (1_001_015, 28));
+        assert_eq!(c.quantiles([1.0], 4, t.min, t.max), [1_000_000]);
+    }
+}
