@@ -151,6 +151,7 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
 
     let sync_phase = kind == Kind::Phase && !is_async;
     let body_fn = Ident::new("__profx_body", Span::mixed_site());
+    let armed = Ident::new("__profx_armed", Span::mixed_site());
     let body = if sync_phase {
         // The body is bound first, then run by one of two tail calls: the plain call when
         // nothing records (one load and a branch before it), or the recorded one.
@@ -176,10 +177,9 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
                 #(#rebinds)*
                 #body
             };
-            if ::profx::__private::armed() {
-                ::profx::__private::SyncPhase::<#site_ty>::run(#body_fn, #failed)
-            } else {
-                ::profx::__private::body(#body_fn)
+            match ::profx::__private::armed() {
+                0 => ::profx::__private::body(#body_fn),
+                #armed => ::profx::__private::SyncPhase::<#site_ty>::run(#body_fn, #failed, #armed),
             }
         }
     } else if diverges {

@@ -42,6 +42,10 @@ fn init() -> &'static Base {
         let mode = if reads_tsc(&clock) { TSC } else { QUANTA };
         SCALE_Q32.store(clock.delta_as_nanos(0, 1 << 40) >> 8, Relaxed);
         MODE.store(mode, Release);
+        if mode == TSC {
+            // Instrumented calls may now read the TSC inline.
+            crate::profiler::ARMED.fetch_and(!crate::profiler::NOT_TSC, Release);
+        }
         let raw = clock.raw();
         Base {
             clock,
@@ -85,6 +89,17 @@ pub(crate) fn now() -> u64 {
         QUANTA => base().clock.raw(),
         _ => init().clock.raw(),
     }
+}
+
+/// A reading of the time-stamp counter, which the caller knows to be the clock (`ARMED`
+/// without `NOT_TSC`); elsewhere than x86_64, [`now`].
+#[inline(always)]
+pub(crate) fn tsc() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: rdtsc has no preconditions on x86_64.
+    return unsafe { core::arch::x86_64::_rdtsc() };
+    #[cfg(not(target_arch = "x86_64"))]
+    now()
 }
 
 /// A reading of the time-stamp counter, when that is the clock (`None`: call [`now`]).

@@ -15,6 +15,8 @@ pub struct AgentState(Option<ActiveAgent>);
 struct ActiveAgent {
     st: ExecState,
     panicked: bool,
+    /// `finish` ran: nothing left for `Drop`.
+    ended: bool,
 }
 
 // SAFETY: the raw pointer is to the profiler (Sync, outlives the state); nothing in the state is
@@ -26,7 +28,7 @@ impl AgentState {
     /// Starts an execution of the agent at `site` in the global profiler.
     #[inline(always)]
     pub fn new(site: &'static Site, request: Option<fmt::Arguments<'_>>) -> AgentState {
-        if crate::profiler::ARMED.load(Relaxed) == 0 {
+        if !crate::profiler::armed() {
             return AgentState(None);
         }
         let inner = global_inner();
@@ -50,6 +52,7 @@ impl AgentState {
         AgentState(Some(ActiveAgent {
             st,
             panicked: false,
+            ended: false,
         }))
     }
 
@@ -82,13 +85,14 @@ impl AgentState {
         AgentFuture { st: self, fut }
     }
 
-    /// Ends the execution with `outcome`.
+    /// Ends the execution with `outcome`. (By reference: the state, which the body ran
+    /// with, is not moved to be ended.)
     #[inline(always)]
-    pub fn finish(self, outcome: Outcome<'_>) {
-        let mut this = std::mem::ManuallyDrop::new(self);
-        if let Some(a) = &mut this.0 {
+    pub fn finish(&mut self, outcome: Outcome<'_>) {
+        if let Some(a) = &mut self.0 {
             // Right after its body (or last poll) on this thread: its table is this thread's.
             end(&mut a.st, outcome, true);
+            a.ended = true;
         }
     }
 }
@@ -105,7 +109,7 @@ fn end(st: &mut ExecState, outcome: Outcome<'_>, here: bool) {
 
 impl Drop for AgentState {
     fn drop(&mut self) {
-        if let Some(a) = &mut self.0 {
+        if let Some(a) = self.0.as_mut().filter(|a| !a.ended) {
             let outcome = if a.panicked || std::thread::panicking() {
                 Outcome::Panicked
             } else {

@@ -154,6 +154,7 @@ pub(crate) struct ExecState {
 }
 
 impl ExecState {
+    #[inline(always)]
     pub(crate) fn start_with(inner: &Inner, agent: u32, request: impl FnOnce(&mut String)) -> Self {
         let table = inner.table();
         let serial = table.next_serial();
@@ -262,17 +263,13 @@ impl ExecState {
             return false;
         };
         let len = self.phases_len;
-        let write = len < self.phases_limit;
-        if !write && self.rec.is_some() {
-            return false;
-        }
-        if !slot.try_count(ticks) {
-            return false;
-        }
-        slot.commit(ticks, failed, 0);
-        let depth = self.depth.wrapping_sub(1);
-        self.depth = depth;
-        if write {
+        if len < self.phases_limit {
+            if !slot.try_count(ticks) {
+                return false;
+            }
+            slot.commit(ticks, failed, 0);
+            let depth = self.depth.wrapping_sub(1);
+            self.depth = depth;
             let p = RawPhase {
                 start,
                 duration: ticks,
@@ -282,8 +279,18 @@ impl ExecState {
             // SAFETY: `phases` is the kept record's buffer with room for `phases_limit`.
             unsafe { self.phases.add(len as usize).write(p) };
             self.phases_len = len + 1;
+            true
+        } else if self.rec.is_none() {
+            // Not kept: aggregates only.
+            if !slot.try_count(ticks) {
+                return false;
+            }
+            slot.commit(ticks, failed, 0);
+            self.depth = self.depth.wrapping_sub(1);
+            true
+        } else {
+            false
         }
-        true
     }
 
     /// Records a phase of this execution that ran `ticks` from `start`, on this thread.
@@ -351,7 +358,7 @@ impl Drop for Restore<'_> {
 /// of the global one.
 #[inline(always)]
 fn recording() -> bool {
-    if crate::profiler::ARMED.load(Relaxed) == 0 {
+    if !crate::profiler::armed() {
         return false;
     }
     let cur = current();
@@ -365,7 +372,7 @@ fn recording() -> bool {
 
 /// Records a phase that ran outside any execution (or outside the one it started in) in the
 /// global profiler, under `agent` (`NO_AGENT`: none).
-#[inline(never)]
+#[inline(always)]
 fn record_loose(name: u32, agent: u32, ticks: u64, failed: bool) {
     let t = TLS.with(|t| t.global_table.get());
     if !t.is_null() {

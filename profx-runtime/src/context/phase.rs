@@ -26,43 +26,89 @@ pub struct SyncPhase<S: SiteRef> {
     _site: PhantomData<S>,
 }
 
-/// Whether anything records: when not, a sync phase calls its body and nothing else.
+/// What an instrumented sync function asks first: 0 when nothing records (it then calls its
+/// body and nothing else), else the bits to hand to [`SyncPhase::run`].
 #[doc(hidden)]
 #[inline(always)]
-pub fn armed() -> bool {
-    crate::profiler::ARMED.load(Relaxed) != 0
+pub fn armed() -> u32 {
+    let a = crate::profiler::ARMED.load(Relaxed);
+    if a & !crate::profiler::NOT_TSC == 0 {
+        0
+    } else {
+        a
+    }
 }
 
 impl<S: SiteRef> SyncPhase<S> {
     /// Runs `body` as a phase of site `S`; `failed` says whether its value is a failure.
+    /// `armed`: what [`armed`] returned (not 0; last, so that the body's captures stay in
+    /// the registers they came in).
     #[inline(never)]
-    pub fn run<R>(body: impl FnOnce() -> R, failed: impl FnOnce(&R) -> bool) -> R {
-        let exec = current();
-        if exec.is_null() {
-            if !global_inner().enabled.load(Relaxed) {
-                return self::body(body);
-            }
-        } else {
-            // SAFETY: the current execution is alive while its code runs on this thread. An
-            // execution started while recording records all of its phases.
-            unsafe { (*exec).depth += 1 };
+    pub fn run<R>(body: impl FnOnce() -> R, failed: impl FnOnce(&R) -> bool, armed: u32) -> R {
+        if armed & crate::profiler::NOT_TSC != 0 {
+            return Self::run_any_clock(body, failed);
         }
+        let Some(exec) = Self::enter() else {
+            return self::body(body);
+        };
         // Ends the phase as failed if the body unwinds.
         let span = SyncPhase::<S> {
             exec,
-            t0: clock::now(),
+            t0: clock::tsc(),
             _site: PhantomData,
         };
         // In a function of its own: the body compiles as it would without the attribute,
         // and the phase's two words are all that live across it.
         let r = self::body(body);
         let span = std::mem::ManuallyDrop::new(span);
-        if failed(&r) {
-            end_sync::<true>(S::site(), span.exec, span.t0);
+        let t1 = clock::tsc();
+        let failed = failed(&r);
+        if span.exec.is_null() {
+            // Out of line (and handing the value back): the in-execution path keeps the
+            // registers to itself.
+            return end_loose(r, S::site(), span.t0, t1, failed);
+        }
+        if failed {
+            end_sync_at::<true>(S::site(), span.exec, span.t0, t1);
         } else {
-            end_sync::<false>(S::site(), span.exec, span.t0);
+            end_sync_at::<false>(S::site(), span.exec, span.t0, t1);
         }
         r
+    }
+
+    /// `run` when the clock is not the TSC (or not known yet to be).
+    #[cold]
+    #[inline(never)]
+    fn run_any_clock<R>(body: impl FnOnce() -> R, failed: impl FnOnce(&R) -> bool) -> R {
+        let Some(exec) = Self::enter() else {
+            return self::body(body);
+        };
+        let span = SyncPhase::<S> {
+            exec,
+            t0: clock::now(),
+            _site: PhantomData,
+        };
+        let r = self::body(body);
+        let span = std::mem::ManuallyDrop::new(span);
+        end_sync_slow(S::site(), span.exec, span.t0, None, failed(&r));
+        r
+    }
+
+    /// The execution the phase starts in (null: none), one level deeper; `None` when nothing
+    /// records here.
+    #[inline(always)]
+    fn enter() -> Option<*mut ExecState> {
+        let exec = current();
+        if exec.is_null() {
+            if !global_inner().enabled.load(Relaxed) {
+                return None;
+            }
+        } else {
+            // SAFETY: the current execution is alive while its code runs on this thread. An
+            // execution started while recording records all of its phases.
+            unsafe { (*exec).depth += 1 };
+        }
+        Some(exec)
     }
 }
 
@@ -89,19 +135,37 @@ pub fn body<R>(f: impl FnOnce() -> R) -> R {
 /// this path calls nothing and needs no saved registers.
 #[inline(always)]
 fn end_sync<const FAILED: bool>(site: &'static Site, exec: *mut ExecState, t0: u64) {
-    let Some(t1) = clock::now_tsc() else {
-        return end_sync_slow(site, exec, t0, None, FAILED);
-    };
+    match clock::now_tsc() {
+        Some(t1) => end_sync_at::<FAILED>(site, exec, t0, t1),
+        None => end_sync_slow(site, exec, t0, None, FAILED),
+    }
+}
+
+/// Records a sync phase that ran outside any execution, and gives back its value.
+#[inline(never)]
+fn end_loose<R>(r: R, site: &'static Site, t0: u64, t1: u64, failed: bool) -> R {
     let ticks = clock::ticks(t0, t1);
+    match site.known_id() {
+        0 => end_sync_slow(site, ptr::null_mut(), t0, Some(ticks), failed),
+        name => record_loose(name, NO_AGENT, ticks, failed),
+    }
+    r
+}
+
+/// [`end_sync`] with the end reading taken.
+#[inline(always)]
+fn end_sync_at<const FAILED: bool>(site: &'static Site, exec: *mut ExecState, t0: u64, t1: u64) {
+    let ticks = clock::ticks(t0, t1);
+    // 0 until the site is registered: no slot has name 0, so `try_end_phase` leaves it to the
+    // slow path.
     let name = site.known_id();
-    if name != 0 {
-        if exec.is_null() {
+    if exec.is_null() {
+        if name != 0 {
             return record_loose(name, NO_AGENT, ticks, FAILED);
         }
-        // SAFETY: the execution the phase started in is still the current one (see `SyncPhase`).
-        if unsafe { (*exec).try_end_phase(name, t0, ticks, FAILED) } {
-            return;
-        }
+    // SAFETY: the execution the phase started in is still the current one (see `SyncPhase`).
+    } else if unsafe { (*exec).try_end_phase(name, t0, ticks, FAILED) } {
+        return;
     }
     end_sync_slow(site, exec, t0, Some(ticks), FAILED)
 }

@@ -14,10 +14,21 @@ use crate::registry::{
 };
 use crate::{PhaseMetrics, PhaseProfile};
 
-/// How many profilers record, plus one until the global profiler has read its settings: an
-/// instrumented call that finds 0 here does nothing else (one load and a branch). Above 0 it
-/// checks the switch of the profiler it would record into.
-pub(crate) static ARMED: AtomicU32 = AtomicU32::new(1);
+/// How many profilers record, plus one until the global profiler has read its settings (the
+/// bits below [`NOT_TSC`]); and [`NOT_TSC`] until the clock is known to be the TSC. An
+/// instrumented call that finds no count here does nothing else (one load and a branch);
+/// with one, it checks the switch of the profiler it would record into, and reads the TSC
+/// inline unless `NOT_TSC` is set.
+pub(crate) static ARMED: AtomicU32 = AtomicU32::new(1 | NOT_TSC);
+
+/// The bit of [`ARMED`] that says the clock is not (or not yet known to be) the TSC.
+pub(crate) const NOT_TSC: u32 = 1 << 31;
+
+/// Whether any profiler records (the count in [`ARMED`]).
+#[inline(always)]
+pub(crate) fn armed() -> bool {
+    ARMED.load(Relaxed) & !NOT_TSC != 0
+}
 
 /// The state behind a `Profiler` handle.
 pub(crate) struct Inner {

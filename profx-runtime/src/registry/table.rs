@@ -288,8 +288,10 @@ impl ThreadTable {
         }
         if rings.readers.load(SeqCst) == 0 {
             // No reader can hold `old`, nor anything retired before it.
-            for r in local.retired.drain(..) {
-                recycle(&mut local.spares, r);
+            if !local.retired.is_empty() {
+                for r in local.retired.drain(..) {
+                    recycle(&mut local.spares, r);
+                }
             }
             recycle(&mut local.spares, old);
         } else {
@@ -325,6 +327,7 @@ impl Drop for ThreadTable {
 
 /// Keeps an evicted record's buffers for the next execution (a few per thread).
 #[allow(clippy::vec_box)] // see `Local::spares`
+#[inline]
 fn recycle(spares: &mut Vec<Box<ExecRecord>>, rec: *mut ExecRecord) {
     // SAFETY: evicted from its ring, and no reader holds it (checked by the caller).
     let mut rec = unsafe { Box::from_raw(rec) };
