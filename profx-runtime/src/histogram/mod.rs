@@ -162,14 +162,23 @@ impl Counts {
         let ranks = qs.map(|q| ((q * total as f64).ceil() as u64).clamp(1, total));
         let mut k = 0;
         let mut seen = 0u64;
-        for (i, c) in self.nonzero() {
-            seen += c;
-            while k < N && seen >= ranks[k] {
-                out[k] = representative(i).clamp(min, max);
-                k += 1;
+        for o in Self::octaves(self.touched) {
+            let octave = &self.buckets[o * SUB..(o + 1) * SUB];
+            // Whole octaves below the next rank are skipped with one sum.
+            let in_octave: u64 = octave.iter().sum();
+            if seen + in_octave < ranks[k] {
+                seen += in_octave;
+                continue;
             }
-            if k == N {
-                break;
+            for (j, &c) in octave.iter().enumerate() {
+                seen += c;
+                while k < N && seen >= ranks[k] {
+                    out[k] = representative(o * SUB + j).clamp(min, max);
+                    k += 1;
+                }
+                if k == N {
+                    return out;
+                }
             }
         }
         out

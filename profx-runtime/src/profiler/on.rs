@@ -178,25 +178,43 @@ impl Inner {
             phases: BTreeMap::new(),
             loose: BTreeMap::new(),
         };
+        // The by-name totals: a name run under one agent only (the usual case) is that key's
+        // figures again; only a name under several is merged and computed anew.
         let mut name_counts = Counts::new();
         let mut name_acc = Acc::default();
+        let mut name_keys = 0u32;
+        let mut single: Option<crate::PhaseMetrics> = None;
         let mut last_name = None;
-        let flush = |out: &mut Read, n: u32, acc: &mut Acc, counts: &mut Counts| {
-            if acc.count > 0 {
-                out.phases.insert(name(n), acc.phase(counts));
+        let flush = |out: &mut Read,
+                     n: u32,
+                     acc: &mut Acc,
+                     counts: &mut Counts,
+                     keys: &mut u32,
+                     single: &mut Option<crate::PhaseMetrics>| {
+            match (*keys, single.take()) {
+                (1, Some(pm)) => {
+                    out.phases.insert(name(n), pm);
+                }
+                _ if acc.count > 0 => {
+                    out.phases.insert(name(n), acc.phase(counts));
+                }
+                _ => {}
             }
             *acc = Acc::default();
             counts.clear();
+            *keys = 0;
         };
         for_each_key(&slots, |n, parent, acc, counts| {
             if last_name.is_some_and(|l| l != n) || (parent == AGENT_LEVEL && last_name.is_some()) {
+                let l = last_name.take().unwrap_or(0);
                 flush(
                     &mut out,
-                    last_name.unwrap_or(0),
+                    l,
                     &mut name_acc,
                     &mut name_counts,
+                    &mut name_keys,
+                    &mut single,
                 );
-                last_name = None;
             }
             if parent == AGENT_LEVEL {
                 let mut m = acc.agent(counts);
@@ -209,8 +227,12 @@ impl Inner {
             // A phase key: into its agent, and into the by-name total.
             last_name = Some(n);
             let pm = acc.phase(counts);
+            name_keys += 1;
+            if name_keys == 1 {
+                single = Some(pm.clone());
+            }
             if parent == NO_AGENT {
-                out.loose.insert(name(n), pm.clone());
+                out.loose.insert(name(n), pm);
             } else if agent.is_none() || agent == Some(parent) {
                 out.agents
                     .entry(name(parent))
@@ -222,7 +244,14 @@ impl Inner {
             name_counts.merge(counts);
         });
         if let Some(n) = last_name {
-            flush(&mut out, n, &mut name_acc, &mut name_counts);
+            flush(
+                &mut out,
+                n,
+                &mut name_acc,
+                &mut name_counts,
+                &mut name_keys,
+                &mut single,
+            );
         }
         // An agent whose phases were recorded but that has no completed execution yet is
         // not an agent with executions: drop such entries.
