@@ -18,6 +18,20 @@
 //!     ret
 //! }
 //! ```
+//! A sync `#[phase]` is shaped for the hot path: its site is also a type (so that the span
+//! need not carry it), the body closure is bound first, and the function ends in one of two
+//! tail calls:
+//! ```text
+//! fn parse(x: u64) -> u64 {
+//!     static SITE: Site = Site::new("parse");
+//!     struct __ProfxSite; impl SiteRef for __ProfxSite { fn site() -> &'static Site { &SITE } }
+//!     let body = move || -> u64 { let x = x; match () { () => { body } } };
+//!     match armed() {
+//!         0 => body_fn(body),                                   // nothing records
+//!         a => SyncPhase::<__ProfxSite>::run(body, |ret: &u64| <is failure>, a),
+//!     }
+//! }
+//! ```
 //! The closure keeps `?` and `return` inside the timed region and lets the outcome be read.
 //! Drop order is the function's own, as rustc keeps it when it lowers `async fn`:
 //! - every argument is moved into the closure and re-bound in order; an argument whose pattern
