@@ -305,6 +305,7 @@ impl ExecState {
     /// Ends the execution on this thread, whose table it must point at (`run_here`):
     /// aggregates it and, when kept, publishes its record. `extra`: (bytes, allocations)
     /// counted elsewhere (a manual execution's `in_scope` on other threads).
+    #[inline(always)]
     pub(crate) fn finish(&mut self, outcome: Outcome<'_>, extra: (u64, u64)) {
         // First: what follows (the record, the message) is profx's, not the execution's.
         let (memory, allocations) = self.alloc.finish();

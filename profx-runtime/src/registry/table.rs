@@ -273,6 +273,7 @@ impl ThreadTable {
     }
 
     /// Stores a finished record in the ring of its agent. Owner only.
+    #[inline(always)]
     pub(crate) fn publish(&self, rings: &Rings, rec: Box<ExecRecord>, capacity: usize) {
         let local = self.local();
         let i = rec.agent as usize;
