@@ -33,8 +33,8 @@ use fastrace::collector::Config;
 
 use profx_bench::callgrind::{self, NoCounts};
 use profx_bench::peers::{
-    hotpath_report_path, start_peers_with, timing_layer, FASTRACE_NS, FASTRACE_ROOTS,
-    FASTRACE_SPANS,
+    hotpath_entry, hotpath_report_path, start_peers_with, timing_layer, FASTRACE_NS,
+    FASTRACE_ROOTS, FASTRACE_SPANS,
 };
 use profx_bench::workloads::{
     calls, in_pieces, profx_chunk, two_phases, two_plain, work_fastrace, work_hotpath, work_plain,
@@ -230,29 +230,6 @@ fn check_peers(hotpath_guard: hotpath::HotpathGuard) {
         hotpath_ok && fastrace_ok && tracing_ok,
         "a peer did not record every call, so its count is not that of a recording peer:\n{text}"
     );
-}
-
-/// The entry of hotpath's JSON report for `name` (the first object whose name ends in
-/// `name`, with a `calls` field, as `profx_bench::peers::hotpath_calls` reads it): `calls`,
-/// `sampled_calls` (the calls timed), `avg`, ...
-fn hotpath_entry<'a>(
-    json: &'a serde_json::Value,
-    name: &str,
-) -> Option<&'a serde_json::Map<String, serde_json::Value>> {
-    match json {
-        serde_json::Value::Object(m) => {
-            let named = m
-                .get("name")
-                .and_then(|v| v.as_str())
-                .is_some_and(|s| s.ends_with(name));
-            if named && m.get("calls").and_then(|v| v.as_u64()).is_some() {
-                return Some(m);
-            }
-            m.values().find_map(|v| hotpath_entry(v, name))
-        }
-        serde_json::Value::Array(a) => a.iter().find_map(|v| hotpath_entry(v, name)),
-        _ => None,
-    }
 }
 
 /// What a row's overhead is measured from.

@@ -139,23 +139,29 @@ pub fn start_peers_with(fastrace_config: fastrace::collector::Config) -> hotpath
     guard
 }
 
-/// Calls hotpath saw for `name`, read from its JSON report (any object whose name ends in
-/// `name`, with a `calls` field).
+/// Calls hotpath saw for `name`, read from its JSON report (see [`hotpath_entry`]).
 pub fn hotpath_calls(json: &serde_json::Value, name: &str) -> Option<u64> {
+    hotpath_entry(json, name)?.get("calls")?.as_u64()
+}
+
+/// The entry of hotpath's JSON report for `name`: the first object whose name ends in `name`,
+/// with a `calls` field (`calls`, `sampled_calls` — the calls timed —, `avg`, ...).
+pub fn hotpath_entry<'a>(
+    json: &'a serde_json::Value,
+    name: &str,
+) -> Option<&'a serde_json::Map<String, serde_json::Value>> {
     match json {
         serde_json::Value::Object(m) => {
             let named = m
                 .get("name")
                 .and_then(|v| v.as_str())
                 .is_some_and(|s| s.ends_with(name));
-            if named {
-                if let Some(c) = m.get("calls").and_then(|v| v.as_u64()) {
-                    return Some(c);
-                }
+            if named && m.get("calls").and_then(|v| v.as_u64()).is_some() {
+                return Some(m);
             }
-            m.values().find_map(|v| hotpath_calls(v, name))
+            m.values().find_map(|v| hotpath_entry(v, name))
         }
-        serde_json::Value::Array(a) => a.iter().find_map(|v| hotpath_calls(v, name)),
+        serde_json::Value::Array(a) => a.iter().find_map(|v| hotpath_entry(v, name)),
         _ => None,
     }
 }

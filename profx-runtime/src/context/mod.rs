@@ -79,15 +79,10 @@ pub enum Outcome<'a> {
 }
 
 impl Outcome<'_> {
-    #[inline(always)]
-    fn failed(&self) -> bool {
-        !matches!(self, Outcome::Success)
-    }
-
     /// Whether it is a failure (anything but `Success`).
     #[inline(always)]
     pub fn is_failure(&self) -> bool {
-        self.failed()
+        !matches!(self, Outcome::Success)
     }
 
     fn write_message(&self, out: &mut String) {
@@ -217,12 +212,18 @@ impl ExecState {
             depth,
         };
         if self.phases_len < self.phases_limit {
-            // SAFETY: `phases` is the kept record's buffer with room for `phases_limit`.
-            unsafe { self.phases.add(self.phases_len as usize).write(p) };
-            self.phases_len += 1;
+            self.write_phase(p);
         } else {
             self.push_phase_slow(p);
         }
+    }
+
+    /// Writes a phase record in place; the record must have room (`phases_len < phases_limit`).
+    #[inline(always)]
+    fn write_phase(&mut self, p: RawPhase) {
+        // SAFETY: `phases` is the kept record's buffer with room for `phases_limit`.
+        unsafe { self.phases.add(self.phases_len as usize).write(p) };
+        self.phases_len += 1;
     }
 
     /// Not kept, past the record's capacity, or past `PROFX_MAX_PHASES`.
@@ -270,15 +271,12 @@ impl ExecState {
             slot.commit(ticks, failed, 0);
             let depth = self.depth.wrapping_sub(1);
             self.depth = depth;
-            let p = RawPhase {
+            self.write_phase(RawPhase {
                 start,
                 duration: ticks,
                 name,
                 depth,
-            };
-            // SAFETY: `phases` is the kept record's buffer with room for `phases_limit`.
-            unsafe { self.phases.add(len as usize).write(p) };
-            self.phases_len = len + 1;
+            });
             true
         } else if self.rec.is_none() {
             // Not kept: aggregates only.
@@ -315,7 +313,7 @@ impl ExecState {
         let inner = self.inner();
         // SAFETY: this thread's table (see above), which the profiler keeps.
         let table = unsafe { &*self.table };
-        let failed = outcome.failed();
+        let failed = outcome.is_failure();
         table.record(self.agent, AGENT_LEVEL, ticks, failed, memory);
         if let Some(mut r) = self.rec.take() {
             // SAFETY: the first `phases_len` records were written in place.

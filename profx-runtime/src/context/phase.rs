@@ -262,7 +262,7 @@ impl PhaseSpan {
     pub fn finish(self, outcome: Outcome<'_>) {
         let mut this = std::mem::ManuallyDrop::new(self);
         if let Some(p) = this.0.take() {
-            p.end(outcome.failed());
+            p.end(outcome.is_failure());
         }
     }
 }

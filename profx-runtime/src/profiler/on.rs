@@ -178,45 +178,10 @@ impl Inner {
             phases: BTreeMap::new(),
             loose: BTreeMap::new(),
         };
-        // The by-name totals: a name run under one agent only (the usual case) is that key's
-        // figures again; only a name under several is merged and computed anew.
-        let mut name_counts = Counts::new();
-        let mut name_acc = Acc::default();
-        let mut name_keys = 0u32;
-        let mut single: Option<crate::PhaseMetrics> = None;
-        let mut last_name = None;
-        let flush = |out: &mut Read,
-                     n: u32,
-                     acc: &mut Acc,
-                     counts: &mut Counts,
-                     keys: &mut u32,
-                     single: &mut Option<crate::PhaseMetrics>| {
-            match (*keys, single.take()) {
-                (1, Some(pm)) => {
-                    out.phases.insert(name(n), pm);
-                }
-                _ if acc.count > 0 => {
-                    out.phases.insert(name(n), acc.phase(counts));
-                }
-                _ => {}
-            }
-            *acc = Acc::default();
-            counts.clear();
-            *keys = 0;
-        };
+        let mut by_name = ByName::default();
         for_each_key(&slots, |n, parent, acc, counts| {
-            if last_name.is_some_and(|l| l != n) || (parent == AGENT_LEVEL && last_name.is_some()) {
-                let l = last_name.take().unwrap_or(0);
-                flush(
-                    &mut out,
-                    l,
-                    &mut name_acc,
-                    &mut name_counts,
-                    &mut name_keys,
-                    &mut single,
-                );
-            }
             if parent == AGENT_LEVEL {
+                by_name.flush(&mut out, &name);
                 let mut m = acc.agent(counts);
                 // Its phases came first in the sort order: keep them.
                 let e = out.agents.entry(name(n)).or_default();
@@ -225,12 +190,8 @@ impl Inner {
                 return;
             }
             // A phase key: into its agent, and into the by-name total.
-            last_name = Some(n);
             let pm = acc.phase(counts);
-            name_keys += 1;
-            if name_keys == 1 {
-                single = Some(pm.clone());
-            }
+            by_name.add(&mut out, &name, n, acc, counts, &pm);
             if parent == NO_AGENT {
                 out.loose.insert(name(n), pm);
             } else if agent.is_none() || agent == Some(parent) {
@@ -240,19 +201,8 @@ impl Inner {
                     .phases
                     .insert(name(n), pm);
             }
-            name_acc.merge(acc);
-            name_counts.merge(counts);
         });
-        if let Some(n) = last_name {
-            flush(
-                &mut out,
-                n,
-                &mut name_acc,
-                &mut name_counts,
-                &mut name_keys,
-                &mut single,
-            );
-        }
+        by_name.flush(&mut out, &name);
         // An agent whose phases were recorded but that has no completed execution yet is
         // not an agent with executions: drop such entries.
         out.agents.retain(|_, m| m.total_executions > 0);
@@ -330,6 +280,59 @@ impl Drop for Inner {
         // Its share of ARMED goes with it (the global profiler is never dropped).
         if *self.enabled.get_mut() {
             ARMED.fetch_sub(1, SeqCst);
+        }
+    }
+}
+
+/// The by-name total of the phase keys read so far (keys of one name are adjacent). A name
+/// run under one agent only (the usual case) is that key's figures again; only a name under
+/// several is merged and computed anew.
+#[derive(Default)]
+struct ByName {
+    name: Option<u32>,
+    keys: u32,
+    first: Option<PhaseMetrics>,
+    acc: Acc,
+    counts: Option<Counts>,
+}
+
+impl ByName {
+    /// Adds a key of name `n` whose figures are `pm` (writing out the previous name first).
+    fn add(
+        &mut self,
+        out: &mut Read,
+        name: &impl Fn(u32) -> String,
+        n: u32,
+        acc: &Acc,
+        counts: &Counts,
+        pm: &PhaseMetrics,
+    ) {
+        if self.name != Some(n) {
+            self.flush(out, name);
+            self.name = Some(n);
+        }
+        self.keys += 1;
+        if self.keys == 1 {
+            self.first = Some(pm.clone());
+        }
+        self.acc.merge(acc);
+        self.counts.get_or_insert_with(Counts::new).merge(counts);
+    }
+
+    /// Writes out the name being summed, if any.
+    fn flush(&mut self, out: &mut Read, name: &impl Fn(u32) -> String) {
+        let Some(n) = self.name.take() else {
+            return;
+        };
+        let pm = match (self.keys, self.first.take()) {
+            (1, Some(pm)) => pm,
+            _ => self.acc.phase(self.counts.get_or_insert_with(Counts::new)),
+        };
+        out.phases.insert(name(n), pm);
+        self.keys = 0;
+        self.acc = Acc::default();
+        if let Some(c) = &mut self.counts {
+            c.clear();
         }
     }
 }
