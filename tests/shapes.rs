@@ -908,6 +908,37 @@ fn attributes_are_kept() {
     phase_counts("sh_attrs_below", 1, 0);
 }
 
+/// A phase method that hands out a borrow of what it captured, as the function could.
+struct PhaseCell {
+    n: u32,
+}
+
+impl PhaseCell {
+    #[profx::phase]
+    fn sh_phase_field_mut(&mut self) -> &mut u32 {
+        &mut self.n
+    }
+
+    #[profx::phase]
+    fn sh_phase_field_try(&mut self, limit: u32) -> Result<&mut u32, String> {
+        if self.n > limit {
+            return Err(format!("{} over {limit}", self.n));
+        }
+        Ok(&mut self.n)
+    }
+}
+
+#[test]
+fn phases_hand_out_borrows_of_their_receiver() {
+    let mut c = PhaseCell { n: 1 };
+    *c.sh_phase_field_mut() += 5;
+    assert_eq!(c.n, 6);
+    phase_counts("sh_phase_field_mut", 1, 0);
+    *c.sh_phase_field_try(10).unwrap() += 1;
+    assert_eq!(c.sh_phase_field_try(3), Err("7 over 3".to_owned()));
+    phase_counts("sh_phase_field_try", 2, 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Recursion, nesting, `request`, `name`.
 

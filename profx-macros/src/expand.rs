@@ -25,13 +25,21 @@
 //! fn parse(x: u64) -> u64 {
 //!     static SITE: Site = Site::new("parse");
 //!     struct __ProfxSite; impl SiteRef for __ProfxSite { fn site() -> &'static Site { &SITE } }
-//!     let body = move || -> u64 { let x = x; match () { () => { body } } };
+//!     let body = once(move || -> u64 { let x = x; match () { () => { body } } });
 //!     match armed() {
 //!         0 => body_fn(body),                                   // nothing records
 //!         a => SyncPhase::<__ProfxSite>::run(body, |ret: &u64| <is failure>, a),
 //!     }
 //! }
 //! ```
+//! (`once` only types the closure as `FnOnce`, so that a body may hand out a borrow of what it
+//! captured, `&mut self.field`.) A sync agent that names no request and returns has the same
+//! shape, its outcome told to the execution's end:
+//! ```text
+//!         a => SyncAgent::<__ProfxSite>::run(body, |ret: &T, end: AgentEnd<'_>| end.finish(<outcome>)),
+//! ```
+//! (An agent with `request = ..` keeps the `AgentState` form above: its request borrows the
+//! arguments before the body closure takes them.)
 //! The closure keeps `?` and `return` inside the timed region and lets the outcome be read.
 //! Drop order is the function's own, as rustc keeps it when it lowers `async fn`:
 //! - every argument is moved into the closure and re-bound in order; an argument whose pattern
@@ -118,8 +126,10 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
         _ if is_async => quote!(::profx::__private::PhaseSpan::new_async(&#site)),
         _ => quote!(),
     };
-    // A sync phase's span knows its site by type, so that it need not carry it.
-    let site_ref = (kind != Kind::Agent && !is_async).then(|| {
+    // A sync agent that names no request (and returns) has the shape of a sync phase.
+    let sync_agent = kind == Kind::Agent && !is_async && args.request.is_none() && !diverges;
+    // A sync phase's or agent's span knows its site by type, so that it need not carry it.
+    let site_ref = ((kind != Kind::Agent && !is_async) || sync_agent).then(|| {
         quote! {
             struct #site_ty;
             impl ::profx::__private::SiteRef for #site_ty {
@@ -187,13 +197,47 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
         quote! {
             static #site: ::profx::__private::Site = ::profx::__private::Site::new(#name);
             #site_ref
-            let #body_fn = move || #annot_closure {
+            let #body_fn = ::profx::__private::once(move || #annot_closure {
                 #(#rebinds)*
                 #body
-            };
+            });
             match ::profx::__private::armed() {
                 0 => ::profx::__private::body(#body_fn),
                 #armed => ::profx::__private::SyncPhase::<#site_ty>::run(#body_fn, #failed, #armed),
+            }
+        }
+    } else if sync_agent {
+        // As a sync phase, with the outcome told to the execution's end.
+        let param = match &ret_ty {
+            Some(t) => quote!(#ret: &#t),
+            None => quote!(#ret: &()),
+        };
+        let outcome = if returns_result(&item.sig.output) {
+            quote! {{
+                #[allow(unused_imports)]
+                use ::profx::__private::{ViaDisplay as _, ViaDebug as _, ViaResult as _};
+                (&&&*#ret).__profx_outcome()
+            }}
+        } else {
+            quote!({
+                let _ = #ret;
+                ::profx::__private::success()
+            })
+        };
+        let end = Ident::new("__profx_end", Span::mixed_site());
+        quote! {
+            static #site: ::profx::__private::Site = ::profx::__private::Site::new(#name);
+            #site_ref
+            let #body_fn = ::profx::__private::once(move || #annot_closure {
+                #(#rebinds)*
+                #body
+            });
+            match ::profx::__private::armed() {
+                0 => ::profx::__private::body(#body_fn),
+                _ => ::profx::__private::SyncAgent::<#site_ty>::run(
+                    #body_fn,
+                    |#param, #end: ::profx::__private::AgentEnd<'_>| #end.finish(#outcome),
+                ),
             }
         }
     } else if diverges {

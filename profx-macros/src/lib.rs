@@ -91,7 +91,9 @@ mod tests {
     #[cfg(feature = "enabled")]
     fn with_the_feature_the_body_is_wrapped_and_the_signature_kept() {
         let out = entry(Kind::Agent, quote!(name = "x"), item()).to_string();
-        assert!(out.contains("AgentState :: new"), "{out}");
+        assert!(out.contains("SyncAgent :: < __ProfxSite > :: run"), "{out}");
+        let with_request = entry(Kind::Agent, quote!(request = "r"), item()).to_string();
+        assert!(with_request.contains("AgentState :: new"), "{with_request}");
         assert!(out.contains("# [must_use]"), "{out}");
         assert!(
             out.contains("pub (crate) unsafe fn f < 'a , T : Clone , const N : usize >"),

@@ -187,7 +187,7 @@ impl Execution {
             state: Box::new(crate::context::ExecState::start_with(
                 &profiler.inner,
                 id,
-                |s| s.push_str(request),
+                Some(|s: &mut String| s.push_str(request)),
             )),
             _profiler: profiler,
             open: Vec::new(),

@@ -109,7 +109,8 @@ impl std::fmt::Debug for PhaseGuard {
 #[cfg(feature = "enabled")]
 pub mod __private {
     pub use crate::context::{
-        armed, body, AgentFuture, AgentState, Outcome, PhaseFuture, PhaseSpan, SyncPhase,
+        armed, body, once, AgentEnd, AgentFuture, AgentState, Outcome, PhaseFuture, PhaseSpan,
+        SyncAgent, SyncPhase,
     };
     pub use crate::registry::{Site, SiteRef};
 

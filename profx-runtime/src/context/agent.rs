@@ -2,11 +2,13 @@
 //! for a sync body or for each poll of an async one.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::*;
 use std::task::{Context, Poll};
 
 use super::*;
+use crate::registry::SiteRef;
 
 /// The execution of one `#[agent]` call (`None` when not recording).
 #[doc(hidden)]
@@ -44,11 +46,15 @@ impl AgentState {
         site: &'static Site,
         request: Option<fmt::Arguments<'_>>,
     ) -> AgentState {
-        let st = ExecState::start_with(inner, site.id(), |s| {
-            if let Some(a) = request {
-                let _ = s.write_fmt(a);
-            }
-        });
+        let st = ExecState::start_with(
+            inner,
+            site.id(),
+            request.map(|a| {
+                move |s: &mut String| {
+                    let _ = s.write_fmt(a);
+                }
+            }),
+        );
         AgentState(Some(ActiveAgent {
             st,
             panicked: false,
@@ -94,6 +100,64 @@ impl AgentState {
             end(&mut a.st, outcome, true);
             a.ended = true;
         }
+    }
+}
+
+/// One call of a sync `#[agent]` function of site `S` that names no request: the shape of a
+/// sync phase (see [`SyncPhase`](super::SyncPhase)). Its execution lives in the frame of
+/// [`SyncAgent::run`], which starts it, runs the body in a function of its own as the
+/// current execution and ends it, with no state handed back and forth.
+#[doc(hidden)]
+pub struct SyncAgent<S: SiteRef>(PhantomData<S>);
+
+/// The end of a sync agent's execution, handed to the macro's outcome closure with the body's
+/// value (so that the outcome may borrow that value).
+#[doc(hidden)]
+pub struct AgentEnd<'a>(&'a mut ExecState);
+
+impl AgentEnd<'_> {
+    /// Ends the execution, right after its body on this thread, with `outcome`.
+    #[inline(always)]
+    pub fn finish(self, outcome: Outcome<'_>) {
+        self.0.finish(outcome, (0, 0));
+    }
+}
+
+impl<S: SiteRef> SyncAgent<S> {
+    /// Runs `body` as an execution of the agent at site `S` in the global profiler; `end` is
+    /// given the body's value and ends the execution with its outcome. Called when [`armed`]
+    /// (super::armed) is not 0.
+    #[inline(never)]
+    pub fn run<R>(body: impl FnOnce() -> R, end: impl FnOnce(&R, AgentEnd<'_>)) -> R {
+        let inner = global_inner();
+        if !inner.enabled.load(Relaxed) {
+            return super::body(body);
+        }
+        let none = None::<fn(&mut String)>;
+        // Never dropped: `finish` takes all it holds.
+        let mut st =
+            std::mem::ManuallyDrop::new(ExecState::start_with(inner, S::site().id(), none));
+        let st: *mut ExecState = &mut *st;
+        let prev = replace_current(st);
+        // Restores the previous execution and ends this one as panicked when the body
+        // unwinds (a normal return does it below, without asking whether the thread panics).
+        struct Unwind(*mut ExecState, *mut ExecState);
+        impl Drop for Unwind {
+            #[cold]
+            fn drop(&mut self) {
+                replace_current(self.0);
+                // SAFETY: the execution in the frame below, which nothing else refers to now.
+                let st = unsafe { &mut *self.1 };
+                st.finish(Outcome::Panicked, (0, 0));
+            }
+        }
+        let unwind = Unwind(prev, st);
+        let r = super::body(body);
+        std::mem::forget(unwind);
+        replace_current(prev);
+        // SAFETY: as above; the body has returned, so nothing else refers to it.
+        end(&r, AgentEnd(unsafe { &mut *st }));
+        r
     }
 }
 

@@ -24,10 +24,10 @@ use crate::registry::{ExecRecord, RawPhase, Site, ThreadTable, AGENT_LEVEL, NO_A
 mod agent;
 mod phase;
 
-pub use agent::{AgentFuture, AgentState};
+pub use agent::{AgentEnd, AgentFuture, AgentState, SyncAgent};
 #[cfg(feature = "tracing")]
 pub(crate) use phase::DetachedPhase;
-pub use phase::{armed, body, PhaseFuture, PhaseSpan, SyncPhase};
+pub use phase::{armed, body, once, PhaseFuture, PhaseSpan, SyncPhase};
 
 /// What the hot path needs of this thread.
 pub(crate) struct Tls {
@@ -150,16 +150,22 @@ pub(crate) struct ExecState {
 
 impl ExecState {
     #[inline(always)]
-    pub(crate) fn start_with(inner: &Inner, agent: u32, request: impl FnOnce(&mut String)) -> Self {
+    pub(crate) fn start_with(
+        inner: &Inner,
+        agent: u32,
+        request: Option<impl FnOnce(&mut String)>,
+    ) -> Self {
         let table = inner.table();
         let serial = table.next_serial();
         let mut rec = if table.sample(inner.config.sample) {
             let mut r = table.take_record();
-            if current().is_null() {
-                request(&mut r.request);
-            } else {
-                // Inside another execution: the request's text is profx's memory, not its.
-                crate::alloc::exclude(|| request(&mut r.request));
+            if let Some(request) = request {
+                if current().is_null() {
+                    request(&mut r.request);
+                } else {
+                    // Inside another execution: the request's text is profx's memory, not its.
+                    crate::alloc::exclude(|| request(&mut r.request));
+                }
             }
             Some(r)
         } else {

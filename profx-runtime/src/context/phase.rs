@@ -48,9 +48,14 @@ impl<S: SiteRef> SyncPhase<S> {
         if armed & crate::profiler::NOT_TSC != 0 {
             return Self::run_any_clock(body, failed);
         }
-        let Some(exec) = Self::enter() else {
-            return self::body(body);
-        };
+        let exec = current();
+        if exec.is_null() {
+            // A path of its own: each keeps its registers to itself.
+            return Self::run_loose(body, failed);
+        }
+        // SAFETY: the current execution is alive while its code runs on this thread. An
+        // execution started while recording records all of its phases.
+        unsafe { (*exec).depth += 1 };
         // Ends the phase as failed if the body unwinds.
         let span = SyncPhase::<S> {
             exec,
@@ -62,16 +67,32 @@ impl<S: SiteRef> SyncPhase<S> {
         let r = self::body(body);
         let span = std::mem::ManuallyDrop::new(span);
         let t1 = clock::tsc();
-        let failed = failed(&r);
-        if span.exec.is_null() {
-            // Out of line (and handing the value back): the in-execution path keeps the
-            // registers to itself.
-            return end_loose(r, S::site(), span.t0, t1, failed);
-        }
-        if failed {
+        if failed(&r) {
             end_sync_at::<true>(S::site(), span.exec, span.t0, t1);
         } else {
             end_sync_at::<false>(S::site(), span.exec, span.t0, t1);
+        }
+        r
+    }
+
+    /// `run` outside any execution (the clock is the TSC).
+    #[inline(never)]
+    fn run_loose<R>(body: impl FnOnce() -> R, failed: impl FnOnce(&R) -> bool) -> R {
+        if !global_inner().enabled.load(Relaxed) {
+            return self::body(body);
+        }
+        let span = SyncPhase::<S> {
+            exec: ptr::null_mut(),
+            t0: clock::tsc(),
+            _site: PhantomData,
+        };
+        let r = self::body(body);
+        let span = std::mem::ManuallyDrop::new(span);
+        let t1 = clock::tsc();
+        if failed(&r) {
+            end_sync_at::<true>(S::site(), ptr::null_mut(), span.t0, t1);
+        } else {
+            end_sync_at::<false>(S::site(), ptr::null_mut(), span.t0, t1);
         }
         r
     }
@@ -127,6 +148,15 @@ pub fn body<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// The body closure as it is bound by the macros, before one of two calls takes it: typed as
+/// `FnOnce` here, so that a body may hand out what it captured (`&mut self.field`), as the
+/// function could.
+#[doc(hidden)]
+#[inline(always)]
+pub fn once<R, F: FnOnce() -> R>(f: F) -> F {
+    f
+}
+
 /// Records a sync phase: into its execution, or with the phases run outside any.
 ///
 /// The common case — the TSC is the clock, the site has its id, the slot is the one its name
@@ -139,17 +169,6 @@ fn end_sync<const FAILED: bool>(site: &'static Site, exec: *mut ExecState, t0: u
         Some(t1) => end_sync_at::<FAILED>(site, exec, t0, t1),
         None => end_sync_slow(site, exec, t0, None, FAILED),
     }
-}
-
-/// Records a sync phase that ran outside any execution, and gives back its value.
-#[inline(never)]
-fn end_loose<R>(r: R, site: &'static Site, t0: u64, t1: u64, failed: bool) -> R {
-    let ticks = clock::ticks(t0, t1);
-    match site.known_id() {
-        0 => end_sync_slow(site, ptr::null_mut(), t0, Some(ticks), failed),
-        name => record_loose(name, NO_AGENT, ticks, failed),
-    }
-    r
 }
 
 /// [`end_sync`] with the end reading taken.
