@@ -104,13 +104,13 @@ pub fn render_for(profiler: &Profiler) -> String {
 // ---------------------------------------------------------------------------------------------
 // Agents and phases
 
-fn profx_families(e: &mut Encoder, keys: &[KeyHistogram]) {
+fn profx_families<'a>(e: &mut Encoder, keys: &'a [KeyHistogram]) {
     let agents: Vec<&KeyHistogram> = keys.iter().filter(|k| k.phase.is_none()).collect();
     let phases: Vec<(&KeyHistogram, &str)> = keys
         .iter()
         .filter_map(|k| k.phase.as_deref().map(|p| (k, p)))
         .collect();
-    let a = |k: &&KeyHistogram| vec![("agent", k.agent.clone())];
+    let a = |k: &&'a KeyHistogram| vec![("agent", k.agent.as_str())];
     e.counters(
         "profx_agent_executions_total",
         "Completed executions of an agent.",
@@ -135,7 +135,7 @@ fn profx_families(e: &mut Encoder, keys: &[KeyHistogram]) {
             .iter()
             .map(|k| (a(k), (k.count - k.failures) as f64 / k.count.max(1) as f64)),
     );
-    let p = |k: &KeyHistogram, p: &str| vec![("agent", k.agent.clone()), ("phase", p.to_owned())];
+    let p = |k: &'a KeyHistogram, p: &'a str| vec![("agent", k.agent.as_str()), ("phase", p)];
     e.counters(
         "profx_phase_calls_total",
         "Calls of a phase within an agent (agent=\"\" outside any execution).",
@@ -163,7 +163,7 @@ fn process_families(e: &mut Encoder) {
         if m.counter {
             e.float_counter(m.name, m.help, m.value);
         } else {
-            e.gauges(m.name, m.help, [(Vec::new(), m.value)]);
+            e.gauges(m.name, m.help, [(Labels::new(), m.value)]);
         }
     }
 }
@@ -231,14 +231,14 @@ fn custom_families(e: &mut Encoder, families: &[metrics::MetricFamily]) {
 fn labels(s: &metrics::MetricSeries) -> Labels<'_> {
     s.labels
         .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
 // The encoder
 
-type Labels<'a> = Vec<(&'a str, String)>;
+type Labels<'a> = Vec<(&'a str, &'a str)>;
 /// A histogram series read off a snapshot: labels, cumulative finite buckets, sum, count.
 type OwnedHistogram<'a> = (Labels<'a>, Vec<u64>, Duration, u64);
 
@@ -276,21 +276,33 @@ impl Encoder {
         true
     }
 
-    fn sample(&mut self, name: &str, labels: &[(&str, String)], value: &str) {
-        self.out.push_str(name);
-        if !labels.is_empty() {
-            self.out.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
+    /// One line: `name{labels,extra} value\n`, written in place (`extra`: the `le` label of
+    /// a bucket).
+    fn sample(
+        &mut self,
+        name: &str,
+        labels: &[(&str, &str)],
+        extra: Option<(&str, &str)>,
+        value: impl Sample,
+    ) {
+        let out = &mut self.out;
+        out.push_str(name);
+        if !labels.is_empty() || extra.is_some() {
+            out.push('{');
+            for (i, (k, v)) in labels.iter().chain(extra.as_ref()).enumerate() {
                 if i > 0 {
-                    self.out.push(',');
+                    out.push(',');
                 }
-                let _ = write!(self.out, "{k}=\"{}\"", escape_label(v));
+                out.push_str(k);
+                out.push_str("=\"");
+                escape_label_into(out, v);
+                out.push('"');
             }
-            self.out.push('}');
+            out.push('}');
         }
-        self.out.push(' ');
-        self.out.push_str(value);
-        self.out.push('\n');
+        out.push(' ');
+        value.write_to(out);
+        out.push('\n');
     }
 
     fn counters<'a>(
@@ -302,14 +314,14 @@ impl Encoder {
         let series: Vec<_> = series.into_iter().collect();
         if self.header(name, "counter", help, !series.is_empty()) {
             for (l, n) in series {
-                self.sample(name, &l, &n.to_string());
+                self.sample(name, &l, None, n);
             }
         }
     }
 
     fn float_counter(&mut self, name: &str, help: &str, value: f64) {
         if self.header(name, "counter", help, true) {
-            self.sample(name, &[], &format_f64(value));
+            self.sample(name, &[], None, value);
         }
     }
 
@@ -322,7 +334,7 @@ impl Encoder {
         let series: Vec<_> = series.into_iter().collect();
         if self.header(name, "gauge", help, !series.is_empty()) {
             for (l, v) in series {
-                self.sample(name, &l, &format_f64(v));
+                self.sample(name, &l, None, v);
             }
         }
     }
@@ -344,35 +356,68 @@ impl Encoder {
             format!("{name}_sum"),
             format!("{name}_count"),
         );
+        // The `le` values, written once for every series.
+        let bounds: Vec<String> = HISTOGRAM_BOUNDS
+            .iter()
+            .map(|b| {
+                let mut s = String::new();
+                b.as_secs_f64().write_to(&mut s);
+                s
+            })
+            .collect();
         for (labels, buckets, total, n) in series {
-            let mut l = labels.clone();
-            l.push(("le", String::new()));
-            let last = l.len() - 1;
-            for (bound, &c) in HISTOGRAM_BOUNDS.iter().zip(buckets) {
-                l[last].1 = format_f64(bound.as_secs_f64());
+            for (le, &c) in bounds.iter().zip(buckets) {
                 // Cumulative counts never exceed the total, even if read mid-update.
-                self.sample(&bucket, &l, &c.min(n).to_string());
+                self.sample(&bucket, &labels, Some(("le", le)), c.min(n));
             }
-            l[last].1 = "+Inf".to_owned();
-            self.sample(&bucket, &l, &n.to_string());
-            self.sample(&sum, &labels, &format_f64(total.as_secs_f64()));
-            self.sample(&count, &labels, &n.to_string());
+            self.sample(&bucket, &labels, Some(("le", "+Inf")), n);
+            self.sample(&sum, &labels, None, total.as_secs_f64());
+            self.sample(&count, &labels, None, n);
         }
     }
 }
 
-/// A label value: `\`, `"` and line feeds escaped.
-fn escape_label(v: &str) -> String {
-    let mut s = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => s.push_str("\\\\"),
-            '"' => s.push_str("\\\""),
-            '\n' => s.push_str("\\n"),
-            c => s.push(c),
-        }
+/// A sample's value, written as Prometheus parses it.
+trait Sample {
+    fn write_to(&self, out: &mut String);
+}
+
+impl Sample for u64 {
+    fn write_to(&self, out: &mut String) {
+        let _ = write!(out, "{self}");
     }
-    s
+}
+
+impl Sample for f64 {
+    /// `NaN`, `+Inf`, `-Inf`, plain decimals for ordinary magnitudes and exponent notation
+    /// for the rest.
+    fn write_to(&self, out: &mut String) {
+        let v = *self;
+        let _ = if v.is_nan() {
+            out.write_str("NaN")
+        } else if v.is_infinite() {
+            out.write_str(if v > 0.0 { "+Inf" } else { "-Inf" })
+        } else if v == 0.0 || (1e-6..1e15).contains(&v.abs()) {
+            write!(out, "{v}")
+        } else {
+            write!(out, "{v:e}")
+        };
+    }
+}
+
+/// A label value with `\`, `"` and line feeds escaped, onto `out`.
+fn escape_label_into(out: &mut String, v: &str) {
+    let mut rest = v;
+    while let Some(i) = rest.find(['\\', '"', '\n']) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'\\' => "\\\\",
+            b'"' => "\\\"",
+            _ => "\\n",
+        });
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
 }
 
 /// A help text: `\` and line feeds escaped.
@@ -380,23 +425,21 @@ fn escape_help(v: &str) -> String {
     v.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
-/// A float as Prometheus parses it: `NaN`, `+Inf`, `-Inf`, plain decimals for ordinary
-/// magnitudes and exponent notation for the rest.
-fn format_f64(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_owned()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
-    } else if v == 0.0 || (1e-6..1e15).contains(&v.abs()) {
-        format!("{v}")
-    } else {
-        format!("{v:e}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn format_f64(v: f64) -> String {
+        let mut s = String::new();
+        v.write_to(&mut s);
+        s
+    }
+
+    fn escape_label(v: &str) -> String {
+        let mut s = String::new();
+        escape_label_into(&mut s, v);
+        s
+    }
 
     fn key(agent: &str, phase: Option<&str>, per_bound: &[(usize, u64)], inf: u64) -> KeyHistogram {
         let mut buckets = vec![0u64; HISTOGRAM_BOUNDS.len()];

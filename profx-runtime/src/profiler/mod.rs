@@ -176,8 +176,7 @@ impl Profiler {
     pub fn bottlenecks(&self, threshold: Duration) -> Vec<Bottleneck> {
         #[cfg(feature = "enabled")]
         {
-            let r = self.inner.read(None);
-            crate::bottleneck::detect(r.agents.iter(), r.loose.iter(), threshold)
+            self.inner.read(None).bottlenecks(threshold)
         }
         #[cfg(not(feature = "enabled"))]
         {
@@ -232,11 +231,7 @@ impl Profiler {
         {
             let r = self.inner.read(None);
             let executions = self.inner.executions(None);
-            let bottlenecks = crate::bottleneck::detect(
-                r.agents.iter(),
-                r.loose.iter(),
-                Report::BOTTLENECK_THRESHOLD,
-            );
+            let bottlenecks = r.bottlenecks(Report::BOTTLENECK_THRESHOLD);
             let mut report = Report::from_parts(r.agents, r.phases, executions);
             report.bottlenecks = bottlenecks;
             report.system = crate::collector::system_for(self);
@@ -270,12 +265,61 @@ pub struct KeyHistogram {
     pub buckets: Vec<u64>,
 }
 
-/// What one read of the slots gives.
+/// What one read of the slots gives: the aggregates, never the kept executions.
 #[cfg_attr(not(feature = "enabled"), allow(dead_code))]
+#[derive(Default)]
 pub(crate) struct Read {
+    /// Per agent, with its phases.
     pub(crate) agents: BTreeMap<String, AggregateMetrics>,
+    /// Per phase name, over every agent and outside any.
     pub(crate) phases: BTreeMap<String, crate::PhaseMetrics>,
+    /// Phases run outside any execution.
     pub(crate) loose: BTreeMap<String, crate::PhaseMetrics>,
+}
+
+impl Read {
+    /// The bottlenecks of these aggregates against `threshold`, as a report finds them.
+    pub(crate) fn bottlenecks(&self, threshold: Duration) -> Vec<Bottleneck> {
+        crate::bottleneck::detect(self.agents.iter(), self.loose.iter(), threshold)
+    }
+}
+
+/// What was recorded, counted without reading a histogram (`/debug/stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    /// Completed executions, over every agent.
+    pub(crate) executions: u64,
+    /// Agents with a completed execution.
+    pub(crate) agents: usize,
+    /// Phase names with a completed call.
+    pub(crate) phases: usize,
+}
+
+impl Profiler {
+    /// The aggregates of everything recorded (empty without the `enabled` feature): what the
+    /// monitoring views and exporters read; the kept executions are not touched.
+    pub(crate) fn read(&self) -> Read {
+        #[cfg(feature = "enabled")]
+        {
+            self.inner.read(None)
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            Read::default()
+        }
+    }
+
+    /// Counts of what was recorded, from the slots' call counts alone.
+    pub(crate) fn tally(&self) -> Tally {
+        #[cfg(feature = "enabled")]
+        {
+            self.inner.tally()
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            Tally::default()
+        }
+    }
 }
 
 #[cfg(feature = "enabled")]

@@ -209,6 +209,39 @@ impl Inner {
         out
     }
 
+    /// Executions, agents and phase names recorded, from the call counts alone: no histogram
+    /// is read and nothing is allocated per key.
+    pub(crate) fn tally(&self) -> Tally {
+        let gen = self.gen.load(Acquire);
+        let mut agents = Vec::new();
+        let mut phases = Vec::new();
+        let mut executions = 0;
+        for t in self.tables.iter() {
+            t.for_each_slot(gen, |s| {
+                let calls = s.calls();
+                if calls == 0 {
+                    return;
+                }
+                if s.parent == AGENT_LEVEL {
+                    executions += calls;
+                    agents.push(s.name);
+                } else {
+                    phases.push(s.name);
+                }
+            });
+        }
+        let distinct = |v: &mut Vec<u32>| {
+            v.sort_unstable();
+            v.dedup();
+            v.len()
+        };
+        Tally {
+            executions,
+            agents: distinct(&mut agents),
+            phases: distinct(&mut phases),
+        }
+    }
+
     /// Each key's counts folded onto `bounds`; see `Profiler::histograms`.
     pub(crate) fn histograms(&self, bounds: &[Duration]) -> Vec<KeyHistogram> {
         let gen = self.gen.load(Acquire);

@@ -1,6 +1,7 @@
-//! The recent executions of each agent: records in rings shared by all threads.
+//! The recent executions of each agent: records in rings shared by all threads, read under
+//! hazard pointers so that a writer keeps at most one record per reader aside.
 
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 
 use super::lock;
@@ -79,16 +80,26 @@ impl Drop for Ring {
     }
 }
 
+/// How many readers may copy records at once (more wait for a turn): the most records a writer
+/// ever keeps aside.
+pub(crate) const HAZARDS: usize = 8;
+
 /// The rings of a profiler, by agent.
 ///
-/// Reading protocol: a reader increments `readers`, copies what it needs out of the records it
-/// finds in the slots, and decrements. A writer that evicts a record checks `readers` after
-/// its swap: at zero, no reader can still hold the evicted record (one that started later
-/// cannot see it any more: both sides use SeqCst), so it is recycled at once; otherwise it waits
-/// in the writer's retired list until a later check finds no reader.
+/// Reading protocol (hazard pointers): a reader takes one of [`HAZARDS`] turns, increments
+/// `readers`, and for each slot loads the record, announces it in its hazard, and checks the
+/// slot still holds it before copying what it needs; then it clears its hazard and
+/// decrements. A writer that evicts a record checks `readers` after its swap: at zero, no
+/// reader can hold the evicted record (one that started later cannot see it any more: both
+/// sides use SeqCst), so it is recycled at once; otherwise it is kept aside only if a hazard
+/// names it — at most one record per reader, whatever the readers do or how long they take.
 pub(crate) struct Rings {
     list: Mutex<Vec<Option<Arc<Ring>>>>,
     pub(crate) readers: AtomicUsize,
+    /// The record each reader's turn is copying (null: none).
+    hazards: [AtomicPtr<ExecRecord>; HAZARDS],
+    /// Which turns are taken.
+    turns: [AtomicBool; HAZARDS],
 }
 
 impl Rings {
@@ -96,7 +107,15 @@ impl Rings {
         Rings {
             list: Mutex::new(Vec::new()),
             readers: AtomicUsize::new(0),
+            hazards: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
+            turns: std::array::from_fn(|_| AtomicBool::new(false)),
         }
+    }
+
+    /// Whether a reader is copying `rec` now (or may be about to: it announced it). The writer
+    /// that evicted `rec` asks, after its swap.
+    pub(crate) fn held(&self, rec: *mut ExecRecord) -> bool {
+        self.hazards.iter().any(|h| h.load(SeqCst) == rec)
     }
 
     pub(crate) fn get_or_make(&self, agent: u32, capacity: usize) -> Arc<Ring> {
@@ -110,30 +129,89 @@ impl Rings {
             .clone()
     }
 
-    /// Calls `f` with every record of generation `gen` (of one agent, or all), while no record
-    /// can be reused.
+    /// Calls `f` with every record of generation `gen` (of one agent, or all); no record is
+    /// reused while `f` has it. Writers never wait for a reader; a reader waits for a turn
+    /// when [`HAZARDS`] others read.
     pub(crate) fn read(&self, agent: Option<u32>, gen: u64, mut f: impl FnMut(&ExecRecord)) {
         let rings: Vec<Arc<Ring>> = lock(&self.list).iter().flatten().cloned().collect();
+        let turn = self.take_turn();
         self.readers.fetch_add(1, SeqCst);
-        struct Done<'a>(&'a AtomicUsize);
+        let hazard = &self.hazards[turn];
+        struct Done<'a>(&'a Rings, usize);
         impl Drop for Done<'_> {
             fn drop(&mut self) {
-                self.0.fetch_sub(1, SeqCst);
+                self.0.hazards[self.1].store(std::ptr::null_mut(), SeqCst);
+                self.0.readers.fetch_sub(1, SeqCst);
+                self.0.turns[self.1].store(false, Release);
             }
         }
-        let _done = Done(&self.readers);
+        let _done = Done(self, turn);
         for ring in rings.iter().filter(|r| agent.is_none_or(|a| a == r.agent)) {
             for s in ring.slots.iter() {
-                let p = s.load(SeqCst);
-                if !p.is_null() {
-                    // SAFETY: while `readers` is non-zero no writer reuses or frees a record it
-                    // evicts, and records still in a slot are alive.
+                let mut p = s.load(SeqCst);
+                while !p.is_null() {
+                    hazard.store(p, SeqCst);
+                    let now = s.load(SeqCst);
+                    if now != p {
+                        // Evicted in between: it may be reused already; take the new one.
+                        p = now;
+                        continue;
+                    }
+                    // SAFETY: `p` was in the slot after the hazard named it, so the writer
+                    // that evicts it sees the hazard (both sides SeqCst) and keeps it aside
+                    // until the hazard moves on; records in a slot are complete.
                     let r = unsafe { &*p };
                     if r.gen == gen {
                         f(r);
                     }
+                    break;
                 }
             }
         }
+    }
+
+    /// A free turn (index into `hazards`), waiting while every one is taken.
+    fn take_turn(&self) -> usize {
+        loop {
+            for (i, t) in self.turns.iter().enumerate() {
+                if t.compare_exchange(false, true, Acquire, Relaxed).is_ok() {
+                    return i;
+                }
+            }
+            std::thread::yield_now();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_read_is_held_and_released() {
+        let rings = Rings::new();
+        let ring = rings.get_or_make(3, 4);
+        for serial in 0..4 {
+            let old = ring.publish(Box::new(ExecRecord {
+                agent: 3,
+                serial,
+                ..Default::default()
+            }));
+            assert!(old.is_null());
+        }
+        let mut seen = Vec::new();
+        rings.read(Some(3), 0, |r| {
+            // While a record is read its hazard names it: a writer evicting it keeps it aside.
+            assert!(rings.held(r as *const ExecRecord as *mut ExecRecord));
+            seen.push(r.serial);
+        });
+        assert_eq!(seen, [0, 1, 2, 3]);
+        // Read done: nothing is held, every turn is free again.
+        let first = ring.publish(Box::default());
+        assert!(!rings.held(first));
+        assert_eq!(rings.readers.load(SeqCst), 0);
+        assert!(rings.turns.iter().all(|t| !t.load(SeqCst)));
+        // SAFETY: evicted, and no reader holds it.
+        drop(unsafe { Box::from_raw(first) });
     }
 }

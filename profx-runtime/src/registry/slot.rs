@@ -1,6 +1,6 @@
 //! The counters of one (name, parent) key on one thread.
 
-use std::sync::atomic::{AtomicU64, Ordering::*};
+use std::sync::atomic::{fence, AtomicU64, Ordering::*};
 
 use crate::histogram::sparse::{Pool, Sparse};
 use crate::histogram::{self, Counts};
@@ -8,10 +8,16 @@ use crate::histogram::{self, Counts};
 /// The counters of one key on one thread. Written by the owning thread only, with relaxed
 /// loads and stores (no read-modify-write); read by any thread.
 ///
+/// `count` is a sequence word: twice the calls, odd while one is being written. A reader takes
+/// the totals between two equal even readings, so that its count, sum, min, max, failures and
+/// memory come from the same calls; the writer never waits (the histogram is counted before,
+/// outside that window: it may hold one call more than the count a reader sees).
+///
 /// Durations are clock ticks. A slot belongs to one generation of its profiler (`clear()`
 /// starts a new one, whose calls go to new slots; see `ThreadTable`).
 pub(crate) struct Slot {
-    count: AtomicU64,
+    /// Twice the calls; odd while one is being written.
+    seq: AtomicU64,
     sum: AtomicU64,
     min: AtomicU64,
     max: AtomicU64,
@@ -43,7 +49,7 @@ fn bump(a: &AtomicU64, by: u64) {
 impl Slot {
     pub(crate) fn new(name: u32, parent: u32, gen: u64) -> Slot {
         Slot {
-            count: AtomicU64::new(0),
+            seq: AtomicU64::new(0),
             sum: AtomicU64::new(0),
             min: AtomicU64::new(u64::MAX),
             max: AtomicU64::new(0),
@@ -85,6 +91,11 @@ impl Slot {
     /// The second half of [`record`](Slot::record): everything but the histogram.
     #[inline(always)]
     pub(crate) fn commit(&self, ticks: u64, failed: bool, mem: u64) {
+        // Odd (each step a load and a store of its own: one `inc` of memory on x86).
+        self.seq
+            .store(self.seq.load(Relaxed).wrapping_add(1), Relaxed);
+        // Orders the odd sequence before the writes below (no instruction on x86).
+        fence(Release);
         bump(&self.sum, ticks);
         if ticks < self.min.load(Relaxed) {
             self.min.store(ticks, Relaxed);
@@ -98,26 +109,51 @@ impl Slot {
         if mem != 0 {
             bump(&self.mem_sum, mem);
         }
-        // Published last, with Release: a reader that sees the count sees the rest of the call.
-        self.count
-            .store(self.count.load(Relaxed).wrapping_add(1), Release);
+        // Even again, with Release: a reader that sees it sees the whole call.
+        self.seq
+            .store(self.seq.load(Relaxed).wrapping_add(1), Release);
     }
 
-    /// Adds this slot's histogram to `into` and returns its totals (`None`: no call yet).
+    /// Calls recorded so far (those complete; no histogram read).
+    #[inline]
+    pub(crate) fn calls(&self) -> u64 {
+        self.seq.load(Acquire) / 2
+    }
+
+    /// Adds this slot's histogram to `into` and returns its totals (`None`: no call yet). The
+    /// totals are of the same calls (see [`Slot`]); a call being written is waited for, which
+    /// takes the writer a few instructions.
     pub(crate) fn read(&self, into: &mut Counts) -> Option<SlotTotals> {
-        let count = self.count.load(Acquire);
-        if count == 0 {
-            return None;
-        }
+        let mut spins = 0u32;
+        let totals = loop {
+            let seq = self.seq.load(Acquire);
+            if seq == 0 {
+                return None;
+            }
+            if seq % 2 == 0 {
+                let t = SlotTotals {
+                    count: seq / 2,
+                    failures: self.failures.load(Relaxed),
+                    sum: self.sum.load(Relaxed),
+                    min: self.min.load(Relaxed),
+                    max: self.max.load(Relaxed),
+                    mem_sum: self.mem_sum.load(Relaxed),
+                };
+                fence(Acquire);
+                if self.seq.load(Relaxed) == seq {
+                    break t;
+                }
+            }
+            // The writer is inside its few stores (or was preempted there).
+            spins += 1;
+            if spins % 64 == 0 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        };
         self.hist.read_into(into);
-        Some(SlotTotals {
-            count,
-            failures: self.failures.load(Relaxed),
-            sum: self.sum.load(Relaxed),
-            min: self.min.load(Relaxed),
-            max: self.max.load(Relaxed),
-            mem_sum: self.mem_sum.load(Relaxed),
-        })
+        Some(totals)
     }
 }
 

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 
 use super::lock;
-use super::rings::{ExecRecord, Ring, Rings};
+use super::rings::{ExecRecord, Ring, Rings, HAZARDS};
 use super::slot::Slot;
 use crate::histogram::sparse::Pool;
 
@@ -97,7 +97,8 @@ impl ThreadTable {
                 serial_end: 0,
                 sample_tick: 0,
                 spares: Vec::new(),
-                retired: Vec::new(),
+                // Never more than one per reader: pushes need no allocation.
+                retired: Vec::with_capacity(HAZARDS),
                 pool: Pool::default(),
             }),
             gen,
@@ -296,7 +297,28 @@ impl ThreadTable {
             }
             recycle(&mut local.spares, old);
         } else {
+            Self::retire(local, rings, old);
+        }
+    }
+
+    /// Readers are at work: keeps `old` aside if one of them holds it, and recycles what
+    /// was kept aside before and is held no more. At most one record per reader is ever
+    /// aside, so a steady workload allocates nothing however it is read.
+    #[cold]
+    #[inline(never)]
+    fn retire(local: &mut Local, rings: &Rings, old: *mut ExecRecord) {
+        let spares = &mut local.spares;
+        local.retired.retain(|&r| {
+            let held = rings.held(r);
+            if !held {
+                recycle(spares, r);
+            }
+            held
+        });
+        if rings.held(old) {
             crate::alloc::push(&mut local.retired, old);
+        } else {
+            recycle(spares, old);
         }
     }
 
@@ -308,6 +330,13 @@ impl ThreadTable {
                 .filter(|l| l.slot.gen == gen)
                 .map(|l| SlotRef(l.clone())),
         );
+    }
+
+    /// Calls `f` with each slot of generation `gen`, for readers that need no more than a look.
+    pub(crate) fn for_each_slot(&self, gen: u64, mut f: impl FnMut(&Slot)) {
+        for l in lock(&self.slots).iter().filter(|l| l.slot.gen == gen) {
+            f(&l.slot);
+        }
     }
 
     /// Forgets the index, so that the owner's next lookup moves to the profiler's new
@@ -332,7 +361,8 @@ impl Drop for ThreadTable {
 fn recycle(spares: &mut Vec<Box<ExecRecord>>, rec: *mut ExecRecord) {
     // SAFETY: evicted from its ring, and no reader holds it (checked by the caller).
     let mut rec = unsafe { Box::from_raw(rec) };
-    if spares.len() < 8 {
+    // Enough for the records in flight and those a reader held a moment.
+    if spares.len() < 8 + HAZARDS {
         rec.request.clear();
         rec.error.clear();
         rec.phases.clear();

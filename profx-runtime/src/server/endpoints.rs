@@ -69,75 +69,146 @@ pub(super) async fn json_metrics() -> Response<Body> {
 /// `profx_agent_duration_seconds_{mean,p50,p95,p99}` (gauges) labelled `{agent}`, and per phase
 /// `profx_phase_calls_total`, `profx_phase_failures_total` (counters) and
 /// `profx_phase_duration_seconds_{mean,p95}` (gauges) labelled `{agent, phase}`.
-fn api_metrics() -> serde_json::Value {
-    use serde_json::{json, Value};
-    let mut out = match crate::metrics::to_json(&crate::metrics::snapshot()) {
-        Value::Array(a) => a,
-        _ => Vec::new(),
-    };
-    for m in crate::collector::process::process_metrics() {
-        out.push(json!({
-            "name": m.name,
-            "labels": {},
-            "kind": if m.counter { "counter" } else { "gauge" },
-            "value": m.value,
-        }));
+///
+/// Read from the aggregates (never the kept executions) and written straight out: each entry
+/// is serialised from borrowed names, not built as a JSON tree first.
+fn api_metrics() -> ApiMetrics {
+    ApiMetrics {
+        custom: match crate::metrics::to_json(&crate::metrics::snapshot()) {
+            serde_json::Value::Array(a) => a,
+            _ => Vec::new(),
+        },
+        process: crate::collector::process::process_metrics(),
+        read: crate::global().read(),
     }
-    let report = crate::global().report();
-    for (agent, m) in &report.agents {
-        let rate = if m.total_executions == 0 {
-            100.0
-        } else {
-            m.success_count as f64 * 100.0 / m.total_executions as f64
-        };
-        let p = &m.percentiles;
-        let entries: [(&str, &str, Value); 7] = [
-            ("executions_total", "counter", m.total_executions.into()),
-            ("failures_total", "counter", m.failure_count.into()),
-            ("success_rate_percent", "gauge", rate.into()),
-            (
-                "duration_seconds_mean",
-                "gauge",
-                m.avg_duration.as_secs_f64().into(),
-            ),
-            ("duration_seconds_p50", "gauge", p.p50.as_secs_f64().into()),
-            ("duration_seconds_p95", "gauge", p.p95.as_secs_f64().into()),
-            ("duration_seconds_p99", "gauge", p.p99.as_secs_f64().into()),
-        ];
-        for (suffix, kind, value) in entries {
-            out.push(json!({
-                "name": format!("profx_agent_{suffix}"),
-                "labels": { "agent": agent },
-                "kind": kind,
-                "value": value,
-            }));
+}
+
+/// What `/api/metrics` answers, serialised as one JSON array.
+struct ApiMetrics {
+    custom: Vec<serde_json::Value>,
+    process: Vec<crate::collector::process::ProcessMetric>,
+    read: crate::profiler::Read,
+}
+
+/// One entry of `/api/metrics`: `{"name", "labels", "kind", "value"}`.
+#[derive(serde::Serialize)]
+struct Entry<'a, V: serde::Serialize> {
+    name: Name<'a>,
+    labels: Labels<'a>,
+    kind: &'static str,
+    value: V,
+}
+
+/// A metric name as prefix and suffix, written without joining them first.
+struct Name<'a>(&'static str, &'a str);
+
+impl serde::Serialize for Name<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}{}", self.0, self.1))
+    }
+}
+
+/// The labels of an entry: none, `{agent}` or `{agent, phase}`.
+struct Labels<'a>(Option<&'a str>, Option<&'a str>);
+
+impl serde::Serialize for Labels<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        if let Some(a) = self.0 {
+            m.serialize_entry("agent", a)?;
         }
-        for (phase, pm) in &m.phases {
-            let entries: [(&str, &str, Value); 4] = [
-                ("calls_total", "counter", pm.calls.into()),
-                ("failures_total", "counter", pm.failures.into()),
+        if let Some(p) = self.1 {
+            m.serialize_entry("phase", p)?;
+        }
+        m.end()
+    }
+}
+
+impl serde::Serialize for ApiMetrics {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(None)?;
+        for v in &self.custom {
+            seq.serialize_element(v)?;
+        }
+        for m in &self.process {
+            seq.serialize_element(&Entry {
+                name: Name("", m.name),
+                labels: Labels(None, None),
+                kind: if m.counter { "counter" } else { "gauge" },
+                value: m.value,
+            })?;
+        }
+        let counter = |name, agent, phase, value: u64| Entry {
+            name: Name(name, ""),
+            labels: Labels(Some(agent), phase),
+            kind: "counter",
+            value,
+        };
+        let gauge = |name, agent, phase, value: f64| Entry {
+            name: Name(name, ""),
+            labels: Labels(Some(agent), phase),
+            kind: "gauge",
+            value,
+        };
+        for (agent, m) in &self.read.agents {
+            let a = agent.as_str();
+            let rate = if m.total_executions == 0 {
+                100.0
+            } else {
+                m.success_count as f64 * 100.0 / m.total_executions as f64
+            };
+            let p = &m.percentiles;
+            seq.serialize_element(&counter(
+                "profx_agent_executions_total",
+                a,
+                None,
+                m.total_executions,
+            ))?;
+            seq.serialize_element(&counter(
+                "profx_agent_failures_total",
+                a,
+                None,
+                m.failure_count,
+            ))?;
+            for (name, v) in [
+                ("profx_agent_success_rate_percent", rate),
                 (
-                    "duration_seconds_mean",
-                    "gauge",
-                    pm.avg_duration.as_secs_f64().into(),
+                    "profx_agent_duration_seconds_mean",
+                    m.avg_duration.as_secs_f64(),
                 ),
-                (
-                    "duration_seconds_p95",
-                    "gauge",
-                    pm.percentiles.p95.as_secs_f64().into(),
-                ),
-            ];
-            for (suffix, kind, value) in entries {
-                out.push(json!({
-                    "name": format!("profx_phase_{suffix}"),
-                    "labels": { "agent": agent, "phase": phase },
-                    "kind": kind,
-                    "value": value,
-                }));
+                ("profx_agent_duration_seconds_p50", p.p50.as_secs_f64()),
+                ("profx_agent_duration_seconds_p95", p.p95.as_secs_f64()),
+                ("profx_agent_duration_seconds_p99", p.p99.as_secs_f64()),
+            ] {
+                seq.serialize_element(&gauge(name, a, None, v))?;
+            }
+            for (phase, pm) in &m.phases {
+                let ph = Some(phase.as_str());
+                seq.serialize_element(&counter("profx_phase_calls_total", a, ph, pm.calls))?;
+                seq.serialize_element(&counter(
+                    "profx_phase_failures_total",
+                    a,
+                    ph,
+                    pm.failures,
+                ))?;
+                seq.serialize_element(&gauge(
+                    "profx_phase_duration_seconds_mean",
+                    a,
+                    ph,
+                    pm.avg_duration.as_secs_f64(),
+                ))?;
+                seq.serialize_element(&gauge(
+                    "profx_phase_duration_seconds_p95",
+                    a,
+                    ph,
+                    pm.percentiles.p95.as_secs_f64(),
+                ))?;
             }
         }
+        seq.end()
     }
-    Value::Array(out)
 }
 
 /// Runtime statistics: uptime, threads, CPU time, memory (resident and virtual; the live heap
@@ -147,8 +218,7 @@ pub(super) async fn stats(state: &State) -> Response<Body> {
     let served = state.served.load(Ordering::Relaxed);
     let open = state.open.load(Ordering::Relaxed);
     let stats = blocking(move || {
-        let report = crate::global().report();
-        let executions: u64 = report.agents.values().map(|m| m.total_executions).sum();
+        let tally = crate::global().tally();
         let process = crate::collector::process::process_metrics();
         let figure = |name: &str| process.iter().find(|m| m.name == name).map(|m| m.value);
         let mib = |b: Option<f64>| b.map(|b| (b / (1024.0 * 1024.0) * 100.0).round() / 100.0);
@@ -166,9 +236,9 @@ pub(super) async fn stats(state: &State) -> Response<Body> {
                 "heap_live_mb": mib(heap),
                 "heap_allocated_total_bytes": figure("profx_allocated_bytes_total"),
             },
-            "executions_recorded": executions,
-            "agents": report.agents.len(),
-            "phases": report.phases.len(),
+            "executions_recorded": tally.executions,
+            "agents": tally.agents,
+            "phases": tally.phases,
             "connections": { "served": served, "open": open },
         })
     })

@@ -21,26 +21,28 @@
 //! [`MetricsCollector`](crate::MetricsCollector) (empty when none was taken), so that a page
 //! opened late starts with a memory plot. Bottlenecks are the profiler's, most severe first.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::{Bottleneck, BottleneckKind, HumanDuration, Report};
+use crate::{AggregateMetrics, Bottleneck, BottleneckKind, HumanDuration, Report};
 
 /// The most collector snapshots in `history`.
 pub(crate) const HISTORY_POINTS: usize = 300;
 
-/// The feed, `uptime` after the server started. Does the report work: call it on the blocking
+/// The feed, `uptime` after the server started. Reads every key's aggregates: call it on the blocking
 /// pool.
 pub(in crate::server) fn feed(uptime: Duration) -> Value {
-    let report = crate::global().report();
+    // The aggregates only: the kept executions are not read.
+    let read = crate::global().read();
     json!({
         "uptime_seconds": uptime.as_secs_f64(),
         "time": unix_seconds(SystemTime::now()),
-        "totals": totals(&report),
-        "agents": agents(&report),
+        "totals": totals(&read.agents),
+        "agents": agents(&read.agents),
         "process": process(),
-        "bottlenecks": bottlenecks(&report.bottlenecks),
+        "bottlenecks": bottlenecks(&read.bottlenecks(Report::BOTTLENECK_THRESHOLD)),
         "history": history(),
     })
 }
@@ -54,9 +56,9 @@ fn rate(successes: u64, total: u64) -> Option<f64> {
     (total > 0).then(|| successes as f64 * 100.0 / total as f64)
 }
 
-fn totals(r: &Report) -> Value {
+fn totals(agents: &BTreeMap<String, AggregateMetrics>) -> Value {
     let (mut executions, mut successes, mut failures) = (0u64, 0u64, 0u64);
-    for m in r.agents.values() {
+    for m in agents.values() {
         executions += m.total_executions;
         successes += m.success_count;
         failures += m.failure_count;
@@ -69,8 +71,8 @@ fn totals(r: &Report) -> Value {
     })
 }
 
-fn agents(r: &Report) -> Value {
-    r.agents
+fn agents(agents: &BTreeMap<String, AggregateMetrics>) -> Value {
+    agents
         .iter()
         .map(|(name, m)| {
             let p = &m.percentiles;
