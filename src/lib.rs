@@ -78,9 +78,9 @@ pub use profx_macros::phase;
 pub use profx_runtime::{
     global, parse_report_targets, phase, AggregateMetrics, Bottleneck, BottleneckKind,
     CountingAlloc, Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, HumanBytes,
-    HumanDuration, KeyHistogram, Percentiles, PhaseGuard, PhaseMetrics, PhaseProfile, Profiler,
-    Report, ReportFormat, ReportGuard, ReportSpecError, ReportTarget, Severity, SystemSummary,
-    SCHEMA_VERSION,
+    HumanDuration, KeyHistogram, Percentiles, PhaseGuard, PhaseMetrics, PhaseName, PhaseProfile,
+    Profiler, Report, ReportFormat, ReportGuard, ReportSpecError, ReportTarget, Severity,
+    SystemSummary, SCHEMA_VERSION,
 };
 
 #[doc(inline)]

@@ -448,7 +448,7 @@ fn aggregate() -> impl Strategy<Value = AggregateMetrics> {
 fn execution() -> impl Strategy<Value = ExecutionProfile> {
     let phase = (name(), duration(), duration(), any::<u32>()).prop_map(
         |(name, start_offset, duration, depth)| PhaseProfile {
-            name,
+            name: name.into(),
             start_offset,
             duration,
             depth,

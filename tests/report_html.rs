@@ -245,7 +245,7 @@ fn user_strings_are_escaped() {
     e.agent = evil.to_string();
     e.request = evil.to_string();
     e.error = Some(evil.to_string());
-    e.phases[0].name = evil.to_string();
+    e.phases[0].name = evil.to_string().into();
     r.executions.insert(evil.to_string(), vec![e]);
     r.bottlenecks[0].agent = evil.to_string();
     r.bottlenecks[0].phase = Some(evil.to_string());
@@ -349,7 +349,7 @@ fn large(agents: usize, phases: usize) -> Report {
                 error: (i == 5).then(|| "boom".to_string()),
                 phases: (0..phases.min(200) as u64)
                     .map(|p| PhaseProfile {
-                        name: format!("phase-{a:05}-{p:05}"),
+                        name: format!("phase-{a:05}-{p:05}").into(),
                         start_offset: Duration::from_nanos(p * 1000),
                         duration: Duration::from_nanos(900),
                         depth: (p % 3) as u32,

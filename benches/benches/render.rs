@@ -76,7 +76,7 @@ fn big_report() -> Report {
                 error: (i % 10 == 0).then(|| "failed".to_string()),
                 phases: (0..20)
                     .map(|p| PhaseProfile {
-                        name: format!("phase-{p:03}"),
+                        name: format!("phase-{p:03}").into(),
                         start_offset: d(p * 1000),
                         duration: d(900),
                         depth: (p % 3) as u32,

@@ -1,6 +1,7 @@
 //! Executions: one run of an agent, with the phases it went through.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use crate::serde_util::{duration_ns, rfc3339};
@@ -45,7 +46,7 @@ pub struct ExecutionProfile {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhaseProfile {
     /// The phase's name.
-    pub name: String,
+    pub name: PhaseName,
     /// From the start of the execution to the start of the phase.
     #[serde(with = "duration_ns")]
     pub start_offset: Duration,
@@ -54,6 +55,107 @@ pub struct PhaseProfile {
     pub duration: Duration,
     /// 0 for a phase directly inside the execution, 1 for a phase inside that one, and so on.
     pub depth: u32,
+}
+
+/// The name of a phase in an [`ExecutionProfile`]: a string that is the profiler's own
+/// interned name when read from it (shared by every record, not copied per phase), or owned
+/// when read back from JSON or made by hand. Use it as a `&str` (it derefs to one, and
+/// compares with `str`, `&str` and `String`).
+///
+/// ```
+/// use profx_runtime::PhaseName;
+/// let n = PhaseName::from("parse");
+/// assert_eq!(n, "parse");
+/// assert_eq!(n.as_str().len(), 5);
+/// assert_eq!(PhaseName::from(String::from("parse")), n);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PhaseName(Cow<'static, str>);
+
+impl PhaseName {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for PhaseName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for PhaseName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for PhaseName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PhaseName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for PhaseName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<&'static str> for PhaseName {
+    fn from(s: &'static str) -> Self {
+        PhaseName(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for PhaseName {
+    fn from(s: String) -> Self {
+        PhaseName(Cow::Owned(s))
+    }
+}
+
+impl From<PhaseName> for String {
+    fn from(n: PhaseName) -> String {
+        n.0.into_owned()
+    }
+}
+
+impl PartialEq<str> for PhaseName {
+    fn eq(&self, o: &str) -> bool {
+        *self.0 == *o
+    }
+}
+
+impl PartialEq<&str> for PhaseName {
+    fn eq(&self, o: &&str) -> bool {
+        *self.0 == **o
+    }
+}
+
+impl PartialEq<String> for PhaseName {
+    fn eq(&self, o: &String) -> bool {
+        *self.0 == **o
+    }
+}
+
+impl Serialize for PhaseName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PhaseName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(PhaseName::from)
+    }
 }
 
 /// An execution started by hand ([`Profiler::start_execution`](crate::Profiler::start_execution)),

@@ -51,7 +51,9 @@ pub use collector::{
     global_collector, MemoryKind, MemoryPoint, MemoryTrend, MetricsCollector, SystemAverage,
     SystemSnapshot, TrendDirection,
 };
-pub use execution::{Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, PhaseProfile};
+pub use execution::{
+    Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, PhaseName, PhaseProfile,
+};
 pub use profiler::{global, KeyHistogram, Profiler};
 pub use report::{
     parse_report_targets, HumanBytes, HumanDuration, Report, ReportFormat, ReportGuard,

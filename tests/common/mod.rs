@@ -58,7 +58,7 @@ fn phase_metrics(
 
 fn phase(name: &str, offset: Duration, duration: Duration, depth: u32) -> PhaseProfile {
     PhaseProfile {
-        name: name.to_string(),
+        name: name.to_string().into(),
         start_offset: offset,
         duration,
         depth,

@@ -12,7 +12,7 @@ use crate::histogram::Counts;
 use crate::registry::{
     self, ExecRecord, Rings, SlotRef, SlotTotals, ThreadTable, AGENT_LEVEL, NO_AGENT,
 };
-use crate::{PhaseMetrics, PhaseProfile};
+use crate::{PhaseMetrics, PhaseName, PhaseProfile};
 
 /// How many profilers record, plus one until the global profiler has read its settings (the
 /// bits below [`NOT_TSC`]); and [`NOT_TSC`] until the clock is known to be the TSC. An
@@ -399,7 +399,7 @@ fn profile(r: &ExecRecord, names: &[&'static str]) -> ExecutionProfile {
         .phases
         .iter()
         .map(|p| PhaseProfile {
-            name: name(p.name),
+            name: PhaseName::from(names.get(p.name as usize).copied().unwrap_or("?")),
             start_offset: Duration::from_nanos(delta_ns(r.start, p.start)),
             duration: Duration::from_nanos(to_ns(p.duration)),
             depth: p.depth,

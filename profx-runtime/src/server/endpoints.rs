@@ -187,12 +187,7 @@ impl serde::Serialize for ApiMetrics {
             for (phase, pm) in &m.phases {
                 let ph = Some(phase.as_str());
                 seq.serialize_element(&counter("profx_phase_calls_total", a, ph, pm.calls))?;
-                seq.serialize_element(&counter(
-                    "profx_phase_failures_total",
-                    a,
-                    ph,
-                    pm.failures,
-                ))?;
+                seq.serialize_element(&counter("profx_phase_failures_total", a, ph, pm.failures))?;
                 seq.serialize_element(&gauge(
                     "profx_phase_duration_seconds_mean",
                     a,
