@@ -248,3 +248,71 @@ fn a_key_first_seen_on_a_thread_after_another_exited() {
     assert_eq!(r.phases["exit-later"].calls, 2);
     assert_eq!(r.phases["exit-both"].calls, 12);
 }
+
+#[profx::phase(name = "threads-rw-step")]
+fn rw_step(i: u64) -> u64 {
+    std::hint::black_box(i ^ 7)
+}
+
+#[profx::agent(name = "threads-rw-agent")]
+fn rw_agent(i: u64) -> Result<u64, String> {
+    let v = rw_step(i) + rw_step(i + 1);
+    if i % 8 == 0 {
+        Err("eighth".to_owned())
+    } else {
+        Ok(v)
+    }
+}
+
+/// Four threads record a fixed number of executions while a reader reads in a loop: every read
+/// is whole (its successes and failures add up to its executions, its mean lies between its
+/// minimum and maximum, and nothing goes backwards), and the last one has every call.
+#[test]
+fn four_writers_and_a_reader_in_a_loop_read_exact_totals() {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    const PER_THREAD: u64 = 25_000;
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let reader = {
+        let done = done.clone();
+        thread::spawn(move || {
+            let (mut last, mut reads) = (0u64, 0u64);
+            loop {
+                let finished = done.load(Relaxed);
+                if let Some(m) = profx::global().agent_metrics("threads-rw-agent") {
+                    assert_eq!(m.success_count + m.failure_count, m.total_executions);
+                    assert!(m.min_duration <= m.avg_duration, "{m:?}");
+                    assert!(m.avg_duration <= m.max_duration, "{m:?}");
+                    assert!(m.total_executions >= last, "{last} -> {m:?}");
+                    last = m.total_executions;
+                    let step = &m.phases["threads-rw-step"];
+                    assert!(step.min_duration <= step.avg_duration, "{step:?}");
+                    assert!(step.avg_duration <= step.max_duration, "{step:?}");
+                    reads += 1;
+                }
+                if finished {
+                    return (last, reads);
+                }
+            }
+        })
+    };
+    let writers: Vec<_> = (0..4u64)
+        .map(|w| {
+            thread::spawn(move || {
+                (0..PER_THREAD)
+                    .filter(|i| rw_agent(w * PER_THREAD + i).is_err())
+                    .count() as u64
+            })
+        })
+        .collect();
+    let failed: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    done.store(true, Relaxed);
+    let (last, reads) = reader.join().unwrap();
+    assert!(reads > 1);
+    // The reader's last read began after every writer had finished.
+    assert_eq!(last, 4 * PER_THREAD);
+    let m = profx::global().agent_metrics("threads-rw-agent").unwrap();
+    assert_eq!(m.total_executions, 4 * PER_THREAD);
+    assert_eq!(m.failure_count, failed);
+    assert_eq!(failed, 4 * PER_THREAD / 8);
+    assert_eq!(m.phases["threads-rw-step"].calls, 2 * 4 * PER_THREAD);
+}

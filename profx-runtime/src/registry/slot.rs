@@ -174,6 +174,40 @@ mod tests {
     }
 
     #[test]
+    fn a_read_is_never_torn() {
+        // One writer records calls of 1,000 ticks (failed, 7 bytes) while a reader reads in a
+        // loop: every read's totals are of the same calls.
+        const CALLS: u64 = 300_000;
+        let s = std::sync::Arc::new(Slot::new(1, 2, 0));
+        let writer = {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let mut pool = Pool::default();
+                for _ in 0..CALLS {
+                    s.record(1_000, true, 7, &mut pool);
+                }
+            })
+        };
+        let mut c = Counts::new();
+        let (mut reads, mut last) = (0u64, 0u64);
+        while !writer.is_finished() || last < CALLS {
+            if let Some(t) = s.read(&mut c) {
+                assert_eq!(t.sum, 1_000 * t.count, "{t:?}");
+                assert_eq!(t.failures, t.count, "{t:?}");
+                assert_eq!(t.mem_sum, 7 * t.count, "{t:?}");
+                assert_eq!((t.min, t.max), (1_000, 1_000), "{t:?}");
+                assert!(t.count >= last, "went back: {} after {last}", t.count);
+                last = t.count;
+                reads += 1;
+            }
+            c.clear();
+        }
+        writer.join().unwrap();
+        assert_eq!(last, CALLS);
+        assert!(reads > 1);
+    }
+
+    #[test]
     fn record_then_read() {
         let s = Slot::new(1, 2, 0);
         let mut pool = Pool::default();
