@@ -18,6 +18,10 @@
 //!   hold no phase records (their memory is not the keys').
 //! - `waves2`: as `threads64`, with 2 threads alive at a time (32 waves): what threads that
 //!   exited recorded must still be in the report.
+//! - `interleave`: one thread, 1,000 agents sharing 10 phase names (manual executions and
+//!   `phase` guards): ns per phase call when executions go agent by agent, and when they go
+//!   round-robin over the agents, so that every phase call's key differs from the last one of
+//!   its name (the lookup's slow path).
 //! - `spread1`, `spread2`, `spread3`, `spread10`: one thread, 10,000 keys, 20 calls each; the
 //!   c-th call of a key lasts about 1.2 x 2^(9 + c % N) clock ticks (a busy loop whose length
 //!   is calibrated against the TSC first, aimed low in an octave since the phase adds its own
@@ -109,6 +113,11 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "spread3",
         about: "1 thread x 10,000 keys x 20 calls, durations over ~3 octaves",
+        env: &[],
+    },
+    Scenario {
+        name: "interleave",
+        about: "1 thread, 1,000 agents sharing 10 phase names: executions agent by agent, then round-robin",
         env: &[],
     },
     Scenario {
@@ -605,6 +614,62 @@ fn fit_line(points: &[(f64, f64)]) -> Option<(f64, f64)> {
 }
 
 // -------------------------------------------------------------------------------------------
+// Phases shared by many agents.
+
+/// 1,000 agents whose executions each run the same 10 phase names (a `#[phase]` called from
+/// many agents): first 20 executions per agent, agent by agent, then 20 rounds of one execution
+/// of every agent in turn, where each phase call's key differs from its name's previous one.
+/// Prints ns per phase call for both orders (the slow path's cost shows in their ratio).
+fn interleave() {
+    const AGENTS: usize = 1_000;
+    const PHASES: usize = 10;
+    const RUNS: usize = 20;
+    let agents: Vec<String> = (0..AGENTS).map(|a| format!("il-agent-{a:04}")).collect();
+    let phases: Vec<String> = (0..PHASES).map(|p| format!("il-phase-{p:02}")).collect();
+    let p = profx::global();
+    let execution = |agent: &str| {
+        let mut e = p.start_execution(agent, "");
+        for ph in &phases {
+            let _g = e.phase(ph);
+            black_box(spin(20));
+        }
+        e.end(());
+    };
+    // Every key made first, so that both orders time the same lookups.
+    for a in &agents {
+        execution(a);
+    }
+    let t = Instant::now();
+    for a in &agents {
+        for _ in 0..RUNS {
+            execution(a);
+        }
+    }
+    let by_agent = t.elapsed().as_nanos() as f64 / (AGENTS * RUNS * PHASES) as f64;
+    let t = Instant::now();
+    for _ in 0..RUNS {
+        for a in &agents {
+            execution(a);
+        }
+    }
+    let round_robin = t.elapsed().as_nanos() as f64 / (AGENTS * RUNS * PHASES) as f64;
+    println!(
+        "  ns per phase call (with its share of the execution): agent by agent {by_agent:.0}, round-robin {round_robin:.0} ({:.2}x)",
+        round_robin / by_agent
+    );
+    let m = p.agent_metrics(&agents[AGENTS - 1]).unwrap_or_default();
+    if m.total_executions != (1 + 2 * RUNS) as u64 {
+        fail(&format!(
+            "{} executions of the last agent, not {}",
+            m.total_executions,
+            1 + 2 * RUNS
+        ));
+    }
+    println!(
+        "SUMMARY interleave: {AGENTS} agents x {PHASES} shared phases, round-robin {:.2}x agent by agent",
+        round_robin / by_agent
+    );
+}
 
 fn child(name: &str) {
     match name {
@@ -615,6 +680,7 @@ fn child(name: &str) {
         "spread2" => spread(name, 2),
         "spread3" => spread(name, 3),
         "spread10" => spread(name, 10),
+        "interleave" => interleave(),
         other => fail(&format!("unknown scenario {other:?}")),
     }
 }

@@ -2,16 +2,19 @@
 //!
 //! The owning thread finds a key's slot with one bounds check and one compare: `index` holds,
 //! for each name id, the slot of that name used last on the thread (a name usually has one
-//! parent). The other parents' slots of a name hang off it in a list that the slow path
-//! walks and reorders (most recent first). No hashing, no lock, no allocation once a key has
-//! been seen on the thread.
+//! parent). When a name alternates between parents (a phase called from several agents), the
+//! slow path finds the other key in a per-thread hash map (one multiplication, one probe) and
+//! makes it the name's last. No lock and no allocation once a key has been seen on the thread;
+//! no hashing while a name keeps its parent.
 //!
 //! `clear()` costs the writers nothing per call: it starts a new generation and sets each
 //! table's `index_len` to 0, so the owner's next lookup fails the bounds check and takes the
 //! slow path, which sees the new generation, drops the old slots and makes new ones.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 
 use super::lock;
@@ -34,16 +37,43 @@ impl Entry {
     };
 }
 
-/// A slot and the next slot of the same name on this thread (owner only).
-struct Linked {
-    slot: Slot,
-    next: AtomicPtr<Linked>,
+/// The slots of this thread by key (`name << 32 | parent`): where the slow path finds a key
+/// that is not the one its name used last. Hashed by one multiplication.
+type Keys = HashMap<u64, *const Slot, BuildHasherDefault<KeyHasher>>;
+
+/// A key's hash: a multiplication by 2^64 / φ, its high half folded onto the low one (the
+/// table takes its bucket from the low bits, and keys differ in either half).
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0 ^ u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, k: u64) {
+        let h = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 32);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+fn key(name: u32, parent: u32) -> u64 {
+    (u64::from(name) << 32) | u64::from(parent)
 }
 
 /// Owner-only state of a table.
 struct Local {
-    /// By name id. A reader may cut the usable length (`index_len`) at any time.
+    /// By name id: the slot its name used last. A reader may cut the usable length
+    /// (`index_len`) at any time.
     index: Vec<Entry>,
+    /// Every slot of the generation, by key.
+    keys: Keys,
     /// The generation the slots in `index` belong to.
     gen: u64,
     /// The profiler's rings by agent name id, held here so the hot path takes no lock.
@@ -69,7 +99,7 @@ pub(crate) struct ThreadTable {
     /// The profiler's generation (its `Inner` holds this table).
     gen: *const AtomicU64,
     /// Every slot of the current generation, for readers. Locked by the owner only to add one.
-    slots: Mutex<Vec<Arc<Linked>>>,
+    slots: Mutex<Vec<Arc<Slot>>>,
 }
 
 // SAFETY: `local` is only touched by the thread that owns the table (the one `ThreadLocal::get_or`
@@ -91,6 +121,7 @@ impl ThreadTable {
             index_len: AtomicUsize::new(0),
             local: UnsafeCell::new(Local {
                 index: Vec::new(),
+                keys: Keys::default(),
                 gen: gen.load(Acquire),
                 rings: Vec::new(),
                 serial_next: 0,
@@ -169,20 +200,20 @@ impl ThreadTable {
             if gen != local.gen {
                 local.gen = gen;
                 local.index.clear();
+                local.keys.clear();
                 lock(&self.slots).clear();
             }
             let i = name as usize;
             if local.index.len() <= i {
                 local.index.resize(i + 1, Entry::NONE);
             }
-            let head = local.index[i];
-            let found = self
-                .find(head, parent)
-                .unwrap_or_else(|| self.add(head, name, parent, gen));
+            let found = match local.keys.get(&key(name, parent)) {
+                Some(&slot) => slot,
+                None => self.add(name, parent, gen),
+            };
             local.index[i] = Entry {
                 parent,
-                // SAFETY: `found` is alive (held by `slots`).
-                slot: unsafe { &(*found).slot },
+                slot: found,
             };
             // Usable only if no `clear()` came in meanwhile; else start again in the new
             // generation.
@@ -191,52 +222,21 @@ impl ThreadTable {
                 .compare_exchange(seen, local.index.len(), AcqRel, Acquire)
                 .is_ok()
             {
-                // SAFETY: as above.
-                return unsafe { &(*found).slot };
+                // SAFETY: `found` is alive (held by `slots`).
+                return unsafe { &*found };
             }
         })
     }
 
-    /// Finds `parent` in the list of a name starting at `head`, and moves it to the front.
-    fn find(&self, head: Entry, parent: u32) -> Option<*const Linked> {
-        if head.slot.is_null() {
-            return None;
-        }
-        let head = linked_of(head.slot);
-        let mut prev: *const Linked = std::ptr::null();
-        let mut cur = head;
-        while !cur.is_null() {
-            // SAFETY: every linked slot of this generation is held by `slots`.
-            let c = unsafe { &*cur };
-            if c.slot.parent == parent {
-                if !prev.is_null() {
-                    // Unlink, then put in front of the head.
-                    unsafe { (*prev).next.store(c.next.load(Relaxed), Relaxed) };
-                    c.next.store(head as *mut Linked, Relaxed);
-                }
-                return Some(cur);
-            }
-            prev = cur;
-            cur = c.next.load(Relaxed);
-        }
-        None
-    }
-
-    /// Makes the slot of (name, parent), in front of the list starting at `head`.
-    fn add(&self, head: Entry, name: u32, parent: u32, gen: u64) -> *const Linked {
-        let next = if head.slot.is_null() {
-            std::ptr::null_mut()
-        } else {
-            linked_of(head.slot) as *mut Linked
-        };
-        let l = Arc::new(Linked {
-            slot: Slot::new(name, parent, gen),
-            next: AtomicPtr::new(next),
-        });
-        let p = Arc::as_ptr(&l);
-        lock(&self.slots).push(l);
+    /// Makes the slot of (name, parent). Owner only.
+    fn add(&self, name: u32, parent: u32, gen: u64) -> *const Slot {
+        let slot = Arc::new(Slot::new(name, parent, gen));
+        let p = Arc::as_ptr(&slot);
+        lock(&self.slots).push(slot);
+        let local = self.local();
+        local.keys.insert(key(name, parent), p);
         // A new key allocates anyway: top up what histograms grow by on the hot path.
-        self.local().pool.refill();
+        local.pool.refill();
         p
     }
 
@@ -327,15 +327,15 @@ impl ThreadTable {
         into.extend(
             lock(&self.slots)
                 .iter()
-                .filter(|l| l.slot.gen == gen)
-                .map(|l| SlotRef(l.clone())),
+                .filter(|s| s.gen == gen)
+                .map(|s| SlotRef(s.clone())),
         );
     }
 
     /// Calls `f` with each slot of generation `gen`, for readers that need no more than a look.
     pub(crate) fn for_each_slot(&self, gen: u64, mut f: impl FnMut(&Slot)) {
-        for l in lock(&self.slots).iter().filter(|l| l.slot.gen == gen) {
-            f(&l.slot);
+        for s in lock(&self.slots).iter().filter(|s| s.gen == gen) {
+            f(s);
         }
     }
 
@@ -370,17 +370,12 @@ fn recycle(spares: &mut Vec<Box<ExecRecord>>, rec: *mut ExecRecord) {
     }
 }
 
-/// The `Linked` a slot pointer of an entry came from (entries only hold `&linked.slot`).
-fn linked_of(slot: *const Slot) -> *const Linked {
-    (slot as *const u8).wrapping_sub(std::mem::offset_of!(Linked, slot)) as *const Linked
-}
-
 /// A reader's handle on a slot: keeps it alive while read.
-pub(crate) struct SlotRef(Arc<Linked>);
+pub(crate) struct SlotRef(Arc<Slot>);
 
 impl std::ops::Deref for SlotRef {
     type Target = Slot;
     fn deref(&self) -> &Slot {
-        &self.0.slot
+        &self.0
     }
 }
