@@ -16,8 +16,7 @@
 //!    executions, each running each of its phases once; 1 in 10 fails with an error text. The
 //!    phase names are shared across agents (`rd-phase-03` of every agent). An agent's 200
 //!    executions run one after the other (taking the 1000 agents in turn, execution by
-//!    execution, makes recording the largest program some 50 times as slow: each phase call
-//!    then looks its key up in a list of the 1000 agents that share its name). On each program,
+//!    execution, costs more per phase call: see the keys bench, scenario `interleave`). On each program,
 //!    `/debug/stats`, `/api/dashboard`, `/metrics` and `/api/metrics` are fetched from the
 //!    monitoring server on one keep-alive connection (HTTP/1.1, a raw `TcpStream` reusing one
 //!    buffer): 1 warm-up request, then `PROFX_BENCH_ROUNDS`. For each request: the wall time
@@ -34,6 +33,13 @@
 //!    polling the four endpoints round-robin every 50 ms. The figure is the allocations (and
 //!    bytes) made on the recording threads themselves during their measured loops, per 1,000
 //!    executions: user code allocates nothing, so all of it is profx's.
+//!
+//! 3. Scraped by a real Prometheus. When `prometheus` is on the PATH (Debian package
+//!    `prometheus`), the 1000 × 10 program is recorded again and a Prometheus server scrapes
+//!    `/metrics` every second for `PROFX_BENCH_PROMETHEUS_SECS` seconds (default 20; 0 skips)
+//!    while a thread keeps recording (about 100,000 executions a second); then the bench asks the server, in PromQL, how many
+//!    scrapes succeeded, their duration (mean and max), the samples per scrape, and a phase's
+//!    p99 by `histogram_quantile`.
 //!
 //! Environment: `PROFX_BENCH_ROUNDS` (requests and reads measured per endpoint and program,
 //! default 7), `PROFX_BENCH_EXECUTIONS` (measured executions per recording thread and
@@ -586,6 +592,161 @@ fn recording_allocations(addr: SocketAddr, executions: u64) {
     );
 }
 
+// -------------------------------------------------------------------------------------------
+// 3. A real Prometheus server scraping the largest program every second.
+
+/// `GET path` from `addr` over HTTP/1.0 (so that the reply is neither chunked nor kept alive):
+/// the body.
+fn http_get(addr: SocketAddr, path: &str) -> io::Result<String> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply)?;
+    match reply.split_once("\r\n\r\n") {
+        Some((head, body))
+            if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200") =>
+        {
+            Ok(body.to_owned())
+        }
+        _ => Err(io::Error::other(format!(
+            "GET {path}: {}",
+            reply.lines().next().unwrap_or("no reply")
+        ))),
+    }
+}
+
+/// A PromQL instant query's first value (`None`: no series).
+fn prom_query(prom: SocketAddr, q: &str) -> io::Result<Option<f64>> {
+    let enc: String = q
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let body = http_get(prom, &format!("/api/v1/query?query={enc}"))?;
+    let v: serde_json::Value = serde_json::from_str(&body).map_err(io::Error::other)?;
+    Ok(v["data"]["result"][0]["value"][1]
+        .as_str()
+        .and_then(|x| x.parse().ok()))
+}
+
+/// The 1000 × 10 program is recorded again and `prometheus` (the Debian package's server, when
+/// on the PATH) scrapes `/metrics` every second for `secs` seconds while 2 threads keep
+/// recording; then its own figures are asked of it: how many scrapes succeeded, their
+/// duration, the samples per scrape, and a `histogram_quantile` over the phases.
+fn scraped_by_prometheus(addr: SocketAddr, secs: u64) {
+    println!();
+    println!("scraped by a real Prometheus every second: the 1000x10 program, 1 thread recording ~100,000 executions/s meanwhile");
+    if secs == 0 {
+        println!("  skipped (PROFX_BENCH_PROMETHEUS_SECS=0)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("profx-reads-prometheus-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let prom = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    profx::global().clear();
+    record_program(1000, 10);
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: profx\n    static_configs:\n      - targets: ['{addr}']\n"
+        ),
+    )
+    .expect("write the configuration");
+    let child = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address={prom}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            println!(
+                "  skipped: cannot run prometheus ({e}); `apt-get install prometheus` brings it"
+            );
+            return;
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..1)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Relaxed) {
+                    let _ = black_box(rd_agent(i));
+                    i += 1;
+                    if i % 1_000 == 0 {
+                        // About 100,000 executions a second: a busy service, not a
+                        // saturated machine (which would time the scrapes' wait for a CPU).
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+                i
+            })
+        })
+        .collect();
+    // The first scrape comes when the server has started up: count from a second after.
+    std::thread::sleep(Duration::from_secs(secs + 2));
+    let window = format!("{secs}s");
+    let ask = |q: String| match prom_query(prom, &q) {
+        Ok(Some(v)) => format!("{v}"),
+        Ok(None) => "no data".to_owned(),
+        Err(e) => format!("error: {e}"),
+    };
+    let job = "{job=\"profx\"}";
+    let rows = [
+        ("scrapes in the window", format!("count_over_time(up{job}[{window}])")),
+        ("scrapes that succeeded", format!("sum_over_time(up{job}[{window}])")),
+        ("scrape duration, mean (s)", format!("avg_over_time(scrape_duration_seconds{job}[{window}])")),
+        ("scrape duration, median (s)", format!("quantile_over_time(0.5, scrape_duration_seconds{job}[{window}])")),
+        ("scrape duration, max (s)", format!("max_over_time(scrape_duration_seconds{job}[{window}])")),
+        ("samples per scrape", format!("scrape_samples_scraped{job}")),
+        ("phase series", "count(profx_phase_calls_total)".to_owned()),
+        (
+            "p99 of rd-phase-03 under rd-agent-0007 (s)",
+            "histogram_quantile(0.99, sum by (le) (profx_phase_duration_seconds_bucket{agent=\"rd-agent-0007\",phase=\"rd-phase-03\"}))".to_owned(),
+        ),
+    ];
+    for (what, q) in rows {
+        println!("  {what:<44} {}", ask(q));
+    }
+    // The server's share of a scrape: fetching the same text here, recording still on.
+    let mut own: Vec<f64> = (0..3)
+        .filter_map(|_| {
+            let t = Instant::now();
+            http_get(addr, "/metrics")
+                .ok()
+                .map(|_| t.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect();
+    own.sort_by(f64::total_cmp);
+    println!(
+        "  {:<44} {:?}",
+        "/metrics fetched by this bench after (ms)",
+        own.iter()
+            .map(|m| (m * 10.0).round() / 10.0)
+            .collect::<Vec<_>>()
+    );
+    stop.store(true, Relaxed);
+    let recorded: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    println!("  (recorded meanwhile: {recorded} executions of rd_agent)");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     let rounds = env_u64("PROFX_BENCH_ROUNDS", 7).max(1) as usize;
     let executions = env_u64("PROFX_BENCH_EXECUTIONS", 10_000_000).max(1);
@@ -595,6 +756,7 @@ fn main() {
     let addr = server.local_addr();
     reads_of_idle_programs(addr, rounds);
     recording_allocations(addr, executions);
+    scraped_by_prometheus(addr, env_u64("PROFX_BENCH_PROMETHEUS_SECS", 20));
     server.stop();
     print_total_time(began);
 }
