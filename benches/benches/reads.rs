@@ -687,7 +687,7 @@ fn scraped_by_prometheus(addr: SocketAddr, secs: u64) {
                 while !stop.load(Relaxed) {
                     let _ = black_box(rd_agent(i));
                     i += 1;
-                    if i % 1_000 == 0 {
+                    if i.is_multiple_of(1_000) {
                         // About 100,000 executions a second: a busy service, not a
                         // saturated machine (which would time the scrapes' wait for a CPU).
                         std::thread::sleep(Duration::from_millis(10));
