@@ -227,10 +227,20 @@ impl Profiler {
 
     /// Everything recorded, now.
     pub fn report(&self) -> Report {
+        self.report_with(true)
+    }
+
+    /// [`report`](Profiler::report), with the kept executions only if `executions` (the
+    /// formats that show none — summary, text, CSV — need not copy them).
+    pub(crate) fn report_with(&self, executions: bool) -> Report {
         #[cfg(feature = "enabled")]
         {
             let r = self.inner.read(None);
-            let executions = self.inner.executions(None);
+            let executions = if executions {
+                self.inner.executions(None)
+            } else {
+                BTreeMap::new()
+            };
             let bottlenecks = r.bottlenecks(Report::BOTTLENECK_THRESHOLD);
             let mut report = Report::from_parts(r.agents, r.phases, executions);
             report.bottlenecks = bottlenecks;
@@ -241,6 +251,7 @@ impl Profiler {
         }
         #[cfg(not(feature = "enabled"))]
         {
+            let _ = executions;
             Report::empty()
         }
     }

@@ -38,6 +38,12 @@ impl ReportFormat {
             .map_or("?", |(n, _)| n)
     }
 
+    /// Whether the format shows kept executions (JSON and HTML do; summary, text and CSV
+    /// show aggregates only).
+    pub(crate) fn shows_executions(self) -> bool {
+        matches!(self, ReportFormat::Json | ReportFormat::Html)
+    }
+
     /// Writes `report` in this format.
     pub fn write(self, report: &Report, w: &mut dyn Write) -> io::Result<()> {
         let mut w = w;
@@ -293,6 +299,36 @@ impl Drop for ReportGuard {
         if !cfg!(feature = "enabled") {
             return;
         }
-        self.write(&crate::global().report());
+        // The kept executions are copied only for a format that shows them.
+        let executions = self.targets.iter().any(|t| t.format.shows_executions());
+        self.write(&crate::global().report_with(executions));
+    }
+}
+
+#[cfg(all(test, feature = "enabled"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_that_show_no_executions_write_the_same_without_them() {
+        let p = crate::Profiler::new(true);
+        for i in 0..3 {
+            let mut e = p.start_execution("guard-agent", &format!("job {i}"));
+            drop(e.phase("guard-phase"));
+            e.end(if i == 1 { Err("boom") } else { Ok(()) });
+        }
+        let with = p.report_with(true);
+        let without = p.report_with(false);
+        assert_eq!(with.executions["guard-agent"].len(), 3);
+        assert!(without.executions.is_empty());
+        for (name, format) in ReportFormat::ALL {
+            let write = |r: &Report| {
+                let mut out = Vec::new();
+                format.write(r, &mut out).unwrap();
+                out
+            };
+            let same = write(&with) == write(&without);
+            assert_eq!(same, !format.shows_executions(), "{name}");
+        }
     }
 }
