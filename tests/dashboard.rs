@@ -263,6 +263,9 @@ const EVIL: &str = "<img src=x onerror=\"window.__pwned=1\"> 'q' & \"dq\"";
 /// token, which the page gets from its URL and sends as a header.
 #[test]
 fn chromium_draws_the_dashboard_and_updates_it_live() {
+    if !chromium::present() {
+        return;
+    }
     let _serial = serial();
     profx::global_collector().start();
     let token = "tok en+1";
@@ -389,6 +392,9 @@ fn chromium_draws_the_dashboard_and_updates_it_live() {
 /// goes away (the banner, and polling goes on) and comes back.
 #[test]
 fn chromium_handles_empty_clear_and_a_lost_server() {
+    if !chromium::present() {
+        return;
+    }
     let _serial = serial();
     let server = start();
     let addr = server.local_addr();
@@ -462,6 +468,9 @@ fn chromium_handles_empty_clear_and_a_lost_server() {
 /// own code failing (here because uPlot is not there).
 #[test]
 fn chromium_check_catches_page_errors() {
+    if !chromium::present() {
+        return;
+    }
     let server = start();
     let url = format!("http://{}/dashboard?interval=200ms", server.local_addr());
     let mut b = Browser::start(1000, 800);

