@@ -41,6 +41,7 @@ mod context;
 mod histogram;
 #[cfg(feature = "enabled")]
 mod registry;
+mod shutdown;
 #[cfg(feature = "enabled")]
 mod threads;
 

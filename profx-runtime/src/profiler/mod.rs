@@ -288,6 +288,7 @@ pub(crate) struct Read {
     pub(crate) loose: BTreeMap<String, crate::PhaseMetrics>,
 }
 
+#[cfg_attr(not(feature = "enabled"), allow(dead_code))]
 impl Read {
     /// The bottlenecks of these aggregates against `threshold`, as a report finds them.
     pub(crate) fn bottlenecks(&self, threshold: Duration) -> Vec<Bottleneck> {
@@ -296,6 +297,7 @@ impl Read {
 }
 
 /// What was recorded, counted without reading a histogram (`/debug/stats`).
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Tally {
     /// Completed executions, over every agent.
@@ -306,6 +308,7 @@ pub(crate) struct Tally {
     pub(crate) phases: usize,
 }
 
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 impl Profiler {
     /// The aggregates of everything recorded (empty without the `enabled` feature): what the
     /// monitoring views and exporters read; the kept executions are not touched.

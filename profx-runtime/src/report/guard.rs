@@ -4,6 +4,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+#[cfg(feature = "otlp")]
+use std::sync::{Arc, Mutex};
 
 use crate::Report;
 
@@ -160,10 +162,13 @@ pub struct ReportGuard {
     /// The monitoring server `PROFX_SERVER_ADDR` asked for; it stops when the guard drops.
     #[cfg(feature = "server")]
     server: Option<crate::server::Server>,
-    /// The OTLP exporter `PROFX_OTLP_ENDPOINT` asked for; it stops (final export) when the
-    /// guard drops, before the report is written.
+    /// The OTLP exporter `PROFX_OTLP_ENDPOINT` asked for; it stops (final export) at the end,
+    /// before the report is written.
     #[cfg(feature = "otlp")]
-    otlp: Option<crate::otlp::Exporter>,
+    otlp: Arc<Mutex<Option<crate::otlp::Exporter>>>,
+    /// The end's work (the final export, the reports), armed in `shutdown`: done once, by the
+    /// drop, a terminating signal or `std::process::exit`, whichever comes first.
+    end: u64,
 }
 
 impl ReportGuard {
@@ -217,7 +222,8 @@ impl ReportGuard {
         let config = crate::config::Config::from_env();
         #[cfg(feature = "otlp")]
         {
-            self.otlp = crate::otlp::start_from_config(&config);
+            *self.otlp.lock().unwrap_or_else(|e| e.into_inner()) =
+                crate::otlp::start_from_config(&config);
         }
         #[cfg(not(feature = "otlp"))]
         if let Ok(endpoint) = std::env::var("PROFX_OTLP_ENDPOINT") {
@@ -236,15 +242,39 @@ impl ReportGuard {
         Ok(Self::running(parse_report_targets(spec)?))
     }
 
-    /// The guard, with the global metrics collector running until it drops.
+    /// The guard, with the global metrics collector running until the end, and the end's work
+    /// armed.
     fn running(targets: Vec<ReportTarget>) -> ReportGuard {
         crate::collector::guard_created();
+        #[cfg(feature = "otlp")]
+        let otlp = Arc::new(Mutex::new(None::<crate::otlp::Exporter>));
+        let end = {
+            let targets = targets.clone();
+            #[cfg(feature = "otlp")]
+            let otlp = otlp.clone();
+            crate::shutdown::arm(Box::new(move || {
+                // The collector's closing snapshot goes into the report.
+                crate::collector::guard_dropped();
+                // The exporter's final export, so that the collector has the last figures.
+                #[cfg(feature = "otlp")]
+                if let Some(exporter) = otlp.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    exporter.stop();
+                }
+                if !cfg!(feature = "enabled") {
+                    return;
+                }
+                // The kept executions are copied only for a format that shows them.
+                let executions = targets.iter().any(|t| t.format.shows_executions());
+                write_all(&targets, &crate::global().report_with(executions));
+            }))
+        };
         ReportGuard {
             targets,
             #[cfg(feature = "server")]
             server: None,
             #[cfg(feature = "otlp")]
-            otlp: None,
+            otlp,
+            end,
         }
     }
 
@@ -256,27 +286,32 @@ impl ReportGuard {
     /// Writes `report` to every target now (the guard's drop does this with the global
     /// profiler's report).
     pub fn write(&self, report: &Report) {
-        let mut first_on_stderr = true;
-        for t in &self.targets {
-            if let Some(path) = &t.path {
-                match write_file(report, t.format, path) {
-                    Ok(()) => continue,
-                    Err(e) => eprintln!(
-                        "profx: warning: cannot write the {} report to {}: {e}; writing it to standard error instead",
-                        t.format,
-                        path.display()
-                    ),
-                }
+        write_all(&self.targets, report);
+    }
+}
+
+/// Writes `report` to every target (a file that cannot be written goes to standard error).
+fn write_all(targets: &[ReportTarget], report: &Report) {
+    let mut first_on_stderr = true;
+    for t in targets {
+        if let Some(path) = &t.path {
+            match write_file(report, t.format, path) {
+                Ok(()) => continue,
+                Err(e) => eprintln!(
+                    "profx: warning: cannot write the {} report to {}: {e}; writing it to standard error instead",
+                    t.format,
+                    path.display()
+                ),
             }
-            let stderr = io::stderr();
-            let mut w = stderr.lock();
-            if !first_on_stderr {
-                let _ = writeln!(w);
-            }
-            first_on_stderr = false;
-            let _ = t.format.write(report, &mut w);
-            let _ = w.flush();
         }
+        let stderr = io::stderr();
+        let mut w = stderr.lock();
+        if !first_on_stderr {
+            let _ = writeln!(w);
+        }
+        first_on_stderr = false;
+        let _ = t.format.write(report, &mut w);
+        let _ = w.flush();
     }
 }
 
@@ -289,19 +324,8 @@ fn write_file(report: &Report, format: ReportFormat, path: &std::path::Path) -> 
 
 impl Drop for ReportGuard {
     fn drop(&mut self) {
-        // The collector's closing snapshot goes into the report.
-        crate::collector::guard_dropped();
-        // The exporter's final export, so that the collector has the last figures.
-        #[cfg(feature = "otlp")]
-        if let Some(exporter) = self.otlp.take() {
-            exporter.stop();
-        }
-        if !cfg!(feature = "enabled") {
-            return;
-        }
-        // The kept executions are copied only for a format that shows them.
-        let executions = self.targets.iter().any(|t| t.format.shows_executions());
-        self.write(&crate::global().report_with(executions));
+        // Unless a signal or `exit` did it (or does it now: then this waits for it).
+        crate::shutdown::finish_one(self.end);
     }
 }
 
