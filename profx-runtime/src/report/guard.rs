@@ -140,9 +140,13 @@ pub fn parse_report_targets(spec: &str) -> Result<Vec<ReportTarget>, ReportSpecE
     Ok(out)
 }
 
-/// Writes what the global profiler recorded when dropped: at the end of `main`, whether it
-/// returns normally, returns `Err` or panics (with `panic = "abort"`, or after
-/// `std::process::exit`, nothing runs at the end and nothing is written).
+/// Writes what the global profiler recorded, once, at the end: when dropped (`main` returns
+/// normally, returns `Err` or panics), and on Unix also when a terminating signal stops the
+/// program (SIGINT, SIGTERM, SIGHUP, SIGQUIT: the process then ends as the signal would have
+/// ended it) or `std::process::exit` is called (the status is kept); after a signal or `exit`
+/// the writing is bounded by `PROFX_SHUTDOWN_TIMEOUT` (default 5 s). A program whose own
+/// handler replaced profx's for a signal keeps its own shutdown; `PROFX_SIGNALS=off` leaves
+/// signals alone. With `panic = "abort"` nothing runs at the end and nothing is written.
 ///
 /// `#[profx::main]` makes one from `PROFX_REPORT`; programs that cannot use the attribute hold
 /// one in `main`. While a guard lives, the [`global_collector`](crate::global_collector)
