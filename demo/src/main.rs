@@ -2,29 +2,29 @@
 //! slow agent that becomes a bottleneck. Run it with recording compiled in:
 //!
 //! ```text
-//! cargo run --example demo --features enabled
+//! cargo run -p profx-demo --features enabled
 //! ```
 //!
 //! It prints the text report of what was recorded on standard output, and at the end
 //! `#[profx::main]` writes what `PROFX_REPORT` asks (by default the summary, on standard error):
 //!
 //! ```text
-//! PROFX_REPORT=html:report.html cargo run --example demo --features enabled
-//! PROFX_REPORT=summary,json:report.json,csv:report.csv cargo run --example demo --features enabled
+//! PROFX_REPORT=html:report.html cargo run -p profx-demo --features enabled
+//! PROFX_REPORT=summary,json:report.json,csv:report.csv cargo run -p profx-demo --features enabled
 //! ```
 //!
 //! With the monitoring server, `--serve` keeps the workload running (until Ctrl-C, or for
 //! `--serve=SECONDS`) so that the dashboard, `/metrics` and the rest can be watched live:
 //!
 //! ```text
-//! cargo run --example demo --features enabled,server -- --serve
+//! cargo run -p profx-demo --features enabled,server -- --serve
 //! open http://127.0.0.1:9090/dashboard
 //! ```
 
 use std::time::Duration;
 
 /// Counts allocations, so executions report their memory (with the `alloc` feature on:
-/// `cargo run --example demo --features enabled,alloc`; without it, it only forwards).
+/// `cargo run -p profx-demo --features enabled,alloc`; without it, it only forwards).
 #[global_allocator]
 static ALLOC: profx::CountingAlloc = profx::CountingAlloc::system();
 
@@ -236,7 +236,7 @@ fn serve(limit: Option<Duration>, rt: &tokio::runtime::Runtime) {
 
 #[cfg(not(feature = "server"))]
 fn serve(_: Option<Duration>, _: &tokio::runtime::Runtime) {
-    eprintln!("demo: --serve needs the monitoring server: cargo run --example demo --features enabled,server -- --serve");
+    eprintln!("demo: --serve needs the monitoring server: cargo run -p profx-demo --features enabled,server -- --serve");
     std::process::exit(2);
 }
 
