@@ -125,8 +125,8 @@ impl AgentEnd<'_> {
 
 impl<S: SiteRef> SyncAgent<S> {
     /// Runs `body` as an execution of the agent at site `S` in the global profiler; `end` is
-    /// given the body's value and ends the execution with its outcome. Called when [`armed`]
-    /// (super::armed) is not 0.
+    /// given the body's value and ends the execution with its outcome. Called when
+    /// [`armed`](super::armed) is not 0.
     #[inline(never)]
     pub fn run<R>(body: impl FnOnce() -> R, end: impl FnOnce(&R, AgentEnd<'_>)) -> R {
         let inner = global_inner();

@@ -128,7 +128,7 @@ impl ThreadTable {
                 serial_end: 0,
                 sample_tick: 0,
                 spares: Vec::new(),
-                // Never more than one per reader: pushes need no allocation.
+                // About one per reader at most: pushes rarely need to grow it.
                 retired: Vec::with_capacity(HAZARDS),
                 pool: Pool::default(),
             }),
