@@ -41,8 +41,17 @@ pub(crate) fn install() {
             return;
         }
         let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two descriptors.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        // SAFETY: `fds` has room for the two descriptors; then flags on them: not inherited by
+        // child processes, and the handler's write never blocks (a full pipe means a signal is
+        // pending already).
+        let made = unsafe {
+            libc::pipe(fds.as_mut_ptr()) == 0
+                && fds
+                    .iter()
+                    .all(|&fd| libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) == 0)
+                && libc::fcntl(fds[1], libc::F_SETFL, libc::O_NONBLOCK) == 0
+        };
+        if !made {
             eprintln!(
                 "profx: warning: cannot watch for signals ({}); a signal ends the program without the reports",
                 std::io::Error::last_os_error()
