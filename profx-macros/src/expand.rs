@@ -176,38 +176,10 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
     let sync_phase = kind == Kind::Phase && !is_async;
     let body_fn = Ident::new("__profx_body", Span::mixed_site());
     let armed = Ident::new("__profx_armed", Span::mixed_site());
-    let body = if sync_phase {
-        // The body is bound first, then run by one of two tail calls: the plain call when
-        // nothing records (one load and a branch before it), or the recorded one.
-        let param = match &ret_ty {
-            Some(t) => quote!(#ret: &#t),
-            None => quote!(#ret: &()),
-        };
-        let failed = if returns_result(&item.sig.output) {
-            quote! {
-                |#param| -> bool {
-                    #[allow(unused_imports)]
-                    use ::profx::__private::{ViaDisplay as _, ViaDebug as _, ViaResult as _};
-                    (&&&*#ret).__profx_outcome().is_failure()
-                }
-            }
-        } else {
-            quote!(|_| false)
-        };
-        quote! {
-            static #site: ::profx::__private::Site = ::profx::__private::Site::new(#name);
-            #site_ref
-            let #body_fn = ::profx::__private::once(move || #annot_closure {
-                #(#rebinds)*
-                #body
-            });
-            match ::profx::__private::armed() {
-                0 => ::profx::__private::body(#body_fn),
-                #armed => ::profx::__private::SyncPhase::<#site_ty>::run(#body_fn, #failed, #armed),
-            }
-        }
-    } else if sync_agent {
-        // As a sync phase, with the outcome told to the execution's end.
+    // A sync phase, and a sync agent without a request: the body is bound first, then run by
+    // one of two tail calls, the plain call when nothing records (one load and a branch before
+    // it), or the recorded one, which is handed the body's value by reference to classify it.
+    let tail_called = (sync_phase || sync_agent).then(|| {
         let param = match &ret_ty {
             Some(t) => quote!(#ret: &#t),
             None => quote!(#ret: &()),
@@ -224,7 +196,32 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
                 ::profx::__private::success()
             })
         };
-        let end = Ident::new("__profx_end", Span::mixed_site());
+        let (pattern, recorded) = if sync_phase {
+            // Not a `Result`: never a failure, and no type to name (a body may diverge).
+            let failed = if returns_result(&item.sig.output) {
+                quote!(|#param| -> bool { #outcome.is_failure() })
+            } else {
+                quote!(|_| false)
+            };
+            (
+                quote!(#armed),
+                quote! {
+                    ::profx::__private::SyncPhase::<#site_ty>::run(#body_fn, #failed, #armed)
+                },
+            )
+        } else {
+            // The outcome is told to the execution's end.
+            let end = Ident::new("__profx_end", Span::mixed_site());
+            (
+                quote!(_),
+                quote! {
+                    ::profx::__private::SyncAgent::<#site_ty>::run(
+                        #body_fn,
+                        |#param, #end: ::profx::__private::AgentEnd<'_>| #end.finish(#outcome),
+                    )
+                },
+            )
+        };
         quote! {
             static #site: ::profx::__private::Site = ::profx::__private::Site::new(#name);
             #site_ref
@@ -234,12 +231,12 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
             });
             match ::profx::__private::armed() {
                 0 => ::profx::__private::body(#body_fn),
-                _ => ::profx::__private::SyncAgent::<#site_ty>::run(
-                    #body_fn,
-                    |#param, #end: ::profx::__private::AgentEnd<'_>| #end.finish(#outcome),
-                ),
+                #pattern => #recorded,
             }
         }
+    });
+    let body = if let Some(tail_called) = tail_called {
+        tail_called
     } else if diverges {
         quote! {
             static #site: ::profx::__private::Site = ::profx::__private::Site::new(#name);

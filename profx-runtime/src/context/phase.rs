@@ -56,6 +56,26 @@ impl<S: SiteRef> SyncPhase<S> {
         // SAFETY: the current execution is alive while its code runs on this thread. An
         // execution started while recording records all of its phases.
         unsafe { (*exec).depth += 1 };
+        Self::timed(exec, body, failed)
+    }
+
+    /// `run` outside any execution (the clock is the TSC).
+    #[inline(never)]
+    fn run_loose<R>(body: impl FnOnce() -> R, failed: impl FnOnce(&R) -> bool) -> R {
+        if !global_inner().enabled.load(Relaxed) {
+            return self::body(body);
+        }
+        Self::timed(ptr::null_mut(), body, failed)
+    }
+
+    /// Times `body` between two TSC readings and records it in `exec` (null: none). Inlined
+    /// into each of the two paths, so that each keeps its registers to itself.
+    #[inline(always)]
+    fn timed<R>(
+        exec: *mut ExecState,
+        body: impl FnOnce() -> R,
+        failed: impl FnOnce(&R) -> bool,
+    ) -> R {
         // Ends the phase as failed if the body unwinds.
         let span = SyncPhase::<S> {
             exec,
@@ -71,28 +91,6 @@ impl<S: SiteRef> SyncPhase<S> {
             end_sync_at::<true>(S::site(), span.exec, span.t0, t1);
         } else {
             end_sync_at::<false>(S::site(), span.exec, span.t0, t1);
-        }
-        r
-    }
-
-    /// `run` outside any execution (the clock is the TSC).
-    #[inline(never)]
-    fn run_loose<R>(body: impl FnOnce() -> R, failed: impl FnOnce(&R) -> bool) -> R {
-        if !global_inner().enabled.load(Relaxed) {
-            return self::body(body);
-        }
-        let span = SyncPhase::<S> {
-            exec: ptr::null_mut(),
-            t0: clock::tsc(),
-            _site: PhantomData,
-        };
-        let r = self::body(body);
-        let span = std::mem::ManuallyDrop::new(span);
-        let t1 = clock::tsc();
-        if failed(&r) {
-            end_sync_at::<true>(S::site(), ptr::null_mut(), span.t0, t1);
-        } else {
-            end_sync_at::<false>(S::site(), ptr::null_mut(), span.t0, t1);
         }
         r
     }
