@@ -27,8 +27,9 @@
 //!     struct __ProfxSite; impl SiteRef for __ProfxSite { fn site() -> &'static Site { &SITE } }
 //!     let body = once(move || -> u64 { let x = x; match () { () => { body } } });
 //!     match armed() {
+//!         1.. => SyncPhase::<__ProfxSite>::run(body, |ret: &u64| <is failure>),
 //!         0 => body_fn(body),                                   // nothing records
-//!         a => SyncPhase::<__ProfxSite>::run(body, |ret: &u64| <is failure>, a),
+//!         _ => SyncPhase::<__ProfxSite>::run_any_clock(body, |ret: &u64| <is failure>),
 //!     }
 //! }
 //! ```
@@ -36,7 +37,8 @@
 //! captured, `&mut self.field`.) A sync agent that names no request and returns has the same
 //! shape, its outcome told to the execution's end:
 //! ```text
-//!         a => SyncAgent::<__ProfxSite>::run(body, |ret: &T, end: AgentEnd<'_>| end.finish(<outcome>)),
+//!         1.. => SyncAgent::<__ProfxSite>::run(body, |ret: &T, end: AgentEnd<'_>| end.finish(<outcome>)),
+//!         _ => SyncAgent::<__ProfxSite>::run_any_clock(..same..),
 //! ```
 //! (An agent with `request = ..` keeps the `AgentState` form above: its request borrows the
 //! arguments before the body closure takes them.)
@@ -175,7 +177,6 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
 
     let sync_phase = kind == Kind::Phase && !is_async;
     let body_fn = Ident::new("__profx_body", Span::mixed_site());
-    let armed = Ident::new("__profx_armed", Span::mixed_site());
     // A sync phase, and a sync agent without a request: the body is bound first, then run by
     // one of two tail calls, the plain call when nothing records (one load and a branch before
     // it), or the recorded one, which is handed the body's value by reference to classify it.
@@ -196,30 +197,28 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
                 ::profx::__private::success()
             })
         };
-        let (pattern, recorded) = if sync_phase {
+        // Positive: the clock is the TSC; negative: not known to be (see `armed`).
+        let (recorded, any_clock) = if sync_phase {
             // Not a `Result`: never a failure, and no type to name (a body may diverge).
             let failed = if returns_result(&item.sig.output) {
                 quote!(|#param| -> bool { #outcome.is_failure() })
             } else {
                 quote!(|_| false)
             };
+            let phase = quote!(::profx::__private::SyncPhase::<#site_ty>);
             (
-                quote!(#armed),
-                quote! {
-                    ::profx::__private::SyncPhase::<#site_ty>::run(#body_fn, #failed, #armed)
-                },
+                quote!(#phase::run(#body_fn, #failed)),
+                quote!(#phase::run_any_clock(#body_fn, #failed)),
             )
         } else {
             // The outcome is told to the execution's end.
             let end = Ident::new("__profx_end", Span::mixed_site());
+            let agent = quote!(::profx::__private::SyncAgent::<#site_ty>);
+            let ended =
+                quote!(|#param, #end: ::profx::__private::AgentEnd<'_>| #end.finish(#outcome));
             (
-                quote!(_),
-                quote! {
-                    ::profx::__private::SyncAgent::<#site_ty>::run(
-                        #body_fn,
-                        |#param, #end: ::profx::__private::AgentEnd<'_>| #end.finish(#outcome),
-                    )
-                },
+                quote!(#agent::run(#body_fn, #ended)),
+                quote!(#agent::run_any_clock(#body_fn, #ended)),
             )
         };
         quote! {
@@ -230,8 +229,9 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
                 #body
             });
             match ::profx::__private::armed() {
+                1.. => #recorded,
                 0 => ::profx::__private::body(#body_fn),
-                #pattern => #recorded,
+                _ => #any_clock,
             }
         }
     });

@@ -44,7 +44,7 @@ fn init() -> &'static Base {
         MODE.store(mode, Release);
         if mode == TSC {
             // Instrumented calls may now read the TSC inline.
-            crate::profiler::ARMED.fetch_and(!crate::profiler::NOT_TSC, Release);
+            crate::profiler::clock_is_tsc();
         }
         let raw = clock.raw();
         Base {
@@ -134,6 +134,16 @@ pub(crate) fn from_ns(ns: u64) -> u64 {
 #[inline(always)]
 pub(crate) fn ticks(start: u64, end: u64) -> u64 {
     end.saturating_sub(start)
+}
+
+/// A duration computed with a wrapping subtraction, 0 if it wrapped (`end` before `start`).
+#[inline(always)]
+pub(crate) fn sane(ticks: u64) -> u64 {
+    if (ticks as i64) < 0 {
+        0
+    } else {
+        ticks
+    }
 }
 
 /// Nanoseconds between two raw readings (0 if `end` is before `start`).

@@ -126,9 +126,22 @@ impl AgentEnd<'_> {
 impl<S: SiteRef> SyncAgent<S> {
     /// Runs `body` as an execution of the agent at site `S` in the global profiler; `end` is
     /// given the body's value and ends the execution with its outcome. Called when
-    /// [`armed`](super::armed) is not 0.
+    /// [`armed`](super::armed) is positive.
     #[inline(never)]
     pub fn run<R>(body: impl FnOnce() -> R, end: impl FnOnce(&R, AgentEnd<'_>)) -> R {
+        Self::run_with(body, end)
+    }
+
+    /// [`run`](SyncAgent::run) when the clock is not the TSC (or not known yet to be):
+    /// [`armed`](super::armed) is negative.
+    #[cold]
+    #[inline(never)]
+    pub fn run_any_clock<R>(body: impl FnOnce() -> R, end: impl FnOnce(&R, AgentEnd<'_>)) -> R {
+        Self::run_with(body, end)
+    }
+
+    #[inline(always)]
+    fn run_with<R>(body: impl FnOnce() -> R, end: impl FnOnce(&R, AgentEnd<'_>)) -> R {
         let inner = global_inner();
         if !inner.enabled.load(Relaxed) {
             return super::body(body);

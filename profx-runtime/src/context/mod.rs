@@ -132,11 +132,11 @@ pub(crate) struct ExecState {
     pub(crate) agent: u32,
     /// Depth of the next phase to start.
     pub(crate) depth: u32,
-    /// Where the next phase record goes: the kept record's buffer, `len` of it used, room for
-    /// `limit` (0 when the execution is not kept: every push takes the slow path).
-    phases: *mut RawPhase,
-    phases_len: u32,
-    phases_limit: u32,
+    /// Where the next phase record goes in the kept record's buffer, and where its room ends
+    /// (`min(capacity, PROFX_MAX_PHASES)`; equal when the execution is not kept: every push
+    /// takes the slow path).
+    cursor: *mut RawPhase,
+    end: *mut RawPhase,
     // The rest.
     pub(crate) inner: *const Inner,
     pub(crate) serial: u64,
@@ -171,21 +171,26 @@ impl ExecState {
         } else {
             None
         };
-        let (phases, phases_limit) = match &mut rec {
-            Some(r) => (
-                r.phases.as_mut_ptr(),
-                r.phases.capacity().min(inner.config.max_phases) as u32,
-            ),
-            None => (ptr::NonNull::dangling().as_ptr(), 0),
+        let (cursor, end) = match &mut rec {
+            Some(r) => {
+                let base = r.phases.as_mut_ptr();
+                // SAFETY: within (or one past) the buffer's capacity.
+                (base, unsafe {
+                    base.add(r.phases.capacity().min(inner.config.max_phases))
+                })
+            }
+            None => {
+                let p = ptr::NonNull::dangling().as_ptr();
+                (p, p)
+            }
         };
         let t0 = clock::now();
         ExecState {
             table,
             agent,
             depth: 0,
-            phases,
-            phases_len: 0,
-            phases_limit,
+            cursor,
+            end,
             inner,
             serial,
             t0,
@@ -217,19 +222,27 @@ impl ExecState {
             name,
             depth,
         };
-        if self.phases_len < self.phases_limit {
+        if self.cursor < self.end {
             self.write_phase(p);
         } else {
             self.push_phase_slow(p);
         }
     }
 
-    /// Writes a phase record in place; the record must have room (`phases_len < phases_limit`).
+    /// Writes a phase record in place; the record must have room (`cursor < end`).
     #[inline(always)]
     fn write_phase(&mut self, p: RawPhase) {
-        // SAFETY: `phases` is the kept record's buffer with room for `phases_limit`.
-        unsafe { self.phases.add(self.phases_len as usize).write(p) };
-        self.phases_len += 1;
+        // SAFETY: `cursor` is within the kept record's buffer, before `end`.
+        unsafe {
+            self.cursor.write(p);
+            self.cursor = self.cursor.add(1);
+        }
+    }
+
+    /// Phase records written in place so far.
+    fn phases_len(&self, rec: &ExecRecord) -> usize {
+        // SAFETY: `cursor` is within (or one past) `rec`'s buffer, from its start.
+        unsafe { self.cursor.offset_from(rec.phases.as_ptr()) as usize }
     }
 
     /// Not kept, past the record's capacity, or past `PROFX_MAX_PHASES`.
@@ -237,20 +250,26 @@ impl ExecState {
     #[inline(never)]
     fn push_phase_slow(&mut self, p: RawPhase) {
         let max = self.inner().config.max_phases;
-        let Some(rec) = &mut self.rec else {
+        let Some(rec) = self.rec.take() else {
             return;
         };
-        if (self.phases_len as usize) < max {
+        let mut rec = rec;
+        let len = self.phases_len(&rec);
+        if len < max {
             let v = &mut rec.phases;
-            // SAFETY: the first `phases_len` records were written in place.
-            unsafe { v.set_len(self.phases_len as usize) };
+            // SAFETY: the first `len` records were written in place.
+            unsafe { v.set_len(len) };
             crate::alloc::push(v, p);
-            self.phases = v.as_mut_ptr();
-            self.phases_len = v.len() as u32;
-            self.phases_limit = v.capacity().min(max) as u32;
+            let base = v.as_mut_ptr();
+            // SAFETY: within (or one past) the buffer's capacity.
+            unsafe {
+                self.cursor = base.add(v.len());
+                self.end = base.add(v.capacity().min(max));
+            }
         } else {
             self.dropped += 1;
         }
+        self.rec = Some(rec);
     }
 
     /// Ends a sync phase of this execution (its depth is the execution's less one) if that
@@ -269,8 +288,7 @@ impl ExecState {
         let Some(slot) = table.slot_fast(name, self.agent) else {
             return false;
         };
-        let len = self.phases_len;
-        if len < self.phases_limit {
+        if self.cursor < self.end {
             if !slot.try_count(ticks) {
                 return false;
             }
@@ -322,8 +340,9 @@ impl ExecState {
         let failed = outcome.is_failure();
         table.record(self.agent, AGENT_LEVEL, ticks, failed, memory);
         if let Some(mut r) = self.rec.take() {
-            // SAFETY: the first `phases_len` records were written in place.
-            unsafe { r.phases.set_len(self.phases_len as usize) };
+            let len = self.phases_len(&r);
+            // SAFETY: the first `len` records were written in place.
+            unsafe { r.phases.set_len(len) };
             r.gen = inner.gen.load(Relaxed);
             r.serial = self.serial;
             r.agent = self.agent;
@@ -394,6 +413,7 @@ fn record_loose(name: u32, agent: u32, ticks: u64, failed: bool) {
 #[cold]
 #[inline(never)]
 fn record_loose_slow(name: u32, agent: u32, ticks: u64, failed: bool) {
+    let ticks = clock::sane(ticks);
     global_inner().table().record(name, agent, ticks, failed, 0);
 }
 

@@ -27,49 +27,51 @@ pub struct SyncPhase<S: SiteRef> {
 }
 
 /// What an instrumented sync function asks first: 0 when nothing records (it then calls its
-/// body and nothing else), else the bits to hand to [`SyncPhase::run`].
+/// body and nothing else); positive when something does and the clock is the TSC (it calls
+/// [`SyncPhase::run`] or [`SyncAgent::run`](super::SyncAgent::run)); negative when the clock
+/// is not known to be the TSC (their `run_any_clock`).
 #[doc(hidden)]
 #[inline(always)]
-pub fn armed() -> u32 {
-    let a = crate::profiler::ARMED.load(Relaxed);
-    if a & !crate::profiler::NOT_TSC == 0 {
-        0
-    } else {
-        a
-    }
+pub fn armed() -> i32 {
+    crate::profiler::ARMED.load(Relaxed) as i32
 }
 
 impl<S: SiteRef> SyncPhase<S> {
     /// Runs `body` as a phase of site `S`; `failed` says whether its value is a failure.
-    /// `armed`: what [`armed`] returned (not 0; last, so that the body's captures stay in
-    /// the registers they came in).
+    /// Called when [`armed`] is positive.
     #[inline(never)]
-    pub fn run<R>(body: impl FnOnce() -> R, failed: impl FnOnce(&R) -> bool, armed: u32) -> R {
-        if armed & crate::profiler::NOT_TSC != 0 {
-            return Self::run_any_clock(body, failed);
+    pub fn run<R>(body: impl FnOnce() -> R, failed: impl FnOnce(&R) -> bool) -> R {
+        // One thread-local access for both.
+        let (exec, table) = TLS.with(|t| (t.current.get(), t.global_table.get()));
+        if !exec.is_null() {
+            // SAFETY: the current execution is alive while its code runs on this thread. An
+            // execution started while recording records all of its phases.
+            unsafe { (*exec).depth += 1 };
+            return Self::timed(exec, body, failed);
         }
-        let exec = current();
-        if exec.is_null() {
-            // A path of its own: each keeps its registers to itself.
+        if table.is_null() || crate::profiler::ARMED.load(Relaxed) & crate::profiler::GLOBAL_ON == 0
+        {
             return Self::run_loose(body, failed);
         }
-        // SAFETY: the current execution is alive while its code runs on this thread. An
-        // execution started while recording records all of its phases.
-        unsafe { (*exec).depth += 1 };
-        Self::timed(exec, body, failed)
+        Self::timed_loose(table, body, failed)
     }
 
-    /// `run` outside any execution (the clock is the TSC).
+    /// `run` outside any execution when the global profiler does not record, or this
+    /// thread has not used it yet.
+    #[cold]
     #[inline(never)]
     fn run_loose<R>(body: impl FnOnce() -> R, failed: impl FnOnce(&R) -> bool) -> R {
-        if !global_inner().enabled.load(Relaxed) {
+        if crate::profiler::ARMED.load(Relaxed) & crate::profiler::GLOBAL_ON == 0 {
             return self::body(body);
         }
         Self::timed(ptr::null_mut(), body, failed)
     }
 
-    /// Times `body` between two TSC readings and records it in `exec` (null: none). Inlined
-    /// into each of the two paths, so that each keeps its registers to itself.
+    /// Times `body` between two TSC readings and records it in `exec` (null: none).
+    ///
+    /// The body is inlined here, between the two readings, as it is in the function the
+    /// attribute is on (the body is also compiled, apart, for the path where nothing records:
+    /// see [`body`]).
     #[inline(always)]
     fn timed<R>(
         exec: *mut ExecState,
@@ -82,11 +84,11 @@ impl<S: SiteRef> SyncPhase<S> {
             t0: clock::tsc(),
             _site: PhantomData,
         };
-        // In a function of its own: the body compiles as it would without the attribute,
-        // and the phase's two words are all that live across it.
-        let r = self::body(body);
+        let r = body();
         let span = std::mem::ManuallyDrop::new(span);
         let t1 = clock::tsc();
+        // Not saturated: a reading before the start (which an invariant TSC does not give)
+        // wraps to a value no histogram counts, and the slow path takes it as 0.
         if failed(&r) {
             end_sync_at::<true>(S::site(), span.exec, span.t0, t1);
         } else {
@@ -95,10 +97,41 @@ impl<S: SiteRef> SyncPhase<S> {
         r
     }
 
-    /// `run` when the clock is not the TSC (or not known yet to be).
+    /// [`timed`](SyncPhase::timed) outside any execution, recorded in `table`, this thread's
+    /// table of the global profiler.
+    #[inline(always)]
+    fn timed_loose<R>(
+        table: *const ThreadTable,
+        body: impl FnOnce() -> R,
+        failed: impl FnOnce(&R) -> bool,
+    ) -> R {
+        let span = SyncPhase::<S> {
+            exec: ptr::null_mut(),
+            t0: clock::tsc(),
+            _site: PhantomData,
+        };
+        let r = body();
+        let span = std::mem::ManuallyDrop::new(span);
+        let ticks = clock::tsc().wrapping_sub(span.t0);
+        let failed = failed(&r);
+        // 0 until the site is registered: index 0 never holds a slot of `NO_AGENT`.
+        let name = S::site().known_id();
+        // SAFETY: the global profiler's tables are never dropped.
+        if let Some(slot) = unsafe { &*table }.slot_fast(name, NO_AGENT) {
+            if slot.try_count(ticks) {
+                slot.commit(ticks, failed, 0);
+                return r;
+            }
+        }
+        end_sync_slow(S::site(), ptr::null_mut(), span.t0, Some(ticks), failed);
+        r
+    }
+
+    /// [`run`](SyncPhase::run) when the clock is not the TSC (or not known yet to be):
+    /// [`armed`] is negative.
     #[cold]
     #[inline(never)]
-    fn run_any_clock<R>(body: impl FnOnce() -> R, failed: impl FnOnce(&R) -> bool) -> R {
+    pub fn run_any_clock<R>(body: impl FnOnce() -> R, failed: impl FnOnce(&R) -> bool) -> R {
         let Some(exec) = Self::enter() else {
             return self::body(body);
         };
@@ -172,7 +205,7 @@ fn end_sync<const FAILED: bool>(site: &'static Site, exec: *mut ExecState, t0: u
 /// [`end_sync`] with the end reading taken.
 #[inline(always)]
 fn end_sync_at<const FAILED: bool>(site: &'static Site, exec: *mut ExecState, t0: u64, t1: u64) {
-    let ticks = clock::ticks(t0, t1);
+    let ticks = t1.wrapping_sub(t0);
     // 0 until the site is registered: no slot has name 0, so `try_end_phase` leaves it to the
     // slow path.
     let name = site.known_id();
@@ -196,7 +229,10 @@ fn end_sync_slow(
     ticks: Option<u64>,
     failed: bool,
 ) {
-    let ticks = ticks.unwrap_or_else(|| clock::ticks(t0, clock::now()));
+    let ticks = match ticks {
+        Some(t) => clock::sane(t),
+        None => clock::ticks(t0, clock::now()),
+    };
     let name = site.id();
     if exec.is_null() {
         return record_loose(name, NO_AGENT, ticks, failed);

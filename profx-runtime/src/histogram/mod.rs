@@ -24,32 +24,18 @@ pub(crate) const MAX_TRACKED: u64 = (1 << 44) - 1;
 /// Number of buckets.
 pub(crate) const BUCKETS: usize = OCTAVES * SUB;
 
-/// The octave and the bucket within it of a value.
+/// The octave and the bucket within it of a value (values above `MAX_TRACKED` land in the
+/// last bucket).
 ///
 /// `v | 32` gives values below 64 the octave 0 (their most significant bit is at most 5)
 /// without a branch; the sub-bucket is read from `v` itself.
+#[cfg_attr(not(test), allow(dead_code))]
 #[inline(always)]
 pub(crate) fn locate(v: u64) -> (usize, usize) {
-    locate_unclamped(if v > MAX_TRACKED { MAX_TRACKED } else { v })
-}
-
-/// The most significant bit of the values of octave 0 (`v | 32`, for `v < 64`).
-pub(crate) const MSB0: u32 = 5;
-
-/// (octave + [`MSB0`], bucket in the octave) of a value, without clamping: a value above
-/// `MAX_TRACKED` gets an octave past the last, which no histogram's window covers (their
-/// slow path clamps it).
-#[inline(always)]
-pub(crate) fn msb_and_sub(v: u64) -> (u32, usize) {
-    let msb = 63 - (v | 32).leading_zeros(); // 5..=63
+    let v = v.min(MAX_TRACKED);
+    let msb = 63 - (v | 32).leading_zeros(); // 5..=43
     let shift = msb.saturating_sub(SUB_BITS);
-    (msb, ((v >> shift) as usize) & (SUB - 1))
-}
-
-#[inline(always)]
-fn locate_unclamped(v: u64) -> (usize, usize) {
-    let (msb, sub) = msb_and_sub(v);
-    ((msb - MSB0) as usize, sub)
+    ((msb - 5) as usize, ((v >> shift) as usize) & (SUB - 1))
 }
 
 /// The bucket of a value.

@@ -1,83 +1,138 @@
 //! The histogram of one key on one thread, stored sparsely: memory follows the values seen.
 //!
-//! Only the octaves that received a value have counters. An octave starts *narrow*: 64 `u16`
-//! counters (128 bytes). A counter about to pass `u16::MAX` promotes its octave to *wide*: 64
-//! `u64` counters (512 bytes), holding the narrow counts. A key whose values stay within
-//! three octaves costs 384 bytes of counters until one of its buckets has seen 65,535 values
-//! on the thread; the dense layout this replaces cost 19.5 KiB per key and thread.
+//! # Blocks
 //!
-//! The octaves are reached through a *window*: a directory covering octaves `lo..lo + n`,
-//! whose entries are tagged pointers to the octaves' counters (bit 0: wide). An octave of the
-//! window that has no counters yet points at [`ABSENT`], a narrow octave whose counters are
-//! all full, so the writer's overflow check sends it to the slow path without a null check.
-//! The first window is a small array inside the histogram itself, around the first value's
-//! octave; a value outside it publishes a directory of every octave (320 bytes), after which
-//! the window never changes again.
+//! A value `v` (at most `MAX_TRACKED`) has its most significant bit at `m = msb(v | 64)`,
+//! 6 to 43, and its counter at index `i = v >> (m - 6)` of *block* `k = m - 6`:
 //!
-//! What a histogram grows by comes from its thread's [`Pool`], which is refilled when the
-//! thread first sees a key: a steady workload whose durations wander into a new octave does
-//! not call the allocator on the hot path.
+//! - block 0 holds the 128 values below 128 (the histogram's linear octaves 0 and 1), one
+//!   counter each, `i` in 0..128;
+//! - block `k >= 1` holds octave `k + 1` (the values of most significant bit `m`), 64
+//!   counters, `i` in 64..128.
+//!
+//! Only the blocks that received a value have counters: `u16`s, 128 bytes a block (256 for
+//! block 0). A key whose values stay within three octaves costs 384 bytes of counters.
+//!
+//! A counter that would pass `u16::MAX` *spills*: it restarts at 0 and its block's spill
+//! array (`u64`s, made at its first spill) gains 65,536 at the same index. Readers add the two;
+//! the spills are written under a sequence word of their own, so a reader never sees a counter
+//! restarted without its spill (or the other way round), and retries the rare block read
+//! across one. The writer therefore has one kind of counter to increment, always.
+//!
+//! # The writer's path
+//!
+//! A block's *entry* is the address of its counter `i = 64` (for block 0, 64 counters into
+//! it), so that counter `i` of any block is at `entry + 2 * (i - 64)`: one displacement,
+//! whatever the block. The writer keeps, apart from what readers see, a mask of the blocks
+//! with counters (bit `m`) and a directory pointer biased so that it is indexed by `m` itself.
+//! Counting a value is: its `m` and `i`, one bit test, one entry load and the counter's
+//! increment with its overflow check — nothing else.
+//!
+//! # The readers' directory
+//!
+//! Readers reach the blocks through a *window*: a directory whose header names the blocks
+//! `lo..lo + n` it covers, followed by their entries (null: no counters yet). The first window
+//! is a small array inside the histogram itself, around the first value's block; a value
+//! outside it publishes a directory of every block (312 bytes), after which the window never
+//! changes again.
+//!
+//! What a histogram grows by comes from its thread's [`Pool`], refilled when the thread first
+//! sees a key: a steady workload whose durations wander into a new octave does not call the
+//! allocator on the hot path.
 //!
 //! # Concurrency
 //!
-//! One thread writes (relaxed loads and stores: no read-modify-write); any thread reads. What
-//! a writer replaces (a directory, a narrow octave it promoted) is kept until the histogram is
-//! dropped, so a reader that loaded the old pointer reads valid, if older, counts: at most
-//! one directory and 39 narrow octaves ever, usually none. Directories and entries are
+//! One thread writes (relaxed loads and stores: no read-modify-write); any thread reads. A
+//! directory the writer replaces is kept until the histogram is dropped, so a reader that
+//! loaded the old pointer reads valid, if older, entries. Directories and entries are
 //! published with `Release` and read with `Acquire`; a reader that first loads the key's call
 //! count with `Acquire` (see `Slot::read`) sees every counter of the calls that count
 //! includes, whichever pointer it finds.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicPtr, AtomicU16, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{fence, AtomicPtr, AtomicU16, AtomicU64, AtomicUsize, Ordering::*};
 
-use super::{Counts, OCTAVES, SUB};
+use super::{Counts, MAX_TRACKED, SUB};
 
-/// Octaves of the first window (inside the histogram: no allocation for keys whose values
-/// stay within them).
+/// Blocks: block 0 (values below 128) and one per octave above.
+pub(crate) const BLOCKS: usize = super::OCTAVES - 1;
+/// Blocks of the first window (inside the histogram: no allocation for keys whose values stay
+/// within them).
 const INLINE: usize = 4;
-/// Tag of an entry pointing at wide counters.
-const WIDE: usize = 1;
+/// `m` of block 0.
+const M0: u32 = 6;
 
+/// The block's `m` and the value's counter index in it (see the module documentation).
+#[inline(always)]
+fn place(v: u64) -> (u32, usize) {
+    let m = msb(v | 64);
+    (m, (v >> (m - M0)) as usize)
+}
+
+/// The most significant bit of `v` (not 0).
+#[inline(always)]
+fn msb(v: u64) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let m: u64;
+        // SAFETY: `bsr` of a value that is not 0 is its most significant bit. (Written out:
+        // from `ilog2`, LLVM computes `63 ^ lzcnt` and the shift from that, three instructions
+        // more on the hot path.)
+        unsafe {
+            std::arch::asm!("bsr {m}, {v}", v = in(reg) v, m = lateout(reg) m,
+                options(pure, nomem, nostack));
+        }
+        m as u32
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    v.ilog2()
+}
+
+/// Counters of a block: `N` of them (128 for block 0, 64 above).
 #[repr(C, align(8))]
-struct Narrow([AtomicU16; SUB]);
+struct Counters<T, const N: usize>([T; N]);
 
-#[repr(C)]
-struct Wide([AtomicU64; SUB]);
+type Narrow = Counters<AtomicU16, SUB>;
+type Narrow0 = Counters<AtomicU16, { 2 * SUB }>;
 
-/// The entry of an octave without counters. Never written: every counter reads full.
-static ABSENT: Narrow = Narrow([const { AtomicU16::new(u16::MAX) }; SUB]);
+fn narrow<const N: usize>() -> Box<Counters<AtomicU16, N>> {
+    Box::new(Counters([const { AtomicU16::new(0) }; N]))
+}
+
+/// The entry of the counters at `base` (of block `k`).
+fn entry_of(base: *const u8, k: usize) -> usize {
+    base as usize + if k == 0 { 2 * SUB } else { 0 }
+}
+
+/// The first counter of the block `k` whose entry is `e`.
+fn base_of(e: usize, k: usize) -> usize {
+    e - if k == 0 { 2 * SUB } else { 0 }
+}
+
+/// What spilled from the counters (see the module documentation): by block, 65,536 per
+/// spill at the counter's index (`2 * SUB` for block 0, `SUB` above), made at the block's
+/// first spill.
+struct Spills {
+    /// Odd while a spill is being written.
+    seq: AtomicU64,
+    blocks: [AtomicPtr<AtomicU64>; BLOCKS],
+}
 
 /// The directory of a histogram that has seen nothing: an empty window.
 static EMPTY: [AtomicUsize; 1] = [const { AtomicUsize::new(0) }];
 
-fn absent() -> usize {
-    &ABSENT as *const Narrow as usize
-}
-
-/// A directory's header word: in the low half, the most significant bit of octave `lo`'s
-/// values (`lo + 5`, so that the writer finds its entry from a value's most significant bit
-/// with one subtraction); `n` in the high half.
+/// A directory's header word: `lo` in the low half, `n` in the high half.
 fn header(lo: usize, n: usize) -> usize {
-    (lo + super::MSB0 as usize) | (n << 32)
+    lo | (n << 32)
 }
 
-/// (lo, n) of a header word (`n == 0`: the empty window).
+/// (lo, n) of a header word.
 fn window(h: usize) -> (usize, usize) {
-    let n = h >> 32;
-    let lo = if n == 0 {
-        0
-    } else {
-        (h & 0xffff_ffff) - super::MSB0 as usize
-    };
-    (lo, n)
+    (h & 0xffff_ffff, h >> 32)
 }
 
-/// What a writer replaced, kept for readers until the histogram is dropped.
-enum Retired {
-    Dir(#[allow(dead_code)] Box<[AtomicUsize]>),
-    Narrow(#[allow(dead_code)] Box<Narrow>),
-}
+/// A directory the writer replaced, kept for readers until the histogram is dropped.
+struct Retired(#[allow(dead_code)] Box<[AtomicUsize]>);
 
 /// Counters and directories kept ready for the histograms of one thread, so that a histogram
 /// growing on the hot path does not call the allocator; refilled ([`Pool::refill`]) where
@@ -87,60 +142,54 @@ enum Retired {
 #[derive(Default)]
 pub(crate) struct Pool {
     narrow: Vec<Box<Narrow>>,
-    wide: Vec<Box<Wide>>,
+    narrow0: Vec<Box<Narrow0>>,
     dirs: Vec<Box<[AtomicUsize]>>,
 }
 
 impl Pool {
     /// How many of each it keeps ready.
     const NARROW: usize = 16;
-    const WIDE: usize = 2;
+    const NARROW0: usize = 1;
     const DIRS: usize = 2;
 
     /// Tops the pool up.
     pub(crate) fn refill(&mut self) {
         while self.narrow.len() < Self::NARROW {
-            self.narrow.push(new_narrow());
+            self.narrow.push(narrow());
         }
-        while self.wide.len() < Self::WIDE {
-            self.wide
-                .push(Box::new(Wide([const { AtomicU64::new(0) }; SUB])));
+        while self.narrow0.len() < Self::NARROW0 {
+            self.narrow0.push(narrow());
         }
         while self.dirs.len() < Self::DIRS {
             self.dirs.push(new_dir());
         }
     }
-
-    fn narrow(&mut self) -> Box<Narrow> {
-        self.narrow.pop().unwrap_or_else(new_narrow)
-    }
-
-    fn wide(&mut self) -> Box<Wide> {
-        self.wide
-            .pop()
-            .unwrap_or_else(|| Box::new(Wide([const { AtomicU64::new(0) }; SUB])))
-    }
-
-    fn dir(&mut self) -> Box<[AtomicUsize]> {
-        self.dirs.pop().unwrap_or_else(new_dir)
-    }
 }
 
-fn new_narrow() -> Box<Narrow> {
-    Box::new(Narrow([const { AtomicU16::new(0) }; SUB]))
-}
-
-/// A directory of every octave.
+/// A directory of every block.
 fn new_dir() -> Box<[AtomicUsize]> {
-    (0..1 + OCTAVES).map(|_| AtomicUsize::new(0)).collect()
+    (0..1 + BLOCKS).map(|_| AtomicUsize::new(0)).collect()
+}
+
+/// What only the writer reads: where its counters are, by `m`.
+struct Writer {
+    /// Bit `m`: block `m - 6` has counters.
+    present: u64,
+    /// The current directory's entries, biased so that the entry of block `m - 6` is at `m`
+    /// (valid where a mask bit is set).
+    by_m: *const AtomicUsize,
 }
 
 /// See the module documentation.
 pub(crate) struct Sparse {
-    /// Word 0: the header (`lo`, `n`); words 1..=n: the entries of octaves `lo..lo + n`.
+    /// Word 0: the header (`lo`, `n`); words 1..=n: the entries of blocks `lo..lo + n`.
     dir: AtomicPtr<AtomicUsize>,
     /// The first window's directory.
     inline: [AtomicUsize; 1 + INLINE],
+    /// Owner only.
+    writer: UnsafeCell<Writer>,
+    /// What spilled (null: nothing yet).
+    spills: AtomicPtr<Spills>,
     /// Owner only (and `Drop`).
     /// Boxed: most histograms never retire anything, and a slot is one per key and thread
     /// (8 bytes here rather than a `Vec`'s 24).
@@ -148,138 +197,162 @@ pub(crate) struct Sparse {
     retired: UnsafeCell<Option<Box<Vec<Retired>>>>,
 }
 
-// SAFETY: `retired` is touched only by the single writer (and by `Drop`, which has the value to
-// itself); everything else is atomics.
+// SAFETY: `writer` and `retired` are touched only by the single writer (and by `Drop`, which
+// has the value to itself); everything else is atomics.
 unsafe impl Sync for Sparse {}
 unsafe impl Send for Sparse {}
 
 impl Sparse {
-    pub(crate) fn new() -> Sparse {
+    pub(crate) const fn new() -> Sparse {
         Sparse {
             dir: AtomicPtr::new(EMPTY.as_ptr() as *mut AtomicUsize),
             inline: [const { AtomicUsize::new(0) }; 1 + INLINE],
+            writer: UnsafeCell::new(Writer {
+                present: 0,
+                by_m: std::ptr::null(),
+            }),
+            spills: AtomicPtr::new(std::ptr::null_mut()),
             retired: UnsafeCell::new(None),
         }
     }
 
-    /// Counts one value in bucket `sub` of `octave` (from `locate`). Only the owning thread
-    /// calls this.
-    #[cfg(test)]
-    pub(crate) fn add(&self, octave: usize, sub: usize, pool: &mut Pool) {
-        if !self.try_add(octave as u32 + super::MSB0, sub) {
-            self.add_slow(octave, sub, pool);
-        }
-    }
-
-    /// Counts one value if its octave has counters with room; `false` (and nothing counted)
-    /// otherwise. The value is given by the most significant bit of `v | 32` (its octave plus
-    /// 5, from `histogram::msb_and_sub`; past the last octave for a value above
-    /// `MAX_TRACKED`, which no window covers) and its bucket in that octave.
+    /// Counts one value if its block has counters and its counter has room; `false` (and
+    /// nothing counted) otherwise, as for a value above `MAX_TRACKED` (no block covers it).
+    /// Only the owning thread calls this.
     #[inline(always)]
-    pub(crate) fn try_add(&self, msb: u32, sub: usize) -> bool {
-        let d = self.dir.load(Relaxed);
-        // SAFETY: `dir` always points to a live directory (EMPTY, `inline`, or a boxed one
-        // kept until drop) of 1 + n words, and entries point to live counters; `sub < SUB`.
-        // The header word is read as its two halves (it never changes once published).
-        unsafe {
-            let h = d as *const std::sync::atomic::AtomicU32;
-            let o = msb.wrapping_sub((*h).load(Relaxed));
-            if o >= (*h.add(1)).load(Relaxed) {
-                return false;
-            }
-            let e = (*d.add(1 + o as usize)).load(Relaxed);
-            if e & WIDE == 0 {
-                let c = (*(e as *const Narrow)).0.get_unchecked(sub);
-                let v = c.load(Relaxed);
-                if v == u16::MAX {
-                    return false;
-                }
-                c.store(v + 1, Relaxed);
-            } else {
-                let c = (*((e & !WIDE) as *const Wide)).0.get_unchecked(sub);
-                c.store(c.load(Relaxed) + 1, Relaxed);
-            }
-            true
+    pub(crate) fn try_add(&self, v: u64) -> bool {
+        let (m, i) = place(v);
+        // SAFETY: owner only (see the `Sync` impl); no other borrow of `writer` is live.
+        let w = unsafe { &*self.writer.get() };
+        if w.present >> m & 1 == 0 {
+            return false;
         }
+        // SAFETY: a mask bit is set only while `by_m` points at the entries of a live
+        // directory that covers block `m - 6` and holds its counters there, which live until
+        // the histogram is dropped; `i` is within the block (see `place`).
+        let e = unsafe { (*w.by_m.wrapping_add(m as usize)).load(Relaxed) };
+        let c = unsafe { &*(e as *const AtomicU16).wrapping_add(i).wrapping_sub(SUB) };
+        let n = c.load(Relaxed);
+        if n == u16::MAX {
+            return false;
+        }
+        c.store(n + 1, Relaxed);
+        true
     }
 
-    /// An octave outside the window, without counters, or narrow and full at `sub`. What it
-    /// needs comes from `pool` (or the allocator when the pool is empty).
+    /// Counts one value whatever it takes: a block outside the window, without counters, or
+    /// a counter that spills. What it needs comes from `pool` (or the allocator when the pool
+    /// is empty). Values above `MAX_TRACKED` count as `MAX_TRACKED`.
     #[cold]
     #[inline(never)]
-    pub(crate) fn add_slow(&self, octave: usize, sub: usize, pool: &mut Pool) {
+    pub(crate) fn add_slow(&self, v: u64, pool: &mut Pool) {
+        let v = v.min(MAX_TRACKED);
         // The memory is profx's, not that of the execution that happens to need it.
         crate::alloc::exclude(|| loop {
-            if self.try_add(octave as u32 + super::MSB0, sub) {
+            if self.try_add(v) {
                 return;
             }
+            let (m, i) = place(v);
+            let k = (m - M0) as usize;
             let d = self.dir.load(Relaxed);
-            // SAFETY: as in `try_add`.
+            // SAFETY: `dir` always points to a live directory of 1 + n words.
             let (lo, n) = window(unsafe { (*d).load(Relaxed) });
-            let o = octave.wrapping_sub(lo);
+            let o = k.wrapping_sub(lo);
             if o >= n {
-                self.widen(octave, lo, n, pool);
+                self.widen(k, lo, n, pool);
                 continue;
             }
-            // SAFETY: `o < n`: an entry of the directory.
+            // SAFETY: `o < n`: an entry of the directory; owner only for `writer`.
             let entry = unsafe { &*d.add(1 + o) };
+            let w = unsafe { &mut *self.writer.get() };
             let e = entry.load(Relaxed);
-            if e == absent() {
-                let fresh = pool.narrow();
-                fresh.0[sub].store(1, Relaxed);
-                entry.store(Box::into_raw(fresh) as usize, Release);
+            if e == 0 {
+                // New counters: the first value in them is this one.
+                let e = if k == 0 {
+                    let c = pool.narrow0.pop().unwrap_or_else(narrow);
+                    c.0[i].store(1, Relaxed);
+                    entry_of(Box::into_raw(c) as *const u8, k)
+                } else {
+                    let c = pool.narrow.pop().unwrap_or_else(narrow);
+                    c.0[i - SUB].store(1, Relaxed);
+                    entry_of(Box::into_raw(c) as *const u8, k)
+                };
+                entry.store(e, Release);
+                w.present |= 1 << m;
                 return;
             }
-            // Narrow and full at `sub`: promote the octave.
-            // SAFETY: a narrow entry that is not ABSENT was made by `Box::into_raw` here.
-            let narrow = unsafe { Box::from_raw(e as *mut Narrow) };
-            let wide = pool.wide();
-            for (w, n) in wide.0.iter().zip(&narrow.0) {
-                w.store(n.load(Relaxed) as u64, Relaxed);
-            }
-            wide.0[sub].store(u16::MAX as u64 + 1, Relaxed);
-            entry.store(Box::into_raw(wide) as usize | WIDE, Release);
-            self.retire(Retired::Narrow(narrow));
-            return;
+            // Full at `i`: spill.
+            return self.spill(k, i, e);
         })
     }
 
-    /// Publishes a directory whose window also covers `octave`: the inline one around it for
-    /// the first value, else one of every octave.
-    fn widen(&self, octave: usize, lo: usize, n: usize, pool: &mut Pool) {
+    /// Moves the full counter `i` of block `k` (entry `e`) and the value being counted to the
+    /// block's spills.
+    fn spill(&self, k: usize, i: usize, e: usize) {
+        let mut s = self.spills.load(Relaxed);
+        if s.is_null() {
+            s = Box::into_raw(Box::new(Spills {
+                seq: AtomicU64::new(0),
+                blocks: [const { AtomicPtr::new(std::ptr::null_mut()) }; BLOCKS],
+            }));
+            self.spills.store(s, Release);
+        }
+        // SAFETY: made above or before, freed only when the histogram drops.
+        let s = unsafe { &*s };
+        let len = if k == 0 { 2 * SUB } else { SUB };
+        let mut b = s.blocks[k].load(Relaxed);
+        if b.is_null() {
+            let fresh: Box<[AtomicU64]> = (0..len).map(|_| AtomicU64::new(0)).collect();
+            b = Box::into_raw(fresh) as *mut AtomicU64;
+            s.blocks[k].store(b, Release);
+        }
+        let j = if k == 0 { i } else { i - SUB };
+        // SAFETY: `j < len`, the block's spill array; its counter is `j` of the block too.
+        let (high, low) = unsafe { (&*b.add(j), &*(base_of(e, k) as *const AtomicU16).add(j)) };
+        // Odd: readers of this histogram retry a block read across what follows.
+        s.seq.store(s.seq.load(Relaxed) + 1, Relaxed);
+        fence(Release);
+        high.store(high.load(Relaxed) + (u16::MAX as u64 + 1), Relaxed);
+        low.store(0, Relaxed);
+        s.seq.store(s.seq.load(Relaxed) + 1, Release);
+    }
+
+    /// Publishes a directory whose window also covers block `k`: the inline one around it for
+    /// the first value, else one of every block.
+    fn widen(&self, k: usize, lo: usize, n: usize, pool: &mut Pool) {
         let d = self.dir.load(Relaxed);
-        if n == 0 {
+        let (new, new_lo) = if n == 0 {
             // First value: the inline directory, around it (durations drift both ways).
-            let lo = octave
-                .min(OCTAVES - 1)
-                .saturating_sub(1)
-                .min(OCTAVES - INLINE);
-            for e in &self.inline[1..] {
-                e.store(absent(), Relaxed);
-            }
+            let lo = k.saturating_sub(1).min(BLOCKS - INLINE);
             self.inline[0].store(header(lo, INLINE), Relaxed);
-            self.dir
-                .store(self.inline.as_ptr() as *mut AtomicUsize, Release);
-            return;
-        }
-        let full = pool.dir();
-        for (o, e) in full[1..].iter().enumerate() {
-            let v = if o >= lo && o < lo + n {
-                // SAFETY: an entry of the current directory.
-                unsafe { (*d.add(1 + o - lo)).load(Relaxed) }
-            } else {
-                absent()
-            };
-            e.store(v, Relaxed);
-        }
-        full[0].store(header(0, OCTAVES), Relaxed);
-        self.dir
-            .store(Box::into_raw(full) as *mut AtomicUsize, Release);
-        if !std::ptr::eq(d, self.inline.as_ptr()) {
+            (self.inline.as_ptr() as *mut AtomicUsize, lo)
+        } else {
+            let full = pool.dirs.pop().unwrap_or_else(new_dir);
+            for (b, e) in full[1..].iter().enumerate() {
+                let v = if b >= lo && b < lo + n {
+                    // SAFETY: an entry of the current directory.
+                    unsafe { (*d.add(1 + b - lo)).load(Relaxed) }
+                } else {
+                    0
+                };
+                e.store(v, Relaxed);
+            }
+            full[0].store(header(0, BLOCKS), Relaxed);
+            (Box::into_raw(full) as *mut AtomicUsize, 0)
+        };
+        self.dir.store(new, Release);
+        // SAFETY: owner only.
+        let w = unsafe { &mut *self.writer.get() };
+        // Entry of block b at word 1 + b - new_lo; block b is m = b + 6.
+        w.by_m = new
+            .wrapping_add(1)
+            .wrapping_sub(new_lo + M0 as usize)
+            .cast_const();
+        if n > 0 && !std::ptr::eq(d, self.inline.as_ptr()) {
             // SAFETY: a directory other than EMPTY and `inline` came from a pool, boxed with
             // 1 + n words.
             let old = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(d, 1 + n)) };
-            self.retire(Retired::Dir(old));
+            self.retire(Retired(old));
         }
     }
 
@@ -292,35 +365,76 @@ impl Sparse {
         };
     }
 
-    /// Adds every count to `into`. Any thread.
-    pub(crate) fn read_into(&self, into: &mut Counts) {
+    /// Calls `f` with each block that has counters: its index and its first counter's
+    /// address. Any thread (what it finds lives until the histogram drops).
+    fn blocks(&self, mut f: impl FnMut(usize, usize)) {
         let d = self.dir.load(Acquire);
-        // SAFETY: as in `add`; what a reader may still hold is kept until drop.
+        // SAFETY: `dir` always points to a live directory of 1 + n words.
         let (lo, n) = window(unsafe { (*d).load(Acquire) });
         for o in 0..n {
             // SAFETY: `o < n`.
             let e = unsafe { (*d.add(1 + o)).load(Acquire) };
-            if e == absent() {
-                continue;
-            }
-            let dst = into.octave_mut(lo + o);
-            if e & WIDE == 0 {
-                // SAFETY: live narrow counters (current or retired).
-                let c = unsafe { &*(e as *const Narrow) };
-                for (d, s) in dst.iter_mut().zip(&c.0) {
-                    *d += s.load(Relaxed) as u64;
-                }
-            } else {
-                // SAFETY: live wide counters.
-                let c = unsafe { &*((e & !WIDE) as *const Wide) };
-                for (d, s) in dst.iter_mut().zip(&c.0) {
-                    *d += s.load(Relaxed);
-                }
+            if e != 0 {
+                f(lo + o, base_of(e, lo + o));
             }
         }
     }
 
-    /// Bytes of heap this histogram holds (counters and directories, current and retired).
+    /// Adds every count to `into`. Any thread.
+    pub(crate) fn read_into(&self, into: &mut Counts) {
+        let mut buf = [0u64; 2 * SUB];
+        self.blocks(|k, base| {
+            let len = if k == 0 { 2 * SUB } else { SUB };
+            // SAFETY: live counters of the block.
+            let low = unsafe { std::slice::from_raw_parts(base as *const AtomicU16, len) };
+            let mut spins = 0u32;
+            // A block's counters with what they spilled, read between two equal even spill
+            // sequences (the spills' pointers included: made once, never changed).
+            loop {
+                let s = self.spills.load(Acquire);
+                // SAFETY: made by the writer, freed only when the histogram drops.
+                let s = unsafe { s.as_ref() };
+                let seq = s.map_or(0, |s| s.seq.load(Acquire));
+                if seq % 2 == 0 {
+                    for (b, c) in buf.iter_mut().zip(low) {
+                        *b = c.load(Relaxed) as u64;
+                    }
+                    if let Some(high) = s.map(|s| s.blocks[k].load(Acquire)) {
+                        if !high.is_null() {
+                            // SAFETY: the block's spill array, `len` long.
+                            let high = unsafe { std::slice::from_raw_parts(high, len) };
+                            for (b, h) in buf.iter_mut().zip(high) {
+                                *b += h.load(Relaxed);
+                            }
+                        }
+                    }
+                    fence(Acquire);
+                    let again = self.spills.load(Relaxed);
+                    // SAFETY: as above.
+                    let seq2 = unsafe { again.as_ref() }.map_or(0, |s| s.seq.load(Relaxed));
+                    if std::ptr::eq(again, s.map_or(std::ptr::null(), |s| s)) && seq2 == seq {
+                        break;
+                    }
+                }
+                spins += 1;
+                if spins % 64 == 0 {
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+            // Block 0 is the histogram's octaves 0 and 1; block k its octave k + 1.
+            let first = if k == 0 { 0 } else { k + 1 };
+            for (j, chunk) in buf[..len].chunks(SUB).enumerate() {
+                for (d, c) in into.octave_mut(first + j).iter_mut().zip(chunk) {
+                    *d += c;
+                }
+            }
+        });
+    }
+
+    /// Bytes of heap this histogram holds (counters, spills and directories, current and
+    /// retired).
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
         let d = self.dir.load(Acquire);
@@ -329,20 +443,20 @@ impl Sparse {
         if !std::ptr::eq(d, self.inline.as_ptr()) && n > 0 {
             bytes += (1 + n) * 8;
         }
-        for o in 0..n {
-            let e = unsafe { (*d.add(1 + o)).load(Acquire) };
-            if e != absent() {
-                bytes += if e & WIDE == 0 { 128 } else { 512 };
+        self.blocks(|k, _| bytes += if k == 0 { 4 } else { 2 } * SUB);
+        if let Some(s) = unsafe { self.spills.load(Acquire).as_ref() } {
+            bytes += std::mem::size_of::<Spills>();
+            for (k, b) in s.blocks.iter().enumerate() {
+                if !b.load(Acquire).is_null() {
+                    bytes += if k == 0 { 16 } else { 8 } * SUB;
+                }
             }
         }
         for r in unsafe { &*self.retired.get() }
             .iter()
             .flat_map(|v| v.iter())
         {
-            bytes += match r {
-                Retired::Dir(d) => d.len() * 8,
-                Retired::Narrow(_) => 128,
-            };
+            bytes += r.0.len() * 8;
         }
         bytes
     }
@@ -350,23 +464,31 @@ impl Sparse {
 
 impl Drop for Sparse {
     fn drop(&mut self) {
-        let d = *self.dir.get_mut();
-        // SAFETY: as in `add`; nothing else uses the histogram any more.
-        let (_, n) = window(unsafe { (*d).load(Relaxed) });
-        for o in 0..n {
-            let e = unsafe { (*d.add(1 + o)).load(Relaxed) };
-            if e == absent() {
-                continue;
-            }
-            // SAFETY: made by `Box::into_raw` in `add_slow`, of the kind its tag says.
+        self.blocks(|k, base| {
+            // SAFETY: made by `Box::into_raw` in `add_slow`, of the block's kind.
             unsafe {
-                if e & WIDE == 0 {
-                    drop(Box::from_raw(e as *mut Narrow));
+                if k == 0 {
+                    drop(Box::from_raw(base as *mut Narrow0));
                 } else {
-                    drop(Box::from_raw((e & !WIDE) as *mut Wide));
+                    drop(Box::from_raw(base as *mut Narrow));
+                }
+            }
+        });
+        let s = *self.spills.get_mut();
+        if !s.is_null() {
+            // SAFETY: made by `Box::into_raw` in `spill`, with blocks of their length.
+            let s = unsafe { Box::from_raw(s) };
+            for (k, b) in s.blocks.iter().enumerate() {
+                let b = b.load(Relaxed);
+                if !b.is_null() {
+                    let len = if k == 0 { 2 * SUB } else { SUB };
+                    drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(b, len)) });
                 }
             }
         }
+        let d = *self.dir.get_mut();
+        // SAFETY: as in `blocks`; nothing else uses the histogram any more.
+        let (_, n) = window(unsafe { (*d).load(Relaxed) });
         if n > 0 && d != self.inline.as_mut_ptr() {
             // SAFETY: boxed in `widen` with 1 + n words.
             drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(d, 1 + n)) });
@@ -376,31 +498,51 @@ impl Drop for Sparse {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{locate, Counts};
+    use super::super::{locate, Counts, BUCKETS};
     use super::*;
 
     fn record(s: &Sparse, v: u64) {
-        let (o, sub) = locate(v);
-        s.add(o, sub, &mut Pool::default());
-    }
-
-    #[test]
-    fn values_past_the_last_octave_are_clamped_by_the_slow_path() {
-        let s = Sparse::new();
-        let (msb, sub) = super::super::msb_and_sub(u64::MAX);
-        assert!(msb as usize >= OCTAVES + 5);
-        assert!(!s.try_add(msb, sub));
-        record(&s, u64::MAX);
-        record(&s, 1 << 50);
-        assert!(!s.try_add(msb, sub));
-        let c = read(&s);
-        assert_eq!(c.buckets[super::super::BUCKETS - 1], 2);
+        if !s.try_add(v) {
+            s.add_slow(v, &mut Pool::default());
+        }
     }
 
     fn read(s: &Sparse) -> Counts {
         let mut c = Counts::new();
         s.read_into(&mut c);
         c
+    }
+
+    #[test]
+    fn place_agrees_with_the_histogram_buckets() {
+        for v in (0..5_000u64)
+            .chain((0..44).map(|b| (1 << b) - 1))
+            .chain([MAX_TRACKED])
+        {
+            let (m, i) = place(v);
+            let (o, sub) = locate(v);
+            let k = (m - M0) as usize;
+            if k == 0 {
+                assert_eq!(o * SUB + sub, i, "{v}");
+            } else {
+                assert_eq!((o, sub), (k + 1, i - SUB), "{v}");
+            }
+            assert!(k < BLOCKS, "{v}");
+        }
+        // Past the last block: never counted by the fast path.
+        assert!(place(MAX_TRACKED + 1).0 as usize - 6 >= BLOCKS);
+    }
+
+    #[test]
+    fn values_past_the_last_octave_are_clamped_by_the_slow_path() {
+        let s = Sparse::new();
+        assert!(!s.try_add(u64::MAX));
+        record(&s, u64::MAX);
+        record(&s, 1 << 50);
+        assert!(!s.try_add(u64::MAX));
+        assert!(!s.try_add(1 << 63));
+        let c = read(&s);
+        assert_eq!(c.buckets[BUCKETS - 1], 2);
     }
 
     #[test]
@@ -433,15 +575,18 @@ mod tests {
         let mut pool = Pool::default();
         pool.refill();
         let s = Sparse::new();
-        for v in [100, 1_000, 10_000, 1 << 30] {
-            let (o, sub) = locate(v);
-            s.add(o, sub, &mut pool);
+        for v in [5, 1_000, 10_000, 1 << 30] {
+            if !s.try_add(v) {
+                s.add_slow(v, &mut pool);
+            }
         }
-        // Four octaves of counters and one directory, all from the pool.
-        assert_eq!(pool.narrow.len(), Pool::NARROW - 4);
+        // Block 0, three octaves of counters and one directory, all from the pool.
+        assert_eq!(pool.narrow0.len(), Pool::NARROW0 - 1);
+        assert_eq!(pool.narrow.len(), Pool::NARROW - 3);
         assert_eq!(pool.dirs.len(), Pool::DIRS - 1);
         pool.refill();
         assert_eq!(pool.narrow.len(), Pool::NARROW);
+        assert_eq!(pool.narrow0.len(), Pool::NARROW0);
     }
 
     #[test]
@@ -462,32 +607,68 @@ mod tests {
     }
 
     #[test]
-    fn a_full_narrow_octave_turns_wide_without_losing_counts() {
-        let s = Sparse::new();
-        let n = u16::MAX as u64 + 10;
-        for _ in 0..n {
-            record(&s, 1_000);
+    fn a_full_counter_spills_without_losing_counts() {
+        for v in [1_000u64, 100] {
+            let s = Sparse::new();
+            let n = 3 * (u16::MAX as u64 + 1) + 10;
+            for _ in 0..n {
+                record(&s, v);
+            }
+            record(&s, 2 * v);
+            let c = read(&s);
+            let (o, sub) = locate(v);
+            assert_eq!(c.buckets[o * SUB + sub], n, "{v}");
+            assert_eq!(c.nonzero().map(|(_, c)| c).sum::<u64>(), n + 1);
+            // The block's counters, 2v's, and one spill array for v's block.
+            let (counters, spill) = if v == 100 {
+                (256 + 128, 1024)
+            } else {
+                (128 + 128, 512)
+            };
+            let spills = std::mem::size_of::<Spills>();
+            assert_eq!(s.heap_bytes(), counters + spills + spill, "{v}");
         }
-        record(&s, 2_000);
-        let c = read(&s);
-        let (o, sub) = locate(1_000);
-        assert_eq!(c.buckets[o * SUB + sub], n);
-        assert_eq!(c.nonzero().map(|(_, c)| c).sum::<u64>(), n + 1);
-        // One wide octave (512), the retired narrow one (128), and 2,000's octave (128).
-        assert_eq!(s.heap_bytes(), 512 + 128 + 128);
+    }
+
+    #[test]
+    fn a_reader_never_sees_a_counter_restarted_without_its_spill() {
+        use std::sync::atomic::AtomicBool;
+        let s = std::sync::Arc::new(Sparse::new());
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (s, done) = (s.clone(), done.clone());
+            std::thread::spawn(move || {
+                let (mut last, mut reads) = (0, 0u64);
+                while !done.load(Acquire) {
+                    let total: u64 = read(&s).nonzero().map(|(_, c)| c).sum();
+                    assert!(total >= last, "{total} < {last}");
+                    last = total;
+                    reads += 1;
+                }
+                reads
+            })
+        };
+        // One bucket: it spills every 65,536 values, nine times.
+        let n = 9 * (u16::MAX as u64 + 1) + 7;
+        for _ in 0..n {
+            record(&s, 5_000);
+        }
+        done.store(true, Release);
+        assert!(reader.join().unwrap() > 0);
+        assert_eq!(read(&s).nonzero().map(|(_, c)| c).sum::<u64>(), n);
     }
 
     #[test]
     fn memory_follows_the_octaves_seen() {
-        // Values within two octaves: one narrow octave each, in the inline window.
+        // Values within two octaves: one narrow block each, in the inline window.
         let s = Sparse::new();
         for v in 1_024..3_072 {
             record(&s, v);
         }
         assert_eq!(s.heap_bytes(), 2 * 128);
-        // An outlier far away: a directory of every octave, one more octave of counters.
+        // An outlier far away: a directory of every block, one more block of counters.
         record(&s, 1 << 40);
-        assert_eq!(s.heap_bytes(), 3 * 128 + (1 + OCTAVES) * 8);
+        assert_eq!(s.heap_bytes(), 3 * 128 + (1 + BLOCKS) * 8);
         assert_eq!(read(&s).nonzero().map(|(_, c)| c).sum::<u64>(), 2_049);
     }
 

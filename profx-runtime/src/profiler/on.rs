@@ -3,7 +3,7 @@
 
 use super::*;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use thread_local::ThreadLocal;
 
@@ -14,20 +14,54 @@ use crate::registry::{
 };
 use crate::{PhaseMetrics, PhaseName, PhaseProfile};
 
-/// How many profilers record, plus one until the global profiler has read its settings (the
-/// bits below [`NOT_TSC`]); and [`NOT_TSC`] until the clock is known to be the TSC. An
-/// instrumented call that finds no count here does nothing else (one load and a branch);
-/// with one, it checks the switch of the profiler it would record into, and reads the TSC
-/// inline unless `NOT_TSC` is set.
-pub(crate) static ARMED: AtomicU32 = AtomicU32::new(1 | NOT_TSC);
+/// What an instrumented call reads first: 0 when nothing records (it then runs its body and
+/// nothing else: one load and a branch). Otherwise [`GLOBAL_ON`] when the global profiler records
+/// (from the start until it has read its settings), plus the number of other profilers that
+/// do; and, while the clock is not known to be the TSC, [`NOT_TSC`], which makes the value
+/// negative as an `i32`: a positive value means "record, reading the TSC inline".
+pub(crate) static ARMED: AtomicU32 = AtomicU32::new(GLOBAL_ON | NOT_TSC);
 
-/// The bit of [`ARMED`] that says the clock is not (or not yet known to be) the TSC.
+/// The bit of [`ARMED`] that says the clock is not (or not yet known to be) the TSC; set only
+/// with another bit.
 pub(crate) const NOT_TSC: u32 = 1 << 31;
 
-/// Whether any profiler records (the count in [`ARMED`]).
+/// The bit of [`ARMED`] that says the global profiler records.
+pub(crate) const GLOBAL_ON: u32 = 1 << 30;
+
+/// What [`ARMED`] is made of, changed under this lock (rarely: a profiler made, switched or
+/// dropped, the clock found).
+struct Switches {
+    global: bool,
+    others: u32,
+    tsc: bool,
+}
+
+static SWITCHES: Mutex<Switches> = Mutex::new(Switches {
+    global: true,
+    others: 0,
+    tsc: false,
+});
+
+/// Changes the switches and publishes [`ARMED`] from them.
+fn switch(f: impl FnOnce(&mut Switches)) {
+    let mut s = SWITCHES.lock().unwrap_or_else(|e| e.into_inner());
+    f(&mut s);
+    let mut a = if s.global { GLOBAL_ON } else { 0 } | s.others;
+    if a != 0 && !s.tsc {
+        a |= NOT_TSC;
+    }
+    ARMED.store(a, SeqCst);
+}
+
+/// The clock is the TSC: instrumented calls may read it inline.
+pub(crate) fn clock_is_tsc() {
+    switch(|s| s.tsc = true);
+}
+
+/// Whether any profiler records.
 #[inline(always)]
 pub(crate) fn armed() -> bool {
-    ARMED.load(Relaxed) & !NOT_TSC != 0
+    ARMED.load(Relaxed) != 0
 }
 
 /// The state behind a `Profiler` handle.
@@ -83,10 +117,10 @@ impl Inner {
         if is_global {
             // The global profiler's share of ARMED was there from the start.
             if !config.enabled {
-                ARMED.fetch_sub(1, SeqCst);
+                switch(|s| s.global = false);
             }
         } else if config.enabled {
-            ARMED.fetch_add(1, SeqCst);
+            switch(|s| s.others += 1);
         }
         Inner {
             enabled: AtomicBool::new(config.enabled),
@@ -100,13 +134,19 @@ impl Inner {
 
     /// Turns recording on or off.
     pub(crate) fn set_enabled(&self, on: bool) {
-        if self.enabled.swap(on, SeqCst) != on {
-            if on {
-                ARMED.fetch_add(1, SeqCst);
-            } else {
-                ARMED.fetch_sub(1, SeqCst);
+        let global = self.is_global;
+        // Under the switches' lock, so that ARMED follows the last switch of each profiler.
+        switch(|s| {
+            if self.enabled.swap(on, SeqCst) != on {
+                if global {
+                    s.global = on;
+                } else if on {
+                    s.others += 1;
+                } else {
+                    s.others -= 1;
+                }
             }
-        }
+        });
     }
 
     /// Starts a new generation: what was recorded is no longer read, and every thread's next
@@ -311,8 +351,8 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         // Its share of ARMED goes with it (the global profiler is never dropped).
-        if *self.enabled.get_mut() {
-            ARMED.fetch_sub(1, SeqCst);
+        if *self.enabled.get_mut() && !self.is_global {
+            switch(|s| s.others -= 1);
         }
     }
 }

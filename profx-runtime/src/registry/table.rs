@@ -19,23 +19,8 @@ use std::sync::{Arc, Mutex};
 
 use super::lock;
 use super::rings::{ExecRecord, Ring, Rings, HAZARDS};
-use super::slot::Slot;
+use super::slot::{Slot, NO_SLOT};
 use crate::histogram::sparse::Pool;
-
-/// The slot used last for a name on this thread.
-#[derive(Clone, Copy)]
-struct Entry {
-    parent: u32,
-    slot: *const Slot,
-}
-
-impl Entry {
-    /// No slot (a parent no key has).
-    const NONE: Entry = Entry {
-        parent: u32::MAX - 1,
-        slot: std::ptr::null(),
-    };
-}
 
 /// The slots of this thread by key (`name << 32 | parent`): where the slow path finds a key
 /// that is not the one its name used last. Hashed by one multiplication.
@@ -69,9 +54,9 @@ fn key(name: u32, parent: u32) -> u64 {
 
 /// Owner-only state of a table.
 struct Local {
-    /// By name id: the slot its name used last. A reader may cut the usable length
-    /// (`index_len`) at any time.
-    index: Vec<Entry>,
+    /// By name id: the slot its name used last (`NO_SLOT`: none). A reader may cut the usable
+    /// length (`index_len`) at any time.
+    index: Vec<*const Slot>,
     /// Every slot of the generation, by key.
     keys: Keys,
     /// The generation the slots in `index` belong to.
@@ -177,11 +162,11 @@ impl ThreadTable {
     pub(crate) fn slot_fast(&self, name: u32, parent: u32) -> Option<&Slot> {
         let len = self.index_len.load(Relaxed);
         if (name as usize) < len {
-            // SAFETY: `index_len` never exceeds `index.len()` (the owner sets it after growing).
-            let e = unsafe { *self.local().index.as_ptr().add(name as usize) };
-            if e.parent == parent {
-                // SAFETY: the slot is kept alive by `self.slots` until the owner drops it.
-                return Some(unsafe { &*e.slot });
+            // SAFETY: `index_len` never exceeds `index.len()` (the owner sets it after growing);
+            // the slot is `NO_SLOT` or kept alive by `self.slots` until the owner drops it.
+            let slot = unsafe { &**self.local().index.as_ptr().add(name as usize) };
+            if slot.parent == parent {
+                return Some(slot);
             }
         }
         None
@@ -205,16 +190,13 @@ impl ThreadTable {
             }
             let i = name as usize;
             if local.index.len() <= i {
-                local.index.resize(i + 1, Entry::NONE);
+                local.index.resize(i + 1, &NO_SLOT);
             }
             let found = match local.keys.get(&key(name, parent)) {
                 Some(&slot) => slot,
                 None => self.add(name, parent, gen),
             };
-            local.index[i] = Entry {
-                parent,
-                slot: found,
-            };
+            local.index[i] = found;
             // Usable only if no `clear()` came in meanwhile; else start again in the new
             // generation.
             if self
