@@ -37,7 +37,7 @@
 //! captured, `&mut self.field`.) A sync agent that names no request and returns has the same
 //! shape, its outcome told to the execution's end:
 //! ```text
-//!         1.. => SyncAgent::<__ProfxSite>::run(body, |ret: &T, end: AgentEnd<'_>| end.finish(<outcome>)),
+//!         a @ 1.. => SyncAgent::<__ProfxSite>::run(body, |ret: &T, end: AgentEnd<'_>| end.finish(<outcome>), a),
 //!         _ => SyncAgent::<__ProfxSite>::run_any_clock(..same..),
 //! ```
 //! (An agent with `request = ..` keeps the `AgentState` form above: its request borrows the
@@ -180,6 +180,7 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
     // A sync phase, and a sync agent without a request: the body is bound first, then run by
     // one of two tail calls, the plain call when nothing records (one load and a branch before
     // it), or the recorded one, which is handed the body's value by reference to classify it.
+    let armed = Ident::new("__profx_armed", Span::mixed_site());
     let tail_called = (sync_phase || sync_agent).then(|| {
         let param = match &ret_ty {
             Some(t) => quote!(#ret: &#t),
@@ -198,6 +199,11 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
             })
         };
         // Positive: the clock is the TSC; negative: not known to be (see `armed`).
+        let positive = if sync_phase {
+            quote!(1..)
+        } else {
+            quote!(#armed @ 1..)
+        };
         let (recorded, any_clock) = if sync_phase {
             // Not a `Result`: never a failure, and no type to name (a body may diverge).
             let failed = if returns_result(&item.sig.output) {
@@ -217,7 +223,7 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
             let ended =
                 quote!(|#param, #end: ::profx::__private::AgentEnd<'_>| #end.finish(#outcome));
             (
-                quote!(#agent::run(#body_fn, #ended)),
+                quote!(#agent::run(#body_fn, #ended, #armed)),
                 quote!(#agent::run_any_clock(#body_fn, #ended)),
             )
         };
@@ -229,7 +235,7 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
                 #body
             });
             match ::profx::__private::armed() {
-                1.. => #recorded,
+                #positive => #recorded,
                 0 => ::profx::__private::body(#body_fn),
                 _ => #any_clock,
             }

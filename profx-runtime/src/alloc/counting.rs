@@ -276,15 +276,29 @@ impl Tally {
     /// Starts counting now (nothing when the allocator is not installed).
     #[inline(always)]
     pub(crate) fn start() -> Tally {
-        if !installed() {
-            return Tally::default();
+        let mut t = Tally::default();
+        t.begin();
+        t
+    }
+
+    /// Starts counting now, into a tally made with `Default` (left so when the allocator is
+    /// not installed).
+    #[inline(always)]
+    pub(crate) fn begin(&mut self) {
+        if installed() {
+            self.begin_counting();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn begin_counting(&mut self) {
         let m = mark();
-        Tally {
+        *self = Tally {
             bytes: m.bytes,
             count: m.count,
             thread: m.thread,
-        }
+        };
     }
 
     /// Starts a poll of an async execution (`None`: not counting).

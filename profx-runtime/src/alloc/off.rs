@@ -57,6 +57,8 @@ impl Tally {
         Tally
     }
     #[inline(always)]
+    pub(crate) fn begin(&mut self) {}
+    #[inline(always)]
     pub(crate) fn poll_start(&mut self) -> Option<Mark> {
         None
     }

@@ -116,32 +116,44 @@ pub struct SyncAgent<S: SiteRef>(PhantomData<S>);
 pub struct AgentEnd<'a>(&'a mut ExecState);
 
 impl AgentEnd<'_> {
-    /// Ends the execution, right after its body on this thread, with `outcome`.
+    /// Tells the execution, which its body has just ended, its `outcome` (the rest of its
+    /// end follows, in [`SyncAgent::run`]).
     #[inline(always)]
     pub fn finish(self, outcome: Outcome<'_>) {
-        self.0.finish(outcome, (0, 0));
+        if outcome.is_failure() {
+            self.0.fail(&outcome);
+        }
     }
 }
 
 impl<S: SiteRef> SyncAgent<S> {
     /// Runs `body` as an execution of the agent at site `S` in the global profiler; `end` is
     /// given the body's value and ends the execution with its outcome. Called when
-    /// [`armed`](super::armed) is positive.
+    /// [`armed`](super::armed) is positive, with its value.
     #[inline(never)]
-    pub fn run<R>(body: impl FnOnce() -> R, end: impl FnOnce(&R, AgentEnd<'_>)) -> R {
-        Self::run_with(body, end)
+    pub fn run<R>(body: impl FnOnce() -> R, end: impl FnOnce(&R, AgentEnd<'_>), armed: i32) -> R {
+        // One thread-local access for both.
+        let (prev, table) = TLS.with(|t| (t.current.get(), t.global_table.get()));
+        let agent = S::site().known_id();
+        if armed as u32 & crate::profiler::GLOBAL_ON == 0 || table.is_null() || agent == 0 {
+            // Not recording, this thread's first execution, or the site's first.
+            return Self::run_any_clock(body, end);
+        }
+        let inner = crate::profiler::global_inner_here();
+        // SAFETY: this thread's table of the global profiler, which is never dropped.
+        let table = unsafe { &*table };
+        let none = None::<fn(&mut String)>;
+        // Never dropped: `finish` takes all it holds.
+        let mut st =
+            std::mem::ManuallyDrop::new(ExecState::start_in::<true>(inner, table, agent, none));
+        Self::body_in::<true, R>(&mut st, prev, body, end)
     }
 
     /// [`run`](SyncAgent::run) when the clock is not the TSC (or not known yet to be):
-    /// [`armed`](super::armed) is negative.
+    /// [`armed`](super::armed) is negative; and what `run` leaves aside.
     #[cold]
     #[inline(never)]
     pub fn run_any_clock<R>(body: impl FnOnce() -> R, end: impl FnOnce(&R, AgentEnd<'_>)) -> R {
-        Self::run_with(body, end)
-    }
-
-    #[inline(always)]
-    fn run_with<R>(body: impl FnOnce() -> R, end: impl FnOnce(&R, AgentEnd<'_>)) -> R {
         let inner = global_inner();
         if !inner.enabled.load(Relaxed) {
             return super::body(body);
@@ -150,8 +162,20 @@ impl<S: SiteRef> SyncAgent<S> {
         // Never dropped: `finish` takes all it holds.
         let mut st =
             std::mem::ManuallyDrop::new(ExecState::start_with(inner, S::site().id(), none));
-        let st: *mut ExecState = &mut *st;
-        let prev = replace_current(st);
+        Self::body_in::<false, R>(&mut st, current(), body, end)
+    }
+
+    /// Runs `body` with `st` as the current execution (`prev` the one it replaces), then
+    /// `end`. `TSC`: `st` reads the TSC inline.
+    #[inline(always)]
+    fn body_in<const TSC: bool, R>(
+        st: &mut ExecState,
+        prev: *mut ExecState,
+        body: impl FnOnce() -> R,
+        end: impl FnOnce(&R, AgentEnd<'_>),
+    ) -> R {
+        let st: *mut ExecState = st;
+        replace_current(st);
         // Restores the previous execution and ends this one as panicked when the body
         // unwinds (a normal return does it below, without asking whether the thread panics).
         struct Unwind(*mut ExecState, *mut ExecState);
@@ -165,11 +189,15 @@ impl<S: SiteRef> SyncAgent<S> {
             }
         }
         let unwind = Unwind(prev, st);
-        let r = super::body(body);
+        // Inlined here, as in the function the attribute is on (see `SyncPhase::timed`).
+        let r = body();
         std::mem::forget(unwind);
         replace_current(prev);
         // SAFETY: as above; the body has returned, so nothing else refers to it.
-        end(&r, AgentEnd(unsafe { &mut *st }));
+        let st = unsafe { &mut *st };
+        let stopped = st.stop::<TSC>((0, 0));
+        end(&r, AgentEnd(st));
+        st.complete(stopped);
         r
     }
 }

@@ -141,6 +141,10 @@ pub(crate) struct ExecState {
     pub(crate) inner: *const Inner,
     pub(crate) serial: u64,
     pub(crate) t0: u64,
+    /// The clock is read inline as the TSC (it was at the start).
+    tsc: bool,
+    /// It failed (see [`ExecState::fail`]).
+    failed: bool,
     /// The record being filled when this execution is kept (sampling).
     rec: Option<Box<ExecRecord>>,
     dropped: u64,
@@ -149,13 +153,25 @@ pub(crate) struct ExecState {
 }
 
 impl ExecState {
+    /// Starts an execution of `agent` in `inner`, on this thread.
     #[inline(always)]
     pub(crate) fn start_with(
         inner: &Inner,
         agent: u32,
         request: Option<impl FnOnce(&mut String)>,
     ) -> Self {
-        let table = inner.table();
+        Self::start_in::<false>(inner, inner.table(), agent, request)
+    }
+
+    /// Starts an execution of `agent` in `inner`, whose table on this thread is `table`.
+    /// `TSC`: the clock is known to be the TSC (read inline at the start and the end).
+    #[inline(always)]
+    pub(crate) fn start_in<const TSC: bool>(
+        inner: &Inner,
+        table: &ThreadTable,
+        agent: u32,
+        request: Option<impl FnOnce(&mut String)>,
+    ) -> Self {
         let serial = table.next_serial();
         let mut rec = if table.sample(inner.config.sample) {
             let mut r = table.take_record();
@@ -184,8 +200,8 @@ impl ExecState {
                 (p, p)
             }
         };
-        let t0 = clock::now();
-        ExecState {
+        let t0 = if TSC { clock::tsc() } else { clock::now() };
+        let mut st = ExecState {
             table,
             agent,
             depth: 0,
@@ -194,11 +210,15 @@ impl ExecState {
             inner,
             serial,
             t0,
+            tsc: TSC,
+            failed: false,
             rec,
             dropped: 0,
-            // Last: the request and the record are profx's, not the execution's.
-            alloc: crate::alloc::Tally::start(),
-        }
+            alloc: crate::alloc::Tally::default(),
+        };
+        // Last: the request and the record are profx's, not the execution's.
+        st.alloc.begin();
+        st
     }
 
     fn inner<'a>(&self) -> &'a Inner {
@@ -329,16 +349,52 @@ impl ExecState {
     /// counted elsewhere (a manual execution's `in_scope` on other threads).
     #[inline(always)]
     pub(crate) fn finish(&mut self, outcome: Outcome<'_>, extra: (u64, u64)) {
-        // First: what follows (the record, the message) is profx's, not the execution's.
+        let stopped = if self.tsc {
+            self.stop::<true>(extra)
+        } else {
+            self.stop::<false>(extra)
+        };
+        if outcome.is_failure() {
+            self.fail(&outcome);
+        }
+        self.complete(stopped);
+    }
+
+    /// The first step of ending, before anything of profx's runs: the end reading and what
+    /// the execution allocated (plus `extra`, counted elsewhere). `TSC`: as it started.
+    #[inline(always)]
+    pub(crate) fn stop<const TSC: bool>(&mut self, extra: (u64, u64)) -> Stopped {
         let (memory, allocations) = self.alloc.finish();
-        let (memory, allocations) = (memory + extra.0, allocations + extra.1);
-        let end = clock::now();
-        let ticks = clock::ticks(self.t0, end);
+        let end = if TSC { clock::tsc() } else { clock::now() };
+        Stopped {
+            end,
+            memory: memory + extra.0,
+            allocations: allocations + extra.1,
+        }
+    }
+
+    /// Notes that the execution failed with `outcome`, whose message goes into the record
+    /// when it is kept.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn fail(&mut self, outcome: &Outcome<'_>) {
+        self.failed = true;
+        if let Some(r) = &mut self.rec {
+            // Into the record's own buffer: a recycled record keeps its capacity.
+            crate::alloc::exclude(|| outcome.write_message(&mut r.error));
+        }
+    }
+
+    /// The last step of ending, on the thread whose table the execution points at:
+    /// aggregates it and, when kept, publishes its record.
+    #[inline(always)]
+    pub(crate) fn complete(&mut self, s: Stopped) {
+        let ticks = clock::ticks(self.t0, s.end);
         let inner = self.inner();
         // SAFETY: this thread's table (see above), which the profiler keeps.
         let table = unsafe { &*self.table };
-        let failed = outcome.is_failure();
-        table.record(self.agent, AGENT_LEVEL, ticks, failed, memory);
+        let failed = self.failed;
+        table.record(self.agent, AGENT_LEVEL, ticks, failed, s.memory);
         if let Some(mut r) = self.rec.take() {
             let len = self.phases_len(&r);
             // SAFETY: the first `len` records were written in place.
@@ -349,17 +405,20 @@ impl ExecState {
             r.start = self.t0;
             r.duration = ticks;
             r.success = !failed;
-            if failed {
-                // Into the record's own buffer: a recycled record keeps its capacity.
-                crate::alloc::exclude(|| outcome.write_message(&mut r.error));
-            }
             r.phases_dropped = self.dropped;
-            r.memory = memory;
-            r.allocations = allocations;
-            r.threads = crate::threads::process_threads(end);
+            r.memory = s.memory;
+            r.allocations = s.allocations;
+            r.threads = crate::threads::process_threads(s.end);
             table.publish(&inner.rings, r, inner.config.max_executions);
         }
     }
+}
+
+/// What [`ExecState::stop`] read, for [`ExecState::complete`].
+pub(crate) struct Stopped {
+    end: u64,
+    memory: u64,
+    allocations: u64,
 }
 
 /// Puts the previous execution back when a body or a poll ends, even by unwinding.

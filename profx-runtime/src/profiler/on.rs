@@ -2,7 +2,7 @@
 //! the read that folds every thread's slots into metrics.
 
 use super::*;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use thread_local::ThreadLocal;
@@ -104,6 +104,19 @@ pub(crate) fn global_inner() -> &'static Inner {
     }
 }
 
+/// The global profiler's state, once a thread has made its table in it.
+static GLOBAL_PTR: AtomicPtr<Inner> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The global profiler's state, for a thread whose thread-local block names its table there
+/// (one load; `global_inner` also checks that it was made).
+#[inline(always)]
+pub(crate) fn global_inner_here() -> &'static Inner {
+    // SAFETY: set before the first table of the global profiler was named in a thread-local
+    // block (Release; the thread that reads it set its block after, or read it through the
+    // same thread's program order), and the global profiler is never dropped.
+    unsafe { &*GLOBAL_PTR.load(Relaxed) }
+}
+
 #[cold]
 fn init_global_inner() -> &'static Inner {
     GLOBAL_INNER.get_or_init(|| {
@@ -183,6 +196,8 @@ impl Inner {
         // The table is profx's memory: no execution counts it.
         crate::alloc::exclude(|| {
             let t = self.tables.get_or(|| ThreadTable::new(&self.gen));
+            // Before any thread-local block names a table of it (see `global_inner_here`).
+            GLOBAL_PTR.store(self as *const Inner as *mut Inner, Release);
             crate::context::TLS.with(|tls| tls.global_table.set(t));
             // Once per thread, outside the allocator: this thread's pending allocation
             // counts reach the process totals when it exits.

@@ -61,6 +61,7 @@ impl Ring {
     }
 
     /// Stores `rec`, returning the record it evicted (null when the slot was empty).
+    #[inline(always)]
     pub(crate) fn publish(&self, rec: Box<ExecRecord>) -> *mut ExecRecord {
         let i = self.head.fetch_add(1, Relaxed) % self.slots.len();
         // SeqCst: ordered against the writer's later load of `readers` (see `Rings`).

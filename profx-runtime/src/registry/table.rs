@@ -66,6 +66,9 @@ struct Local {
     serial_next: u64,
     serial_end: u64,
     sample_tick: u64,
+    /// The record the next kept execution fills (null: take one from `spares`): the one the
+    /// last publish evicted, in the steady state.
+    next: *mut ExecRecord,
     /// Records to fill, with their capacity kept. Boxed on purpose: the box itself is what a
     /// ring slot holds, so reusing it saves an allocation per kept execution.
     #[allow(clippy::vec_box)]
@@ -112,6 +115,7 @@ impl ThreadTable {
                 serial_next: 0,
                 serial_end: 0,
                 sample_tick: 0,
+                next: std::ptr::null_mut(),
                 spares: Vec::new(),
                 // About one per reader at most: pushes rarely need to grow it.
                 retired: Vec::with_capacity(HAZARDS),
@@ -247,9 +251,22 @@ impl ThreadTable {
     }
 
     /// An empty record to fill, reused when one is spare. Owner only.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn take_record(&self) -> Box<ExecRecord> {
-        self.local()
+        let local = self.local();
+        let r = local.next;
+        if !r.is_null() {
+            local.next = std::ptr::null_mut();
+            // SAFETY: `next` is a record this table owns (evicted, held by no reader).
+            return unsafe { Box::from_raw(r) };
+        }
+        Self::take_spare(local)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn take_spare(local: &mut Local) -> Box<ExecRecord> {
+        local
             .spares
             .pop()
             .unwrap_or_else(|| crate::alloc::exclude(Box::default))
@@ -259,17 +276,49 @@ impl ThreadTable {
     #[inline(always)]
     pub(crate) fn publish(&self, rings: &Rings, rec: Box<ExecRecord>, capacity: usize) {
         let local = self.local();
-        let i = rec.agent as usize;
-        if local.rings.len() <= i {
-            crate::alloc::exclude(|| local.rings.resize(i + 1, None));
-        }
-        let ring = local.rings[i].get_or_insert_with(|| {
-            crate::alloc::exclude(|| rings.get_or_make(rec.agent, capacity))
-        });
+        let ring = match local.rings.get(rec.agent as usize) {
+            Some(Some(ring)) => ring,
+            _ => Self::ring_slow(local, rings, rec.agent, capacity),
+        };
         let old = ring.publish(rec);
         if old.is_null() {
             return;
         }
+        if rings.readers.load(SeqCst) == 0 && local.retired.is_empty() && local.next.is_null() {
+            // No reader can hold `old`: the next execution fills it.
+            // SAFETY: evicted, held by no reader, owned by this table now.
+            unsafe {
+                (*old).request.clear();
+                (*old).error.clear();
+            }
+            local.next = old;
+            return;
+        }
+        Self::publish_slow(local, rings, old);
+    }
+
+    /// The ring of `agent`, held by the table from now on.
+    #[cold]
+    #[inline(never)]
+    fn ring_slow<'a>(
+        local: &'a mut Local,
+        rings: &Rings,
+        agent: u32,
+        capacity: usize,
+    ) -> &'a Arc<Ring> {
+        let i = agent as usize;
+        crate::alloc::exclude(|| {
+            if local.rings.len() <= i {
+                local.rings.resize(i + 1, None);
+            }
+            local.rings[i].get_or_insert_with(|| rings.get_or_make(agent, capacity))
+        })
+    }
+
+    /// `publish` with readers at work, records kept aside, or a record to fill already.
+    #[cold]
+    #[inline(never)]
+    fn publish_slow(local: &mut Local, rings: &Rings, old: *mut ExecRecord) {
         if rings.readers.load(SeqCst) == 0 {
             // No reader can hold `old`, nor anything retired before it.
             if !local.retired.is_empty() {
@@ -330,6 +379,11 @@ impl ThreadTable {
 
 impl Drop for ThreadTable {
     fn drop(&mut self) {
+        let next = self.local.get_mut().next;
+        if !next.is_null() {
+            // SAFETY: owned by this table (see `Local::next`).
+            drop(unsafe { Box::from_raw(next) });
+        }
         for r in self.local.get_mut().retired.drain(..) {
             // SAFETY: retired records were evicted from their ring and are owned by this table.
             drop(unsafe { Box::from_raw(r) });
