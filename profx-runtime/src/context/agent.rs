@@ -146,6 +146,8 @@ impl<S: SiteRef> SyncAgent<S> {
         // Never dropped: `finish` takes all it holds.
         let mut st =
             std::mem::ManuallyDrop::new(ExecState::start_in::<true>(inner, table, agent, none));
+        // Last: the record is profx's, not the execution's.
+        st.alloc.begin();
         Self::body_in::<true, R>(&mut st, prev, body, end)
     }
 

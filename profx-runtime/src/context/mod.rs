@@ -160,11 +160,16 @@ impl ExecState {
         agent: u32,
         request: Option<impl FnOnce(&mut String)>,
     ) -> Self {
-        Self::start_in::<false>(inner, inner.table(), agent, request)
+        let mut st = Self::start_in::<false>(inner, inner.table(), agent, request);
+        // Last: the request and the record are profx's, not the execution's.
+        st.alloc.begin();
+        st
     }
 
     /// Starts an execution of `agent` in `inner`, whose table on this thread is `table`.
-    /// `TSC`: the clock is known to be the TSC (read inline at the start and the end).
+    /// `TSC`: the clock is known to be the TSC (read inline at the start and the end). Its
+    /// allocations count from `alloc.begin()`, which the caller calls next, on the state where
+    /// it keeps it (so that the state is not copied to be returned).
     #[inline(always)]
     pub(crate) fn start_in<const TSC: bool>(
         inner: &Inner,
@@ -201,7 +206,7 @@ impl ExecState {
             }
         };
         let t0 = if TSC { clock::tsc() } else { clock::now() };
-        let mut st = ExecState {
+        ExecState {
             table,
             agent,
             depth: 0,
@@ -215,10 +220,7 @@ impl ExecState {
             rec,
             dropped: 0,
             alloc: crate::alloc::Tally::default(),
-        };
-        // Last: the request and the record are profx's, not the execution's.
-        st.alloc.begin();
-        st
+        }
     }
 
     fn inner<'a>(&self) -> &'a Inner {

@@ -37,24 +37,33 @@ pub(crate) struct ExecRecord {
     pub(crate) threads: u64,
 }
 
-/// The recent executions of one agent: a ring of `PROFX_MAX_EXECUTIONS` records shared by all
+/// The recent executions of one agent: the `PROFX_MAX_EXECUTIONS` newest records, shared by all
 /// threads.
 ///
 /// A writer claims a slot with one `fetch_add` and swaps its record in. The record it takes out
 /// may be in the middle of being copied by a reader, so it is only reused (or freed) once no
-/// reader is active; see [`Rings`].
+/// reader holds it; see [`Rings`]. The slots are a power of two (a claim is a mask, not a
+/// division): up to twice `keep` records are held, and readers take the `keep` newest.
 pub(crate) struct Ring {
     pub(crate) agent: u32,
     head: AtomicUsize,
+    /// Slots less one.
+    mask: usize,
+    /// How many of the newest records readers see.
+    keep: usize,
     slots: Box<[AtomicPtr<ExecRecord>]>,
 }
 
 impl Ring {
     fn new(agent: u32, capacity: usize) -> Ring {
+        let keep = capacity.max(1);
+        let size = keep.next_power_of_two();
         Ring {
             agent,
             head: AtomicUsize::new(0),
-            slots: (0..capacity.max(1))
+            mask: size - 1,
+            keep,
+            slots: (0..size)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
         }
@@ -63,9 +72,22 @@ impl Ring {
     /// Stores `rec`, returning the record it evicted (null when the slot was empty).
     #[inline(always)]
     pub(crate) fn publish(&self, rec: Box<ExecRecord>) -> *mut ExecRecord {
-        let i = self.head.fetch_add(1, Relaxed) % self.slots.len();
+        let i = self.head.fetch_add(1, Relaxed) & self.mask;
+        // SAFETY: `i <= mask < slots.len()`.
+        let slot = unsafe { self.slots.get_unchecked(i) };
         // SeqCst: ordered against the writer's later load of `readers` (see `Rings`).
-        self.slots[i].swap(Box::into_raw(rec), SeqCst)
+        slot.swap(Box::into_raw(rec), SeqCst)
+    }
+
+    /// The slots that hold the `keep` newest records (or are being filled with newer ones).
+    fn newest(&self) -> impl Iterator<Item = &AtomicPtr<ExecRecord>> {
+        let last = self.head.load(SeqCst).wrapping_sub(1);
+        self.slots
+            .iter()
+            .enumerate()
+            // Slot i was last claimed `(last - i) & mask` claims ago.
+            .filter(move |(i, _)| last.wrapping_sub(*i) & self.mask < self.keep)
+            .map(|(_, s)| s)
     }
 }
 
@@ -148,7 +170,7 @@ impl Rings {
         }
         let _done = Done(self, turn);
         for ring in rings.iter().filter(|r| agent.is_none_or(|a| a == r.agent)) {
-            for s in ring.slots.iter() {
+            for s in ring.newest() {
                 let mut p = s.load(SeqCst);
                 while !p.is_null() {
                     hazard.store(p, SeqCst);
@@ -187,6 +209,32 @@ impl Rings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readers_see_the_newest_records_only() {
+        // 5 kept: 8 slots. After 13 records, the newest 5 (8..13) are read, whatever slots
+        // they are in; the 3 older ones still held are not.
+        let rings = Rings::new();
+        let ring = rings.get_or_make(1, 5);
+        assert_eq!(ring.slots.len(), 8);
+        let mut seen = Vec::new();
+        for serial in 0..13 {
+            let old = ring.publish(Box::new(ExecRecord {
+                agent: 1,
+                serial,
+                ..Default::default()
+            }));
+            if !old.is_null() {
+                // SAFETY: evicted, and no reader holds it.
+                drop(unsafe { Box::from_raw(old) });
+            }
+            seen.clear();
+            rings.read(Some(1), 0, |r| seen.push(r.serial));
+            seen.sort_unstable();
+            let from = (serial + 1).saturating_sub(5);
+            assert_eq!(seen, (from..=serial).collect::<Vec<_>>(), "after {serial}");
+        }
+    }
 
     #[test]
     fn a_record_read_is_held_and_released() {
