@@ -215,18 +215,44 @@ impl Inner {
         all
     }
 
+    /// The slots of generation `gen` that `keep` accepts, sorted by `order` of their key (so
+    /// that a key's slots are adjacent). The keys are taken out of the slots once: the sort
+    /// then moves small entries and never reaches into a slot.
+    fn sorted_slots<K: Ord + Copy>(
+        &self,
+        gen: u64,
+        keep: impl Fn(u32, u32) -> bool,
+        order: impl Fn(u32, u32) -> K,
+    ) -> Vec<Keyed<K>> {
+        let mut keyed: Vec<Keyed<K>> = self
+            .slots(gen)
+            .into_iter()
+            .filter(|s| keep(s.name, s.parent))
+            .map(|s| Keyed {
+                order: order(s.name, s.parent),
+                name: s.name,
+                parent: s.parent,
+                slot: s,
+            })
+            .collect();
+        keyed.sort_unstable_by_key(|k| k.order);
+        keyed
+    }
+
     /// Reads the aggregates (of one agent, or of everything).
     pub(crate) fn read(&self, agent: Option<u32>) -> Read {
         let gen = self.gen.load(Acquire);
         let names = registry::names();
         let name = |id: u32| names.get(id as usize).copied().unwrap_or("?").to_owned();
-        let mut slots = self.slots(gen);
-        slots.retain(|s| match agent {
-            None => true,
-            Some(a) => s.parent == a || (s.parent == AGENT_LEVEL && s.name == a),
-        });
         // Phases (by name, then agent) before agents, so that each name's keys are adjacent.
-        slots.sort_unstable_by_key(|s| (s.parent == AGENT_LEVEL, s.name, s.parent));
+        let slots = self.sorted_slots(
+            gen,
+            |name, parent| match agent {
+                None => true,
+                Some(a) => parent == a || (parent == AGENT_LEVEL && name == a),
+            },
+            |name, parent| (parent == AGENT_LEVEL, name, parent),
+        );
 
         let mut out = Read {
             agents: BTreeMap::new(),
@@ -307,8 +333,7 @@ impl Inner {
             .iter()
             .map(|b| crate::clock::from_ns(b.as_nanos().min(u64::MAX as u128) as u64))
             .collect();
-        let mut slots = self.slots(gen);
-        slots.sort_unstable_by_key(|s| (s.name, s.parent));
+        let slots = self.sorted_slots(gen, |_, _| true, |name, parent| (name, parent));
         let mut out = Vec::new();
         for_each_key(&slots, |n, parent, acc, counts| {
             let (agent, phase) = if parent == AGENT_LEVEL {
@@ -343,6 +368,13 @@ impl Inner {
         let mut out: BTreeMap<String, Vec<ExecutionProfile>> = BTreeMap::new();
         for (_, _, _, p) in found {
             out.entry(p.agent.clone()).or_default().push(p);
+        }
+        // A ring holds more than it shows (see `Ring`): the newest, by start.
+        let keep = self.config.max_executions.max(1);
+        for v in out.values_mut() {
+            if v.len() > keep {
+                v.drain(..v.len() - keep);
+            }
         }
         out
     }
@@ -425,9 +457,17 @@ impl ByName {
     }
 }
 
+/// A slot with its key, taken out of it to be sorted.
+struct Keyed<K> {
+    order: K,
+    name: u32,
+    parent: u32,
+    slot: SlotRef,
+}
+
 /// Calls `f` with each key of `slots` (sorted so that a key's slots are adjacent) that has
 /// calls: its name, its parent, its totals over threads and its merged histogram.
-fn for_each_key(slots: &[SlotRef], mut f: impl FnMut(u32, u32, &Acc, &Counts)) {
+fn for_each_key<K>(slots: &[Keyed<K>], mut f: impl FnMut(u32, u32, &Acc, &Counts)) {
     let mut counts = Counts::new();
     let mut i = 0;
     while i < slots.len() {
@@ -435,7 +475,7 @@ fn for_each_key(slots: &[SlotRef], mut f: impl FnMut(u32, u32, &Acc, &Counts)) {
         let mut acc = Acc::default();
         counts.clear();
         while i < slots.len() && slots[i].name == n && slots[i].parent == parent {
-            if let Some(t) = slots[i].read(&mut counts) {
+            if let Some(t) = slots[i].slot.read(&mut counts) {
                 acc.add(&t);
             }
             i += 1;

@@ -37,63 +37,76 @@ pub(crate) struct ExecRecord {
     pub(crate) threads: u64,
 }
 
-/// The recent executions of one agent: the `PROFX_MAX_EXECUTIONS` newest records, shared by all
-/// threads.
+/// The recent executions of one agent: a ring of records shared by all threads, of which
+/// readers show the `PROFX_MAX_EXECUTIONS` newest.
 ///
-/// A writer claims a slot with one `fetch_add` and swaps its record in. The record it takes out
-/// may be in the middle of being copied by a reader, so it is only reused (or freed) once no
-/// reader holds it; see [`Rings`]. The slots are a power of two (a claim is a mask, not a
-/// division): up to twice `keep` records are held, and readers take the `keep` newest.
+/// A writer claims [`CLAIM`] slots at a time, one cache line of slot pointers, with one
+/// `fetch_add`, and swaps its records into them one by one: threads publishing into the same
+/// ring write lines of their own and meet on the head once per `CLAIM` records. The record a
+/// swap takes out may be in the middle of being copied by a reader, so it is only reused (or
+/// freed) once no reader holds it; see [`Rings`].
+///
+/// The slots are a power of two at least `PROFX_MAX_EXECUTIONS` (a claim is a mask, not a
+/// division). A line claimed by a thread that has not filled it yet still holds older
+/// records, which is why the slots are more than enough and readers take the newest by time.
 pub(crate) struct Ring {
     pub(crate) agent: u32,
+    /// Slots claimed so far (a multiple of `CLAIM`).
     head: AtomicUsize,
     /// Slots less one.
     mask: usize,
-    /// How many of the newest records readers see.
-    keep: usize,
-    slots: Box<[AtomicPtr<ExecRecord>]>,
+    slots: Box<[Line]>,
 }
+
+/// Slots a writer claims at once: a cache line of slot pointers.
+pub(crate) const CLAIM: usize = 8;
+
+/// `CLAIM` slots, on a cache line of their own.
+#[repr(C, align(64))]
+struct Line([AtomicPtr<ExecRecord>; CLAIM]);
 
 impl Ring {
     fn new(agent: u32, capacity: usize) -> Ring {
-        let keep = capacity.max(1);
-        let size = keep.next_power_of_two();
+        let size = capacity.max(1).next_power_of_two().max(CLAIM);
         Ring {
             agent,
             head: AtomicUsize::new(0),
             mask: size - 1,
-            keep,
-            slots: (0..size)
-                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+            slots: (0..size / CLAIM)
+                .map(|_| Line([const { AtomicPtr::new(std::ptr::null_mut()) }; CLAIM]))
                 .collect(),
         }
     }
 
-    /// Stores `rec`, returning the record it evicted (null when the slot was empty).
+    /// Claims the next `CLAIM` slots (a line): the first one's index.
+    #[inline]
+    pub(crate) fn claim(&self) -> usize {
+        self.head.fetch_add(CLAIM, Relaxed) & self.mask
+    }
+
+    /// Stores `rec` in slot `i`, claimed by this thread, returning the record it evicted
+    /// (null when the slot was empty).
     #[inline(always)]
-    pub(crate) fn publish(&self, rec: Box<ExecRecord>) -> *mut ExecRecord {
-        let i = self.head.fetch_add(1, Relaxed) & self.mask;
-        // SAFETY: `i <= mask < slots.len()`.
-        let slot = unsafe { self.slots.get_unchecked(i) };
+    pub(crate) fn put(&self, i: usize, rec: Box<ExecRecord>) -> *mut ExecRecord {
+        // SAFETY: a claimed index is below the slots' number (masked, and claims are lines).
+        let slot = unsafe {
+            self.slots
+                .get_unchecked(i / CLAIM)
+                .0
+                .get_unchecked(i % CLAIM)
+        };
         // SeqCst: ordered against the writer's later load of `readers` (see `Rings`).
         slot.swap(Box::into_raw(rec), SeqCst)
     }
 
-    /// The slots that hold the `keep` newest records (or are being filled with newer ones).
-    fn newest(&self) -> impl Iterator<Item = &AtomicPtr<ExecRecord>> {
-        let last = self.head.load(SeqCst).wrapping_sub(1);
-        self.slots
-            .iter()
-            .enumerate()
-            // Slot i was last claimed `(last - i) & mask` claims ago.
-            .filter(move |(i, _)| last.wrapping_sub(*i) & self.mask < self.keep)
-            .map(|(_, s)| s)
+    fn each_slot(&self) -> impl Iterator<Item = &AtomicPtr<ExecRecord>> {
+        self.slots.iter().flat_map(|l| l.0.iter())
     }
 }
 
 impl Drop for Ring {
     fn drop(&mut self) {
-        for s in self.slots.iter_mut() {
+        for s in self.slots.iter_mut().flat_map(|l| l.0.iter_mut()) {
             let p = *s.get_mut();
             if !p.is_null() {
                 // SAFETY: records in the ring were made by `Box::into_raw` and are owned by it.
@@ -170,7 +183,7 @@ impl Rings {
         }
         let _done = Done(self, turn);
         for ring in rings.iter().filter(|r| agent.is_none_or(|a| a == r.agent)) {
-            for s in ring.newest() {
+            for s in ring.each_slot() {
                 let mut p = s.load(SeqCst);
                 while !p.is_null() {
                     hazard.store(p, SeqCst);
@@ -211,41 +224,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn readers_see_the_newest_records_only() {
-        // 5 kept: 8 slots. After 13 records, the newest 5 (8..13) are read, whatever slots
-        // they are in; the 3 older ones still held are not.
+    fn claims_are_lines_of_their_own() {
+        // Two writers, each with its claim, publishing in turn: each fills the line it
+        // claimed, and a reader finds every record.
         let rings = Rings::new();
-        let ring = rings.get_or_make(1, 5);
-        assert_eq!(ring.slots.len(), 8);
-        let mut seen = Vec::new();
-        for serial in 0..13 {
-            let old = ring.publish(Box::new(ExecRecord {
-                agent: 1,
-                serial,
-                ..Default::default()
-            }));
-            if !old.is_null() {
-                // SAFETY: evicted, and no reader holds it.
-                drop(unsafe { Box::from_raw(old) });
+        let ring = rings.get_or_make(1, 20);
+        assert_eq!(ring.slots.len() * CLAIM, 32);
+        let mut claims = [(0, 0); 2];
+        for serial in 0..24u64 {
+            let c = &mut claims[serial as usize % 2];
+            if c.0 == c.1 {
+                let first = ring.claim();
+                *c = (first, first + CLAIM);
             }
-            seen.clear();
-            rings.read(Some(1), 0, |r| seen.push(r.serial));
-            seen.sort_unstable();
-            let from = (serial + 1).saturating_sub(5);
-            assert_eq!(seen, (from..=serial).collect::<Vec<_>>(), "after {serial}");
+            assert_eq!(c.0 / CLAIM, (c.1 - 1) / CLAIM, "a claim is one line");
+            let old = ring.put(
+                c.0,
+                Box::new(ExecRecord {
+                    agent: 1,
+                    serial,
+                    ..Default::default()
+                }),
+            );
+            assert!(old.is_null());
+            c.0 += 1;
         }
+        let mut seen = Vec::new();
+        rings.read(Some(1), 0, |r| seen.push(r.serial));
+        seen.sort_unstable();
+        assert_eq!(seen, (0..24).collect::<Vec<_>>());
     }
 
     #[test]
     fn a_record_read_is_held_and_released() {
         let rings = Rings::new();
-        let ring = rings.get_or_make(3, 4);
-        for serial in 0..4 {
-            let old = ring.publish(Box::new(ExecRecord {
-                agent: 3,
-                serial,
-                ..Default::default()
-            }));
+        let ring = rings.get_or_make(3, 8);
+        let first = ring.claim();
+        for serial in 0..8 {
+            let old = ring.put(
+                first + serial as usize,
+                Box::new(ExecRecord {
+                    agent: 3,
+                    serial,
+                    ..Default::default()
+                }),
+            );
             assert!(old.is_null());
         }
         let mut seen = Vec::new();
@@ -254,10 +277,10 @@ mod tests {
             assert!(rings.held(r as *const ExecRecord as *mut ExecRecord));
             seen.push(r.serial);
         });
-        assert_eq!(seen, [0, 1, 2, 3]);
+        assert_eq!(seen, [0, 1, 2, 3, 4, 5, 6, 7]);
         // Read done: nothing is held, every turn is free again.
-        let first = ring.publish(Box::default());
-        assert!(!rings.held(first));
+        let first = ring.put(ring.claim(), Box::default());
+        assert!(!first.is_null() && !rings.held(first));
         assert_eq!(rings.readers.load(SeqCst), 0);
         assert!(rings.turns.iter().all(|t| !t.load(SeqCst)));
         // SAFETY: evicted, and no reader holds it.

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 
 use super::lock;
-use super::rings::{ExecRecord, Ring, Rings, HAZARDS};
+use super::rings::{ExecRecord, Ring, Rings, CLAIM, HAZARDS};
 use super::slot::{Slot, NO_SLOT};
 use crate::histogram::sparse::Pool;
 
@@ -61,8 +61,9 @@ struct Local {
     keys: Keys,
     /// The generation the slots in `index` belong to.
     gen: u64,
-    /// The profiler's rings by agent name id, held here so the hot path takes no lock.
-    rings: Vec<Option<Arc<Ring>>>,
+    /// The profiler's rings by agent name id, held here so the hot path takes no lock, with
+    /// the slots this thread has claimed in each.
+    rings: Vec<Option<Claim>>,
     serial_next: u64,
     serial_end: u64,
     sample_tick: u64,
@@ -77,6 +78,14 @@ struct Local {
     retired: Vec<*mut ExecRecord>,
     /// What the slots' histograms grow by.
     pool: Pool,
+}
+
+/// A ring and the slots `next..end` this thread has claimed in it and not filled yet.
+#[derive(Clone)]
+struct Claim {
+    ring: Arc<Ring>,
+    next: usize,
+    end: usize,
 }
 
 /// One thread's recording state for one profiler.
@@ -276,11 +285,16 @@ impl ThreadTable {
     #[inline(always)]
     pub(crate) fn publish(&self, rings: &Rings, rec: Box<ExecRecord>, capacity: usize) {
         let local = self.local();
-        let ring = match local.rings.get(rec.agent as usize) {
-            Some(Some(ring)) => ring,
-            _ => Self::ring_slow(local, rings, rec.agent, capacity),
+        let c = match local.rings.get_mut(rec.agent as usize) {
+            Some(Some(c)) => c,
+            _ => Self::ring_slow(&mut local.rings, rings, rec.agent, capacity),
         };
-        let old = ring.publish(rec);
+        if c.next == c.end {
+            c.next = c.ring.claim();
+            c.end = c.next + CLAIM;
+        }
+        let old = c.ring.put(c.next, rec);
+        c.next += 1;
         if old.is_null() {
             return;
         }
@@ -301,17 +315,21 @@ impl ThreadTable {
     #[cold]
     #[inline(never)]
     fn ring_slow<'a>(
-        local: &'a mut Local,
+        claims: &'a mut Vec<Option<Claim>>,
         rings: &Rings,
         agent: u32,
         capacity: usize,
-    ) -> &'a Arc<Ring> {
+    ) -> &'a mut Claim {
         let i = agent as usize;
         crate::alloc::exclude(|| {
-            if local.rings.len() <= i {
-                local.rings.resize(i + 1, None);
+            if claims.len() <= i {
+                claims.resize(i + 1, None);
             }
-            local.rings[i].get_or_insert_with(|| rings.get_or_make(agent, capacity))
+            claims[i].get_or_insert_with(|| Claim {
+                ring: rings.get_or_make(agent, capacity),
+                next: 0,
+                end: 0,
+            })
         })
     }
 
