@@ -19,8 +19,8 @@
 //! }
 //! ```
 //! A sync `#[phase]` is shaped for the hot path: its site is also a type (so that the span
-//! need not carry it), the body closure is bound first, and the function ends in one of two
-//! tail calls:
+//! need not carry it), the body closure is bound first, and the function ends in one of three
+//! tail calls (on the sign of one load: see `armed`):
 //! ```text
 //! fn parse(x: u64) -> u64 {
 //!     static SITE: Site = Site::new("parse");
@@ -178,8 +178,9 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
     let sync_phase = kind == Kind::Phase && !is_async;
     let body_fn = Ident::new("__profx_body", Span::mixed_site());
     // A sync phase, and a sync agent without a request: the body is bound first, then run by
-    // one of two tail calls, the plain call when nothing records (one load and a branch before
-    // it), or the recorded one, which is handed the body's value by reference to classify it.
+    // one of three tail calls: the plain call when nothing records (one load and a branch before
+    // it), or the recorded one (TSC or any clock), which is handed the body's value by reference
+    // to classify it.
     let armed = Ident::new("__profx_armed", Span::mixed_site());
     let tail_called = (sync_phase || sync_agent).then(|| {
         let param = match &ret_ty {

@@ -105,8 +105,8 @@ impl AgentState {
 
 /// One call of a sync `#[agent]` function of site `S` that names no request: the shape of a
 /// sync phase (see [`SyncPhase`](super::SyncPhase)). Its execution lives in the frame of
-/// [`SyncAgent::run`], which starts it, runs the body in a function of its own as the
-/// current execution and ends it, with no state handed back and forth.
+/// [`SyncAgent::run`], which starts it, runs the body (inlined there) as the current
+/// execution and ends it, with no state handed back and forth.
 #[doc(hidden)]
 pub struct SyncAgent<S: SiteRef>(PhantomData<S>);
 

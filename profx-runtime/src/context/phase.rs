@@ -179,7 +179,7 @@ pub fn body<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// The body closure as it is bound by the macros, before one of two calls takes it: typed as
+/// The body closure as it is bound by the macros, before one of three calls takes it: typed as
 /// `FnOnce` here, so that a body may hand out what it captured (`&mut self.field`), as the
 /// function could.
 #[doc(hidden)]
