@@ -13,6 +13,16 @@
 //! PROFX_REPORT=summary,json:report.json,csv:report.csv cargo run -p profx-demo --features enabled
 //! ```
 //!
+//! `--slow=NAME=PERCENT` makes a phase (`search`, `parse`, `file_discovery`, `parsing`,
+//! `analysis`) or an agent (`codebase-locator`, `codebase-analyzer`, by time of its own) that
+//! much slower, to try `profx diff` on a known regression:
+//!
+//! ```text
+//! PROFX_REPORT=json:base.json cargo run -p profx-demo --features enabled
+//! PROFX_REPORT=json:new.json cargo run -p profx-demo --features enabled -- --slow=parse=30%
+//! cargo run -p profx-cli -- diff base.json new.json
+//! ```
+//!
 //! With the monitoring server, `--serve` keeps the workload running (until Ctrl-C, or for
 //! `--serve=SECONDS`) so that the dashboard, `/metrics` and the rest can be watched live:
 //!
@@ -33,18 +43,19 @@ static ALLOC: profx::CountingAlloc = profx::CountingAlloc::system();
 fn locate(query: &str, files: &[String]) -> Result<Vec<String>, String> {
     let candidates = search(files, query);
     let found = parse(candidates)?;
+    spin(extra("codebase-locator", Duration::from_micros(320)));
     Ok(found)
 }
 
 #[profx::phase]
 fn search<'a>(files: &'a [String], query: &str) -> Vec<&'a String> {
-    spin(Duration::from_micros(200));
+    spin(slowed("search", Duration::from_micros(200)));
     files.iter().filter(|f| f.contains(query)).collect()
 }
 
 #[profx::phase]
 fn parse(candidates: Vec<&String>) -> Result<Vec<String>, String> {
-    spin(Duration::from_micros(120));
+    spin(slowed("parse", Duration::from_micros(120)));
     // Some real work that allocates: an index of the candidates' names.
     let _index: Vec<String> = candidates.iter().map(|c| c.to_uppercase()).collect();
     if candidates.is_empty() {
@@ -58,22 +69,24 @@ fn parse(candidates: Vec<&String>) -> Result<Vec<String>, String> {
 fn analyze(module: &str) -> usize {
     let files = discover(module);
     let ast = profx::phase_block!("parsing", {
-        spin(Duration::from_micros(300));
+        spin(slowed("parsing", Duration::from_micros(300)));
         files * 10
     });
-    analysis(ast)
+    let n = analysis(ast);
+    spin(extra("codebase-analyzer", Duration::from_micros(700)));
+    n
 }
 
 #[profx::phase(name = "file_discovery")]
 fn discover(module: &str) -> usize {
-    spin(Duration::from_micros(150));
+    spin(slowed("file_discovery", Duration::from_micros(150)));
     module.len()
 }
 
 #[profx::phase]
 fn analysis(ast: usize) -> usize {
     let _detail = profx::phase("type_check");
-    spin(Duration::from_micros(250));
+    spin(slowed("analysis", Duration::from_micros(250)));
     ast / 2
 }
 
@@ -110,6 +123,56 @@ async fn decode(body: Vec<u8>) -> Result<usize, std::io::Error> {
         return Err(std::io::Error::other("malformed response"));
     }
     Ok(body.len())
+}
+
+/// What `--slow=NAME=PERCENT` asked: (name, fraction).
+static SLOW: std::sync::OnceLock<Vec<(String, f64)>> = std::sync::OnceLock::new();
+
+/// The names `--slow` accepts: phases, then agents.
+const SLOWABLE: [&str; 7] = [
+    "search",
+    "parse",
+    "file_discovery",
+    "parsing",
+    "analysis",
+    "codebase-locator",
+    "codebase-analyzer",
+];
+
+fn slowdown(name: &str) -> f64 {
+    SLOW.get()
+        .and_then(|v| v.iter().find(|(n, _)| n == name))
+        .map_or(0.0, |(_, f)| *f)
+}
+
+/// A phase's spin, `--slow` applied.
+fn slowed(name: &str, d: Duration) -> Duration {
+    d.mul_f64(1.0 + slowdown(name))
+}
+
+/// The time an agent spends on its own under `--slow`: the share asked of its phases' `d`.
+fn extra(name: &str, d: Duration) -> Duration {
+    d.mul_f64(slowdown(name))
+}
+
+/// Reads `--slow=NAME=PERCENT`.
+fn slow_arg(value: &str) -> Result<(String, f64), String> {
+    let (name, pct) = value
+        .split_once('=')
+        .ok_or("expected NAME=PERCENT, such as parse=30%")?;
+    if !SLOWABLE.contains(&name) {
+        return Err(format!(
+            "unknown name {name:?}: accepted are {}",
+            SLOWABLE.join(", ")
+        ));
+    }
+    let pct = pct.strip_suffix('%').unwrap_or(pct);
+    match pct.parse::<f64>() {
+        Ok(p) if (0.0..=1000.0).contains(&p) => Ok((name.to_string(), p / 100.0)),
+        _ => Err(format!(
+            "bad percentage {pct:?}: expected 0 to 1000, such as 30%"
+        )),
+    }
 }
 
 fn spin(d: Duration) {
@@ -163,11 +226,20 @@ fn round(rt: &tokio::runtime::Runtime) {
 
 /// `--serve` (until Ctrl-C) or `--serve=SECONDS`: keep the workload running with the
 /// monitoring server up. `None` without the flag; exits with status 2 on a bad argument.
+/// Reads `--slow=NAME=PERCENT` too.
 fn serve_arg() -> Option<Option<Duration>> {
     let mut serve = None;
+    let mut slow = Vec::new();
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--serve" => serve = Some(None),
+            _ if arg.starts_with("--slow=") => match slow_arg(&arg["--slow=".len()..]) {
+                Ok(s) => slow.push(s),
+                Err(why) => {
+                    eprintln!("demo: bad {arg:?}: {why}");
+                    std::process::exit(2);
+                }
+            },
             _ if arg.starts_with("--serve=") => {
                 let value = &arg["--serve=".len()..];
                 match value.parse::<u64>() {
@@ -180,12 +252,13 @@ fn serve_arg() -> Option<Option<Duration>> {
             }
             _ => {
                 eprintln!(
-                    "demo: unknown argument {arg:?}: accepted are --serve and --serve=SECONDS"
+                    "demo: unknown argument {arg:?}: accepted are --serve, --serve=SECONDS and --slow=NAME=PERCENT"
                 );
                 std::process::exit(2);
             }
         }
     }
+    let _ = SLOW.set(slow);
     serve
 }
 

@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{error::ErrorKind, CommandFactory, Parser, Subcommand};
@@ -54,12 +55,26 @@ enum Command {
     /// (in percent of the base value, and as a duration) and in success rate (in percentage
     /// points).
     ///
-    /// A row is a regression, marked `!!` and `REGRESSION: <metrics>`, when its avg, P95 or P99
-    /// is slower by MORE than the threshold in percent of the base value, or when its success
-    /// rate is lower by MORE than the threshold in percentage points (with --threshold 10%:
-    /// 100ms -> 111ms regresses, 100ms -> 110ms does not; 98% -> 87% success regresses). A zero
-    /// base duration has no percentage change and never regresses. Agents and phases in only one
-    /// report are listed as added or removed and are not regressions.
+    /// A duration is a regression, marked `!!` and `REGRESSION: <metrics>`, only when all of
+    /// these hold, so that the same workload run twice does not fail the gate:
+    ///   - it is slower by MORE than the threshold in percent of the base value (with
+    ///     --threshold 10%: 100ms -> 111ms is, 100ms -> 110ms is not; a zero base never is),
+    ///     and by at least --min-delta;
+    ///   - both reports have at least --min-calls calls of the row;
+    ///   - for a phase, the slowdown adds at least --min-share to its agent's duration;
+    ///   - the typical call is slower, on the samples the reports keep (the durations of the
+    ///     kept executions, or of the phase's records in them): the medians differ by more
+    ///     than the threshold and --min-delta, and a one-sided Mann-Whitney U test finds the
+    ///     shift at --confidence. A mean or tail that moved while the typical call did not
+    ///     is a few slow calls (a busy machine). With --tails, P95 and P99 also regress on
+    ///     their own when their order-statistic confidence intervals do not overlap.
+    ///     With fewer than 8 samples on a side nothing is tested, and the row says "untested".
+    ///
+    /// A success rate is a regression when it is lower by MORE than the threshold in
+    /// percentage points over at least --min-calls calls on each side (98% -> 87% is, at
+    /// 10%). A change above the threshold that is not a regression is listed as "ignored:"
+    /// with the reason; --json has every figure the decision was made on. Agents and phases
+    /// in only one report are listed as added or removed and are not regressions.
     ///
     /// The last line is "N regression(s) above T" or "no regression above T". Exit status: 1 when
     /// at least one row regressed, 0 otherwise, 2 on malformed input.
@@ -78,6 +93,31 @@ enum Command {
             allow_hyphen_values = true
         )]
         threshold: Threshold,
+        /// The smallest slowdown that can be a regression: a duration with a unit, such as
+        /// 1us, 500ns, 2ms.
+        #[arg(long, default_value = "1us", value_name = "DURATION", value_parser = parse_duration)]
+        min_delta: Duration,
+        /// The fewest calls (executions of an agent) each report must have of a row for its
+        /// changes to be regressions.
+        #[arg(
+            long,
+            default_value_t = 30,
+            value_name = "N",
+            allow_hyphen_values = true
+        )]
+        min_calls: u64,
+        /// The confidence of the statistical tests: a percentage above 50 and below 100,
+        /// such as 99% or 95.
+        #[arg(long, default_value = "99%", value_name = "PERCENT", value_parser = parse_confidence)]
+        confidence: f64,
+        /// The least share of its agent's duration a phase's slowdown must add to be a
+        /// regression: a percentage such as 1% or 0.5 (0 to turn it off).
+        #[arg(long, default_value = "1%", value_name = "PERCENT", value_parser = parse_share)]
+        min_share: f64,
+        /// Let P95 and P99 regress on their own (when their confidence intervals do not
+        /// overlap), not only with the typical call.
+        #[arg(long)]
+        tails: bool,
         /// Print the comparison as JSON (for tools) instead of a table.
         #[arg(long)]
         json: bool,
@@ -186,14 +226,27 @@ fn run(command: Command) -> Result<Verdict> {
             base,
             new,
             threshold,
+            min_delta,
+            min_calls,
+            confidence,
+            min_share,
+            tails,
             json,
         } => {
             let (b, n) = (load::load_report(&base)?, load::load_report(&new)?);
-            let d = diff::diff(&b, &n, threshold);
+            let gate = diff::Gate {
+                threshold,
+                min_delta,
+                min_calls,
+                confidence,
+                min_share,
+                tails,
+            };
+            let d = diff::diff(&b, &n, &gate);
             let text = if json {
                 serde_json::to_string_pretty(&d)? + "\n"
             } else {
-                diff::render(&d, threshold, &name(&base), &name(&new))
+                diff::render(&d, &gate, &name(&base), &name(&new))
             };
             print(&text)?;
             Ok(if d.regressions > 0 {
@@ -213,6 +266,36 @@ fn run(command: Command) -> Result<Verdict> {
                 Verdict::Fail
             })
         }
+    }
+}
+
+/// `--min-delta`: a duration with a unit.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{e}: expected a duration with a unit, such as 1us, 500ns or 2ms"))
+}
+
+/// `--confidence`: a percentage strictly between 50 and 100, as a fraction.
+fn parse_confidence(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let number = t.strip_suffix('%').unwrap_or(t);
+    match number.parse::<f64>() {
+        Ok(p) if p > 50.0 && p < 100.0 => Ok(p / 100.0),
+        _ => Err(format!(
+            "{s:?} is not a confidence: expected a percentage above 50 and below 100, such as 99% or 95"
+        )),
+    }
+}
+
+/// `--min-share`: a percentage from 0 to 100, as a fraction.
+fn parse_share(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let number = t.strip_suffix('%').unwrap_or(t);
+    match number.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p / 100.0),
+        _ => Err(format!(
+            "{s:?} is not a share: expected a percentage from 0 to 100, such as 1% or 0.5"
+        )),
     }
 }
 
@@ -249,6 +332,42 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains("--threshold"), "{msg}");
         assert!(msg.contains("10%, 10 or 0.5%"), "{msg}");
+    }
+
+    #[test]
+    fn bad_gate_flags_are_usage_errors_naming_the_flag_and_the_accepted_forms() {
+        for (flag, value, accepted) in [
+            ("--min-delta", "fast", "such as 1us, 500ns or 2ms"),
+            ("--min-delta", "5", "such as 1us, 500ns or 2ms"),
+            ("--confidence", "50%", "above 50 and below 100"),
+            ("--confidence", "100", "above 50 and below 100"),
+            ("--min-share", "120%", "from 0 to 100"),
+            ("--min-calls", "-3", "-3"),
+        ] {
+            let e = Cli::try_parse_from(["profx", "diff", "a", "b", flag, value]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{flag} {value}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains(flag) && msg.contains(accepted),
+                "{flag} {value}: {msg}"
+            );
+        }
+        let ok = Cli::try_parse_from([
+            "profx",
+            "diff",
+            "a",
+            "b",
+            "--min-delta",
+            "250ns",
+            "--confidence",
+            "95",
+            "--min-share",
+            "0",
+            "--min-calls",
+            "5",
+            "--tails",
+        ]);
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     #[test]

@@ -1,0 +1,581 @@
+//! `profx diff`: what changed between two reports, and which changes are regressions.
+//!
+//! A row's durations (avg, P95, P99 of an agent, or of a phase of an agent) regress only when
+//! all of these hold, so that the same workload run twice does not fail a CI gate:
+//!
+//! 1. the metric is slower by more than the threshold, in percent of the base value (a base of
+//!    zero has no percentage change and never regresses), and by at least the minimum delta
+//!    (`--min-delta`, 1µs by default: +21% of 114ns is not a change anyone can act on);
+//! 2. both reports have at least `--min-calls` calls of the row (30 by default);
+//! 3. for a phase, the slowdown adds at least `--min-share` (1% by default) to its agent's
+//!    duration: a phase of a few microseconds that waits on the scheduler may double from one
+//!    run to the next without its agent noticing;
+//! 4. the typical call is slower, on the samples the reports keep (the durations of the kept
+//!    executions, for an agent; of the phase's records in them, for a phase): their medians
+//!    differ by more than the threshold and the minimum delta, and a one-sided Mann–Whitney U
+//!    test finds the shift at `--confidence` (99% by default). A mean or a tail that moved
+//!    while the typical call did not is a few slow calls (a busy machine), and is listed as
+//!    ignored with the medians. With `--tails`, P95 and P99 may regress on their own: when
+//!    their order-statistic confidence intervals, at the same confidence, do not overlap.
+//!
+//! A row whose reports keep fewer than 8 samples on either side is not tested: it regresses on
+//! 1–3 alone, and says "untested". A success rate regresses when it is lower by more than the
+//! threshold in percentage points, over at least `--min-calls` calls on each side. Agents and
+//! phases found in only one report are listed as added or removed, and are not regressions.
+//! Every change above the threshold that is not a regression says why; `--json` holds every
+//! figure the decision was made on.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use profx::{AggregateMetrics, HumanDuration, PhaseMetrics, Report};
+use serde::Serialize;
+
+mod stats;
+mod table;
+mod threshold;
+
+pub use table::render;
+use table::signed;
+pub use threshold::Threshold;
+
+/// Fewer samples than this on either side: not tested.
+pub const MIN_SAMPLES: usize = 8;
+
+/// What a change must clear to be a regression (see the module documentation).
+#[derive(Clone, Copy, Debug)]
+pub struct Gate {
+    /// Slower by more than this, in percent (in points for success rates).
+    pub threshold: Threshold,
+    /// Slower by at least this.
+    pub min_delta: Duration,
+    /// Calls on each side at least.
+    pub min_calls: u64,
+    /// One-sided confidence of the statistical tests, in (0.5, 1).
+    pub confidence: f64,
+    /// A phase's slowdown must add at least this share of its agent's duration.
+    pub min_share: f64,
+    /// P95 and P99 may regress without the typical call.
+    pub tails: bool,
+}
+
+impl Gate {
+    /// The defaults of `profx diff` (those of its flags), with `threshold`.
+    #[cfg(test)]
+    pub fn new(threshold: Threshold) -> Gate {
+        Gate {
+            threshold,
+            min_delta: Duration::from_micros(1),
+            min_calls: 30,
+            confidence: 0.99,
+            min_share: 0.01,
+            tails: false,
+        }
+    }
+}
+
+/// Where the typical call of a row is, in both reports, and whether it moved.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Location {
+    /// Samples in the base and the new report.
+    pub samples: [usize; 2],
+    /// The median of each sample, nanoseconds.
+    pub median_ns: [u64; 2],
+    /// `(new - base) / base` of the medians, in percent.
+    pub shift_percent: f64,
+    /// The one-sided Mann–Whitney p-value that the new values are larger.
+    pub p_value: f64,
+    /// The typical call is slower: by more than the threshold and the minimum delta, and
+    /// significantly.
+    pub slower: bool,
+}
+
+/// The order-statistic intervals of a percentile (`--tails`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Tail {
+    /// The base percentile's interval, nanoseconds.
+    pub base_interval_ns: [u64; 2],
+    /// The new percentile's interval, nanoseconds.
+    pub new_interval_ns: [u64; 2],
+    /// The new interval is above the base one.
+    pub significant: bool,
+}
+
+/// One duration compared.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Timing {
+    /// In the base report, nanoseconds.
+    pub base_ns: u64,
+    /// In the new report, nanoseconds.
+    pub new_ns: u64,
+    /// `(new - base) / base`, in percent; `None` when the base is zero and the new is not.
+    pub change_percent: Option<f64>,
+    /// A regression: every condition of the gate holds.
+    pub regression: bool,
+    /// Why a change above the threshold is not a regression (`None`: it is one, or it is not
+    /// above the threshold); "untested: …" when it is one that no sample could confirm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The intervals of a percentile, when `--tails` tested it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tail: Option<Tail>,
+}
+
+/// The success rate compared (when both reports have calls).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rate {
+    /// In the base report, percent.
+    pub base_percent: f64,
+    /// In the new report, percent.
+    pub new_percent: f64,
+    /// `new - base`, in percentage points.
+    pub change_points: f64,
+    /// Lower by more than the threshold, in points, over enough calls.
+    pub regression: bool,
+}
+
+/// The metrics of a row found in both reports.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Compared {
+    /// Calls (executions of an agent) in the base and the new report.
+    pub calls: [u64; 2],
+    /// The typical call, when both reports keep enough samples.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// Mean duration.
+    pub avg: Timing,
+    /// 95th percentile.
+    pub p95: Timing,
+    /// 99th percentile.
+    pub p99: Timing,
+    /// Success rate; `None` when either report has no calls.
+    pub success_rate: Option<Rate>,
+}
+
+impl Compared {
+    /// The names of the metrics that regressed.
+    pub fn regressed(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for (name, t) in self.timings() {
+            if t.regression {
+                out.push(name);
+            }
+        }
+        if self.success_rate.as_ref().is_some_and(|r| r.regression) {
+            out.push("success rate");
+        }
+        out
+    }
+
+    pub(crate) fn timings(&self) -> [(&'static str, &Timing); 3] {
+        [("avg", &self.avg), ("p95", &self.p95), ("p99", &self.p99)]
+    }
+
+    /// The changes above the threshold that are not regressions, each with why.
+    pub fn ignored(&self) -> Vec<String> {
+        self.timings()
+            .into_iter()
+            .filter(|(_, t)| !t.regression)
+            .filter_map(|(name, t)| t.note.as_ref().map(|n| format!("{name} {n}")))
+            .collect()
+    }
+}
+
+/// How a row differs between the reports.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Change {
+    /// In both reports.
+    Compared(Box<Compared>),
+    /// Only in the new report.
+    Added,
+    /// Only in the base report.
+    Removed,
+}
+
+/// An agent (`phase: None`) or a phase of an agent.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    /// The agent.
+    pub agent: String,
+    /// The phase, for a phase row.
+    pub phase: Option<String>,
+    /// What changed.
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+impl Row {
+    /// Whether any metric of the row regressed.
+    pub fn is_regression(&self) -> bool {
+        matches!(&self.change, Change::Compared(c) if !c.regressed().is_empty())
+    }
+}
+
+/// The comparison of two reports.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Diff {
+    /// The threshold, in percent (and in percentage points for success rates).
+    pub threshold_percent: f64,
+    /// The minimum delta, nanoseconds.
+    pub min_delta_ns: u64,
+    /// The minimum number of calls on each side.
+    pub min_calls: u64,
+    /// The confidence of the tests, in percent.
+    pub confidence_percent: f64,
+    /// A phase's slowdown must add this share of its agent's duration, in percent.
+    pub min_share_percent: f64,
+    /// P95 and P99 may regress on their own.
+    pub tails: bool,
+    /// Agents in name order, each followed by its phases in name order.
+    pub rows: Vec<Row>,
+    /// Rows with at least one regression.
+    pub regressions: usize,
+}
+
+/// What is compared of an agent or a phase.
+struct Stats {
+    avg: Duration,
+    p95: Duration,
+    p99: Duration,
+    ok: u64,
+    total: u64,
+}
+
+impl From<&AggregateMetrics> for Stats {
+    fn from(m: &AggregateMetrics) -> Stats {
+        Stats {
+            avg: m.avg_duration,
+            p95: m.percentiles.p95,
+            p99: m.percentiles.p99,
+            ok: m.success_count,
+            total: m.total_executions,
+        }
+    }
+}
+
+impl From<&PhaseMetrics> for Stats {
+    fn from(m: &PhaseMetrics) -> Stats {
+        Stats {
+            avg: m.avg_duration,
+            p95: m.percentiles.p95,
+            p99: m.percentiles.p99,
+            ok: m.calls.saturating_sub(m.failures),
+            total: m.calls,
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Durations (nanoseconds, ascending) the report keeps of an agent's executions, or of one
+/// phase's records in them.
+fn samples(r: &Report, agent: &str, phase: Option<&str>) -> Vec<u64> {
+    let execs = r.executions.get(agent).map(Vec::as_slice).unwrap_or(&[]);
+    let mut v: Vec<u64> = match phase {
+        None => execs.iter().map(|e| nanos(e.duration)).collect(),
+        Some(p) => execs
+            .iter()
+            .flat_map(|e| e.phases.iter())
+            .filter(|ph| ph.name == p)
+            .map(|ph| nanos(ph.duration))
+            .collect(),
+    };
+    v.sort_unstable();
+    v
+}
+
+/// Which duration a timing is.
+#[derive(Clone, Copy, PartialEq)]
+enum Metric {
+    Mean,
+    Quantile(f64),
+}
+
+/// The typical call of two samples (ascending), if both are large enough.
+fn location(base: &[u64], new: &[u64], g: &Gate) -> Option<Location> {
+    if base.len() < MIN_SAMPLES || new.len() < MIN_SAMPLES {
+        return None;
+    }
+    let median = |s: &[u64]| s[(s.len() - 1) / 2];
+    let (b, n) = (median(base), median(new));
+    let shift_percent = if b == 0 {
+        0.0
+    } else {
+        (n as f64 - b as f64) * 100.0 / b as f64
+    };
+    let p_value = stats::mann_whitney_greater(base, new);
+    let slower = g
+        .threshold
+        .slower(Duration::from_nanos(b), Duration::from_nanos(n))
+        && n - b >= nanos(g.min_delta)
+        && p_value < 1.0 - g.confidence;
+    Some(Location {
+        samples: [base.len(), new.len()],
+        median_ns: [b, n],
+        shift_percent,
+        p_value,
+        slower,
+    })
+}
+
+/// A percentile's intervals in two samples (ascending), if both are large enough.
+fn tail(q: f64, base: &[u64], new: &[u64], g: &Gate) -> Option<Tail> {
+    if base.len() < MIN_SAMPLES || new.len() < MIN_SAMPLES {
+        return None;
+    }
+    let z = stats::z_for(g.confidence);
+    let b = stats::quantile_interval(base, q, z);
+    let n = stats::quantile_interval(new, q, z);
+    Some(Tail {
+        base_interval_ns: [b.0, b.1],
+        new_interval_ns: [n.0, n.1],
+        significant: n.0 > b.1,
+    })
+}
+
+/// What a phase row is compared against: its agent's value of the same metric in the base
+/// report, and the phase's calls per execution there.
+#[derive(Clone, Copy)]
+struct Share {
+    /// The agent's typical duration in the base report: the median of its kept executions
+    /// (its mean without samples).
+    agent: Duration,
+    calls_per_execution: f64,
+    /// How uncertain that is: half the width of the median's confidence interval (zero
+    /// without samples).
+    noise: Duration,
+}
+
+/// Half the width of the confidence interval of the median of `sorted` (zero when it is too
+/// small to tell).
+fn median_spread(sorted: &[u64], g: &Gate) -> Duration {
+    if sorted.len() < MIN_SAMPLES {
+        return Duration::ZERO;
+    }
+    let (lo, hi) = stats::quantile_interval(sorted, 0.5, stats::z_for(g.confidence));
+    Duration::from_nanos((hi - lo) / 2)
+}
+
+/// What one row brings to the decision of each of its durations.
+struct Context<'a> {
+    calls: [u64; 2],
+    location: Option<&'a Location>,
+    samples: (&'a [u64], &'a [u64]),
+    /// For a phase: its agent's figures.
+    share: Option<Share>,
+}
+
+/// One duration compared, through the gate.
+fn timing(metric: Metric, (base, new): (Duration, Duration), cx: &Context, g: &Gate) -> Timing {
+    let change_percent = if base.is_zero() {
+        new.is_zero().then_some(0.0)
+    } else {
+        // From the integer difference: 48ms -> 62.4ms is exactly +30.0.
+        let delta = new.as_nanos() as f64 - base.as_nanos() as f64;
+        Some(delta * 100.0 / base.as_nanos() as f64)
+    };
+    let mut t = Timing {
+        base_ns: nanos(base),
+        new_ns: nanos(new),
+        change_percent,
+        regression: false,
+        note: None,
+        tail: None,
+    };
+    if !g.threshold.slower(base, new) {
+        return t;
+    }
+    let delta = new - base;
+    let ns = |v: u64| HumanDuration(Duration::from_nanos(v));
+    if delta < g.min_delta {
+        t.note = Some(format!(
+            "+{} is below the minimum delta {}",
+            HumanDuration(delta),
+            HumanDuration(g.min_delta)
+        ));
+        return t;
+    }
+    if cx.calls[0] < g.min_calls || cx.calls[1] < g.min_calls {
+        t.note = Some(format!(
+            "too few calls ({} and {}, {} needed)",
+            cx.calls[0], cx.calls[1], g.min_calls
+        ));
+        return t;
+    }
+    if let Some(share) = cx.share {
+        // What the phase adds to its agent: by its typical call when the samples tell it,
+        // else by this metric.
+        let typical = cx.location.map_or(delta, |l| {
+            Duration::from_nanos(l.median_ns[1].saturating_sub(l.median_ns[0]))
+        });
+        let added = typical.as_secs_f64() * share.calls_per_execution;
+        let of = share.agent.as_secs_f64();
+        let who = if cx.location.is_some() {
+            "its typical call adds"
+        } else {
+            "adds"
+        };
+        let adds = |why: String| {
+            format!(
+                "{who} {} to its agent's {} ({:.2}%, {why})",
+                HumanDuration(Duration::from_secs_f64(added)),
+                HumanDuration(share.agent),
+                added * 100.0 / of
+            )
+        };
+        if of > 0.0 && added < g.min_share * of {
+            t.note = Some(adds(format!(
+                "under the minimum share {:.2}%",
+                g.min_share * 100.0
+            )));
+            return t;
+        }
+        if added < share.noise.as_secs_f64() {
+            t.note = Some(adds(format!(
+                "within the spread of its agent's typical duration, ±{}",
+                HumanDuration(share.noise)
+            )));
+            return t;
+        }
+    }
+    if let (true, Metric::Quantile(q)) = (g.tails, metric) {
+        t.tail = tail(q, cx.samples.0, cx.samples.1, g);
+        if let Some(tl) = &t.tail {
+            t.regression = tl.significant;
+            if !tl.significant {
+                t.note = Some(format!(
+                    "within noise (new {}..{} against base {}..{})",
+                    ns(tl.new_interval_ns[0]),
+                    ns(tl.new_interval_ns[1]),
+                    ns(tl.base_interval_ns[0]),
+                    ns(tl.base_interval_ns[1])
+                ));
+            }
+            return t;
+        }
+    }
+    match cx.location {
+        None => {
+            t.regression = true;
+            t.note = Some(format!(
+                "untested: {} and {} samples kept, {MIN_SAMPLES} needed",
+                cx.samples.0.len(),
+                cx.samples.1.len()
+            ));
+        }
+        Some(l) if l.slower => t.regression = true,
+        Some(l) => {
+            t.note = Some(format!(
+                "the typical call did not slow down (median {} -> {}, {}, p={:.3})",
+                ns(l.median_ns[0]),
+                ns(l.median_ns[1]),
+                signed(l.shift_percent, "%"),
+                l.p_value
+            ))
+        }
+    }
+    t
+}
+
+fn compare(
+    base: Stats,
+    new: Stats,
+    samples: (&[u64], &[u64]),
+    share: Option<Share>,
+    g: &Gate,
+) -> Compared {
+    let rate = |ok: u64, total: u64| ok as f64 * 100.0 / total as f64;
+    let calls = [base.total, new.total];
+    let success_rate = (base.total > 0 && new.total > 0).then(|| {
+        let (b, n) = (rate(base.ok, base.total), rate(new.ok, new.total));
+        Rate {
+            base_percent: b,
+            new_percent: n,
+            change_points: n - b,
+            regression: g
+                .threshold
+                .rate_dropped((base.ok, base.total), (new.ok, new.total))
+                && calls.iter().all(|&c| c >= g.min_calls),
+        }
+    });
+    let location = location(samples.0, samples.1, g);
+    let cx = Context {
+        calls,
+        location: location.as_ref(),
+        samples,
+        share,
+    };
+    Compared {
+        calls,
+        avg: timing(Metric::Mean, (base.avg, new.avg), &cx, g),
+        p95: timing(Metric::Quantile(0.95), (base.p95, new.p95), &cx, g),
+        p99: timing(Metric::Quantile(0.99), (base.p99, new.p99), &cx, g),
+        location,
+        success_rate,
+    }
+}
+
+/// Compares `new` against `base` through the gate `g`.
+pub fn diff(base: &Report, new: &Report, g: &Gate) -> Diff {
+    let names: BTreeSet<&String> = base.agents.keys().chain(new.agents.keys()).collect();
+    let mut rows = Vec::new();
+    for name in names {
+        let row = |phase: Option<&String>, change| Row {
+            agent: name.clone(),
+            phase: phase.cloned(),
+            change,
+        };
+        let compared = |b: Stats, n: Stats, phase: Option<&str>, share| {
+            let (bs, ns) = (samples(base, name, phase), samples(new, name, phase));
+            Change::Compared(Box::new(compare(b, n, (&bs, &ns), share, g)))
+        };
+        match (base.agents.get(name), new.agents.get(name)) {
+            (Some(b), Some(n)) => {
+                rows.push(row(None, compared(b.into(), n.into(), None, None)));
+                let agent_samples = samples(base, name, None);
+                let agent_noise = median_spread(&agent_samples, g);
+                let agent_typical = if agent_samples.len() >= MIN_SAMPLES {
+                    Duration::from_nanos(agent_samples[(agent_samples.len() - 1) / 2])
+                } else {
+                    b.avg_duration
+                };
+                let phases: BTreeSet<&String> = b.phases.keys().chain(n.phases.keys()).collect();
+                for p in phases {
+                    let change = match (b.phases.get(p), n.phases.get(p)) {
+                        (Some(bp), Some(np)) => {
+                            let share = Share {
+                                agent: agent_typical,
+                                calls_per_execution: bp.calls as f64
+                                    / b.total_executions.max(1) as f64,
+                                noise: agent_noise,
+                            };
+                            compared(bp.into(), np.into(), Some(p), Some(share))
+                        }
+                        (None, _) => Change::Added,
+                        (_, None) => Change::Removed,
+                    };
+                    rows.push(row(Some(p), change));
+                }
+            }
+            (None, _) => rows.push(row(None, Change::Added)),
+            (_, None) => rows.push(row(None, Change::Removed)),
+        }
+    }
+    let regressions = rows.iter().filter(|r| r.is_regression()).count();
+    Diff {
+        threshold_percent: g.threshold.percent(),
+        min_delta_ns: nanos(g.min_delta),
+        min_calls: g.min_calls,
+        confidence_percent: g.confidence * 100.0,
+        min_share_percent: g.min_share * 100.0,
+        tails: g.tails,
+        rows,
+        regressions,
+    }
+}
+
+#[cfg(test)]
+mod tests;
