@@ -61,7 +61,9 @@ enum Command {
     ///     --threshold 10%: 100ms -> 111ms is, 100ms -> 110ms is not; a zero base never is),
     ///     and by at least --min-delta;
     ///   - both reports have at least --min-calls calls of the row;
-    ///   - for a phase, the slowdown adds at least --min-share to its agent's duration;
+    ///   - for a phase, the slowdown adds at least --min-share to its agent's typical
+    ///     duration, and the agent felt it: its own typical duration rose significantly, by
+    ///     --min-share and half of what the phase added at least;
     ///   - the typical call is slower, on the samples the reports keep (the durations of the
     ///     kept executions, or of the phase's records in them): the medians differ by more
     ///     than the threshold and --min-delta, and a one-sided Mann-Whitney U test finds the
@@ -110,9 +112,10 @@ enum Command {
         /// such as 99% or 95.
         #[arg(long, default_value = "99%", value_name = "PERCENT", value_parser = parse_confidence)]
         confidence: f64,
-        /// The least share of its agent's duration a phase's slowdown must add to be a
-        /// regression: a percentage such as 1% or 0.5 (0 to turn it off).
-        #[arg(long, default_value = "1%", value_name = "PERCENT", value_parser = parse_share)]
+        /// The least share of its agent's typical duration a phase's slowdown must add, and
+        /// its agent must have gained, to be a regression: a percentage such as 2% or 0.5
+        /// (0 to turn it off).
+        #[arg(long, default_value = "2%", value_name = "PERCENT", value_parser = parse_share)]
         min_share: f64,
         /// Let P95 and P99 regress on their own (when their confidence intervals do not
         /// overlap), not only with the typical call.

@@ -7,9 +7,11 @@
 //!    zero has no percentage change and never regresses), and by at least the minimum delta
 //!    (`--min-delta`, 1µs by default: +21% of 114ns is not a change anyone can act on);
 //! 2. both reports have at least `--min-calls` calls of the row (30 by default);
-//! 3. for a phase, the slowdown adds at least `--min-share` (1% by default) to its agent's
-//!    duration: a phase of a few microseconds that waits on the scheduler may double from one
-//!    run to the next without its agent noticing;
+//! 3. for a phase, its agent felt it: the phase's typical call adds at least `--min-share` (2%
+//!    by default) of its agent's typical duration, and the agent's own typical duration rose,
+//!    significantly, by that share and by half of what the phase added at least. A phase of a
+//!    few microseconds that waits on the scheduler may quadruple from one run to the next
+//!    while its agent moves by 1%;
 //! 4. the typical call is slower, on the samples the reports keep (the durations of the kept
 //!    executions, for an agent; of the phase's records in them, for a phase): their medians
 //!    differ by more than the threshold and the minimum delta, and a one-sided Mann–Whitney U
@@ -68,7 +70,7 @@ impl Gate {
             min_delta: Duration::from_micros(1),
             min_calls: 30,
             confidence: 0.99,
-            min_share: 0.01,
+            min_share: 0.02,
             tails: false,
         }
     }
@@ -338,25 +340,14 @@ fn tail(q: f64, base: &[u64], new: &[u64], g: &Gate) -> Option<Tail> {
 
 /// What a phase row is compared against: its agent's value of the same metric in the base
 /// report, and the phase's calls per execution there.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Share {
     /// The agent's typical duration in the base report: the median of its kept executions
     /// (its mean without samples).
     agent: Duration,
     calls_per_execution: f64,
-    /// How uncertain that is: half the width of the median's confidence interval (zero
-    /// without samples).
-    noise: Duration,
-}
-
-/// Half the width of the confidence interval of the median of `sorted` (zero when it is too
-/// small to tell).
-fn median_spread(sorted: &[u64], g: &Gate) -> Duration {
-    if sorted.len() < MIN_SAMPLES {
-        return Duration::ZERO;
-    }
-    let (lo, hi) = stats::quantile_interval(sorted, 0.5, stats::z_for(g.confidence));
-    Duration::from_nanos((hi - lo) / 2)
+    /// The agent's typical call in both reports, when both keep enough samples.
+    agent_location: Option<Location>,
 }
 
 /// What one row brings to the decision of each of its durations.
@@ -405,7 +396,7 @@ fn timing(metric: Metric, (base, new): (Duration, Duration), cx: &Context, g: &G
         ));
         return t;
     }
-    if let Some(share) = cx.share {
+    if let Some(share) = &cx.share {
         // What the phase adds to its agent: by its typical call when the samples tell it,
         // else by this metric.
         let typical = cx.location.map_or(delta, |l| {
@@ -433,12 +424,20 @@ fn timing(metric: Metric, (base, new): (Duration, Duration), cx: &Context, g: &G
             )));
             return t;
         }
-        if added < share.noise.as_secs_f64() {
-            t.note = Some(adds(format!(
-                "within the spread of its agent's typical duration, ±{}",
-                HumanDuration(share.noise)
-            )));
-            return t;
+        if let Some(al) = &share.agent_location {
+            // The agent must have felt it: its typical duration rose, significantly, by half
+            // of what the phase added and by the minimum share at least.
+            let [b, n] = al.median_ns;
+            let rose = n.saturating_sub(b) as f64 / 1e9;
+            if rose < (added / 2.0).max(g.min_share * of) || al.p_value >= 1.0 - g.confidence {
+                t.note = Some(adds(format!(
+                    "but its agent's typical duration went {} -> {}, p={:.3}",
+                    ns(b),
+                    ns(n),
+                    al.p_value
+                )));
+                return t;
+            }
         }
     }
     if let (true, Metric::Quantile(q)) = (g.tails, metric) {
@@ -468,11 +467,15 @@ fn timing(metric: Metric, (base, new): (Duration, Duration), cx: &Context, g: &G
         }
         Some(l) if l.slower => t.regression = true,
         Some(l) => {
+            let how = if l.median_ns[1] <= l.median_ns[0] || l.p_value >= 1.0 - g.confidence {
+                "the typical call did not slow down".to_string()
+            } else {
+                format!("the typical call is only {}", signed(l.shift_percent, "%"))
+            };
             t.note = Some(format!(
-                "the typical call did not slow down (median {} -> {}, {}, p={:.3})",
+                "{how} (median {} -> {}, p={:.3})",
                 ns(l.median_ns[0]),
                 ns(l.median_ns[1]),
-                signed(l.shift_percent, "%"),
                 l.p_value
             ))
         }
@@ -535,13 +538,11 @@ pub fn diff(base: &Report, new: &Report, g: &Gate) -> Diff {
         match (base.agents.get(name), new.agents.get(name)) {
             (Some(b), Some(n)) => {
                 rows.push(row(None, compared(b.into(), n.into(), None, None)));
-                let agent_samples = samples(base, name, None);
-                let agent_noise = median_spread(&agent_samples, g);
-                let agent_typical = if agent_samples.len() >= MIN_SAMPLES {
-                    Duration::from_nanos(agent_samples[(agent_samples.len() - 1) / 2])
-                } else {
-                    b.avg_duration
-                };
+                let agent_location =
+                    location(&samples(base, name, None), &samples(new, name, None), g);
+                let agent_typical = agent_location
+                    .as_ref()
+                    .map_or(b.avg_duration, |l| Duration::from_nanos(l.median_ns[0]));
                 let phases: BTreeSet<&String> = b.phases.keys().chain(n.phases.keys()).collect();
                 for p in phases {
                     let change = match (b.phases.get(p), n.phases.get(p)) {
@@ -550,7 +551,7 @@ pub fn diff(base: &Report, new: &Report, g: &Gate) -> Diff {
                                 agent: agent_typical,
                                 calls_per_execution: bp.calls as f64
                                     / b.total_executions.max(1) as f64,
-                                noise: agent_noise,
+                                agent_location: agent_location.clone(),
                             };
                             compared(bp.into(), np.into(), Some(p), Some(share))
                         }

@@ -366,7 +366,7 @@ fn a_phase_that_barely_moves_its_agent_is_ignored() {
     };
     assert_eq!(
         c.avg.note.as_deref(),
-        Some("adds 5µs to its agent's 1ms (0.50%, under the minimum share 1.00%)")
+        Some("adds 5µs to its agent's 1ms (0.50%, under the minimum share 2.00%)")
     );
     // Without the minimum share it is one (untested: no kept executions).
     let d = diff(
@@ -378,4 +378,67 @@ fn a_phase_that_barely_moves_its_agent_is_ignored() {
         },
     );
     assert_eq!(d.regressions, 1);
+}
+
+/// An agent whose kept executions last `agent` (nanoseconds each), each with one call of a
+/// phase `wait` lasting `phase` (its figures from those samples).
+fn with_waits(agent: &[u64], phase: &[u64]) -> Report {
+    let (mut a, mut execs) = measured(agent);
+    let (p, _) = measured(phase);
+    a.phases.clear();
+    a.phases.insert(
+        "wait".into(),
+        PhaseMetrics {
+            calls: p.total_executions,
+            avg_duration: p.avg_duration,
+            percentiles: p.percentiles,
+            ..PhaseMetrics::default()
+        },
+    );
+    for (e, &w) in execs.iter_mut().zip(phase) {
+        e.phases[0].name = "wait".into();
+        e.phases[0].duration = Duration::from_nanos(w);
+    }
+    Report::from_parts(
+        [("x".to_string(), a)].into(),
+        BTreeMap::new(),
+        [("x".to_string(), execs)].into(),
+    )
+}
+
+#[test]
+fn a_phase_whose_agent_did_not_slow_down_is_ignored() {
+    // A phase waiting on the scheduler took 4x longer (60us more, 3% of its 2ms agent),
+    // but the agent's executions lasted as long as before: ignored, with the agent's medians.
+    let agent = noisy(7, 200, 2_000_000.0, 40_000.0, (0, 1.0));
+    let agent_again = noisy(8, 200, 2_000_000.0, 40_000.0, (0, 1.0));
+    let base = with_waits(&agent, &noisy(9, 200, 20_000.0, 4_000.0, (0, 1.0)));
+    let new = with_waits(&agent_again, &noisy(10, 200, 80_000.0, 16_000.0, (0, 1.0)));
+    let d = diff(&base, &new, &Gate::new(th("10%")));
+    assert_eq!(d.regressions, 0, "{d:#?}");
+    let Change::Compared(c) = &d.rows[1].change else {
+        panic!()
+    };
+    assert!(
+        c.location.as_ref().unwrap().slower,
+        "the phase itself did slow down"
+    );
+    let note = c.avg.note.as_deref().unwrap();
+    assert!(
+        note.starts_with("its typical call adds 60")
+            && note.contains("but its agent's typical duration went"),
+        "{note}"
+    );
+    // The same phase slowdown with the agent slower by as much: a regression of both.
+    let agent_slower: Vec<u64> = agent_again.iter().map(|v| v + 60_000).collect();
+    let new = with_waits(&agent_slower, &noisy(10, 200, 80_000.0, 16_000.0, (0, 1.0)));
+    let d = diff(&base, &new, &Gate::new(th("10%")));
+    let flagged: Vec<Option<&str>> = d
+        .rows
+        .iter()
+        .filter(|r| r.is_regression())
+        .map(|r| r.phase.as_deref())
+        .collect();
+    // The agent moved by 3%: under the threshold; the phase by 300%.
+    assert_eq!(flagged, vec![Some("wait")], "{d:#?}");
 }
