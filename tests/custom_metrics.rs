@@ -119,8 +119,9 @@ fn histogram_counts_sum_and_buckets_are_exact() {
         Duration::from_millis(3),    // le 0.005
         Duration::from_millis(200),  // le 0.25
         Duration::from_secs(2),      // le 2.5
-        Duration::from_secs(90),     // +Inf only
-        Duration::from_nanos(1_234), // le 0.000005
+        Duration::from_secs(190),    // +Inf only
+        Duration::from_nanos(1_234), // le 0.0000025
+        Duration::from_nanos(80),    // le 1e-7
     ];
     std::thread::scope(|s| {
         for _ in 0..4 {
@@ -141,18 +142,21 @@ fn histogram_counts_sum_and_buckets_are_exact() {
     assert_eq!(snap.sum, sum);
     assert_eq!(snap.buckets.len(), HISTOGRAM_BOUNDS.len() + 1);
     let cumulative = |le: f64| snap.buckets.iter().find(|b| b.le == le).unwrap().count;
-    assert_eq!(cumulative(0.000005), 4 * 3);
-    assert_eq!(cumulative(0.00001), 4 * 3);
-    assert_eq!(cumulative(0.0005), 4 * 3);
-    assert_eq!(cumulative(0.001), 4 * 4);
-    assert_eq!(cumulative(0.0025), 4 * 4);
-    assert_eq!(cumulative(0.005), 4 * 6);
-    assert_eq!(cumulative(0.1), 4 * 6);
-    assert_eq!(cumulative(0.25), 4 * 7);
-    assert_eq!(cumulative(1.0), 4 * 7);
-    assert_eq!(cumulative(2.5), 4 * 8);
-    assert_eq!(cumulative(60.0), 4 * 8);
-    assert_eq!(cumulative(f64::INFINITY), 4 * 9);
+    assert_eq!(cumulative(1e-7), 4);
+    assert_eq!(cumulative(0.000001), 4);
+    assert_eq!(cumulative(0.0000025), 4 * 2);
+    assert_eq!(cumulative(0.000005), 4 * 4);
+    assert_eq!(cumulative(0.00001), 4 * 4);
+    assert_eq!(cumulative(0.0005), 4 * 4);
+    assert_eq!(cumulative(0.001), 4 * 5);
+    assert_eq!(cumulative(0.0025), 4 * 5);
+    assert_eq!(cumulative(0.005), 4 * 7);
+    assert_eq!(cumulative(0.1), 4 * 7);
+    assert_eq!(cumulative(0.25), 4 * 8);
+    assert_eq!(cumulative(1.0), 4 * 8);
+    assert_eq!(cumulative(2.5), 4 * 9);
+    assert_eq!(cumulative(100.0), 4 * 9);
+    assert_eq!(cumulative(f64::INFINITY), 4 * 10);
     assert!(snap.buckets.windows(2).all(|w| w[0].count <= w[1].count));
     assert_eq!(snap.mean(), Some(sum / snap.count as u32));
 }
@@ -355,7 +359,7 @@ fn the_gaxx_metrics_as_a_user_registers_them() {
     assert_eq!(le(0.0025), 2); // 2 ms
     assert_eq!(le(0.005), 5); // 3, 4, 5 ms
     assert_eq!(le(0.01), 10); // 6 … 10 ms
-    assert_eq!(le(60.0), 10);
+    assert_eq!(le(100.0), 10);
 
     // Help text, when described.
     let starts = select_name(&json, "gaxx_app_starts");
@@ -397,13 +401,10 @@ fn json_shape_of_every_kind() {
     let h = select_name(&json, "t_shape_seconds")[0];
     assert_eq!(h["count"], 0);
     assert_eq!(h["sum"], 0.0);
+    assert_eq!(h["buckets"][0], serde_json::json!({"le": 1e-7, "count": 0}));
     assert_eq!(
-        h["buckets"][0],
-        serde_json::json!({"le": 0.000005, "count": 0})
-    );
-    assert_eq!(
-        h["buckets"][21],
-        serde_json::json!({"le": 60.0, "count": 0})
+        h["buckets"][27],
+        serde_json::json!({"le": 100.0, "count": 0})
     );
 }
 

@@ -17,8 +17,8 @@
 //! execution): `profx_phase_calls_total`, `profx_phase_failures_total` (counters) and
 //! `profx_phase_duration_seconds` (histogram).
 //!
-//! Durations use the buckets of [`HISTOGRAM_BOUNDS`] (5 µs to
-//! 60 s, then `+Inf`), the same ladder as custom histograms, so series aggregate across
+//! Durations use the buckets of [`HISTOGRAM_BOUNDS`] (100 ns to
+//! 100 s, then `+Inf`), the same ladder as custom histograms, so series aggregate across
 //! processes and metrics. `_count` and `_sum` are exact; a bucket may miss observations less
 //! than 1.6% below its bound (see [`Profiler::histograms`]).
 //!
@@ -491,10 +491,10 @@ mod tests {
             let line = out.lines().find(|l| l.starts_with(&prefix)).unwrap();
             line[prefix.len()..].parse::<u64>().unwrap()
         };
-        assert_eq!(bucket("0.000005"), 2);
-        assert_eq!(bucket("0.000025"), 2);
-        assert_eq!(bucket("0.00005"), 3);
-        assert_eq!(bucket("60"), 3);
+        assert_eq!(bucket("1e-7"), 2);
+        assert_eq!(bucket("5e-7"), 2);
+        assert_eq!(bucket("0.000001"), 3);
+        assert_eq!(bucket("100"), 3);
         assert_eq!(bucket("+Inf"), 7);
         assert!(out.contains("profx_agent_duration_seconds_count{agent=\"a\\\"b\"} 7\n"));
         assert!(out.contains("profx_agent_duration_seconds_sum{agent=\"a\\\"b\"} 1.5\n"));

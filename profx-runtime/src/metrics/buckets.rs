@@ -2,22 +2,29 @@
 
 use std::time::Duration;
 
-/// The upper bounds of every histogram's buckets: 5 µs to 25 s on a 1–2.5–5 ladder, then
-/// 60 s; observations above 60 s count in the `+Inf` bucket only.
+/// The upper bounds of every histogram's buckets: 100 ns to 100 s on a 1–2.5–5 ladder, so that
+/// a sub-microsecond phase and a minute-long request each get buckets of their own;
+/// observations above 100 s count in the `+Inf` bucket only.
 ///
-/// `le` (in seconds, as exposed): 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
-/// 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60,
-/// +Inf. Prometheus's default buckets (0.005 … 10) are a subset, so `histogram_quantile` and
-/// aggregation across processes work the same over the shared bounds. An observation equal
-/// to a bound counts in that bound's bucket (`le` is "less than or equal").
+/// `le` (in seconds, as exposed): 1e-7, 2.5e-7, 5e-7, 0.000001, 0.0000025, 0.000005, 0.00001,
+/// 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+/// 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, +Inf. Prometheus's default buckets (0.005 … 10) are a
+/// subset, so `histogram_quantile` and aggregation across processes work the same over the
+/// shared bounds. An observation equal to a bound counts in that bound's bucket (`le` is "less
+/// than or equal").
 ///
 /// ```
 /// use std::time::Duration;
 /// let b = profx_runtime::metrics::HISTOGRAM_BOUNDS;
-/// assert_eq!(b.first(), Some(&Duration::from_micros(5)));
-/// assert_eq!(b.last(), Some(&Duration::from_secs(60)));
+/// assert_eq!(b.first(), Some(&Duration::from_nanos(100)));
+/// assert_eq!(b.last(), Some(&Duration::from_secs(100)));
 /// ```
-pub const HISTOGRAM_BOUNDS: [Duration; 22] = [
+pub const HISTOGRAM_BOUNDS: [Duration; 28] = [
+    Duration::from_nanos(100),
+    Duration::from_nanos(250),
+    Duration::from_nanos(500),
+    Duration::from_micros(1),
+    Duration::from_nanos(2_500),
     Duration::from_micros(5),
     Duration::from_micros(10),
     Duration::from_micros(25),
@@ -39,7 +46,8 @@ pub const HISTOGRAM_BOUNDS: [Duration; 22] = [
     Duration::from_secs(5),
     Duration::from_secs(10),
     Duration::from_secs(25),
-    Duration::from_secs(60),
+    Duration::from_secs(50),
+    Duration::from_secs(100),
 ];
 
 /// Buckets, with `+Inf`.
@@ -99,15 +107,17 @@ mod tests {
     fn bucket_placement() {
         let us = |n: u64| n * 1_000;
         assert_eq!(bucket_index(0), 0);
-        assert_eq!(bucket_index(us(5)), 0); // le is inclusive
-        assert_eq!(bucket_index(us(5) + 1), 1);
-        assert_eq!(bucket_index(us(10)), 1);
-        assert_eq!(bucket_index(us(11)), 2);
-        assert_eq!(bucket_index(us(1_000)), 7); // 1 ms
-        assert_eq!(bucket_index(us(1_001)), 8); // → 2.5 ms
-        assert_eq!(bucket_index(60_000_000_000), 21);
-        assert_eq!(bucket_index(60_000_000_001), 22); // +Inf
-        assert_eq!(bucket_index(u64::MAX), 22);
+        assert_eq!(bucket_index(100), 0); // le is inclusive
+        assert_eq!(bucket_index(101), 1); // → 250 ns
+        assert_eq!(bucket_index(us(5)), 5);
+        assert_eq!(bucket_index(us(5) + 1), 6);
+        assert_eq!(bucket_index(us(10)), 6);
+        assert_eq!(bucket_index(us(11)), 7);
+        assert_eq!(bucket_index(us(1_000)), 12); // 1 ms
+        assert_eq!(bucket_index(us(1_001)), 13); // → 2.5 ms
+        assert_eq!(bucket_index(100_000_000_000), 27);
+        assert_eq!(bucket_index(100_000_000_001), 28); // +Inf
+        assert_eq!(bucket_index(u64::MAX), 28);
         for (i, b) in BOUNDS_NS.iter().enumerate() {
             assert_eq!(bucket_index(*b), i);
             assert_eq!(bucket_index(*b + 1), i + 1);

@@ -218,7 +218,7 @@ pub struct Histogram {
 }
 
 impl Histogram {
-    /// Records one observation. Lock-free: a binary search over 22 bounds and two relaxed
+    /// Records one observation. Lock-free: a binary search over 28 bounds and two relaxed
     /// `fetch_add`s on this thread's stripe. Durations above about 208 days count as 208 days.
     ///
     /// ```

@@ -155,7 +155,7 @@ pub fn snapshot() -> Vec<MetricFamily> {
 /// Every object has `name`, `kind` (`"counter"`, `"gauge"`, `"histogram"`) and `labels` (an
 /// object of label name to value), and `help` when the metric is described. Counters and
 /// gauges have `value` (a gauge that is NaN or infinite is `null`). Histograms have `count`,
-/// `sum` (seconds) and `buckets`: `[{"le": 0.000005, "count": 0}, …]`, cumulative, one per
+/// `sum` (seconds) and `buckets`: `[{"le": 1e-7, "count": 0}, …]`, cumulative, one per
 /// finite bound of [`HISTOGRAM_BOUNDS`] (the `+Inf` bucket is `count`). So the queries of
 /// the monitoring guide work:
 ///
@@ -233,10 +233,10 @@ mod tests {
         assert_eq!(s.buckets[0].count, 2);
         assert_eq!(s.buckets[2].count, 2);
         assert_eq!(s.buckets[3].count, 3);
-        assert_eq!(s.buckets[21].count, 3);
-        assert_eq!(s.buckets[22].count, 7);
-        assert!(s.buckets[22].le.is_infinite());
-        assert_eq!(s.buckets[0].le, 0.000005);
+        assert_eq!(s.buckets[27].count, 3);
+        assert_eq!(s.buckets[28].count, 7);
+        assert!(s.buckets[28].le.is_infinite());
+        assert_eq!(s.buckets[0].le, 1e-7);
         assert_eq!(s.sum, Duration::from_nanos(10));
     }
 }
