@@ -291,6 +291,26 @@ fn empty_report_matches_its_golden_files() {
 }
 
 #[test]
+fn a_report_of_phases_without_executions_has_no_rate() {
+    // Phases run outside any execution, no agent: nothing to take a rate or an average of.
+    let mut phases = BTreeMap::new();
+    phases.insert(
+        "loose".to_string(),
+        profx::PhaseMetrics {
+            calls: 3,
+            ..Default::default()
+        },
+    );
+    let r = Report::from_parts(BTreeMap::new(), phases, BTreeMap::new());
+    let summary = render(|w| r.write_summary(w));
+    assert!(
+        summary.contains("Executions: 0 | Avg Duration: n/a | Success Rate: n/a\n"),
+        "{summary}"
+    );
+    assert!(!summary.contains("0.0%"), "{summary}");
+}
+
+#[test]
 fn csv_matches_its_golden_file() {
     let r = common::fixture();
     golden("csv", &render(|w| r.write_csv(w)));

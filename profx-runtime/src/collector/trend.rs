@@ -125,11 +125,15 @@ impl MemoryTrend {
     /// The shortest time a growth warning is based on.
     pub const GROWTH_WARNING_MIN_SPAN: Duration = Duration::from_secs(5);
 
-    /// Fits a trend through `(time, bytes)` samples in time order. `None` with fewer than two
-    /// samples or when they all have the same time.
+    /// The fewest samples a trend is fitted through: with fewer, a run's start-up step or one
+    /// noisy reading would decide the direction.
+    pub const MIN_SAMPLES: usize = 5;
+
+    /// Fits a trend through `(time, bytes)` samples in time order. `None` with fewer than
+    /// [`MIN_SAMPLES`](Self::MIN_SAMPLES) samples or when they all have the same time.
     pub fn fit(points: &[(SystemTime, u64)], memory: MemoryKind) -> Option<MemoryTrend> {
         let (first, last) = (points.first()?, points.last()?);
-        if points.len() < 2 {
+        if points.len() < Self::MIN_SAMPLES {
             return None;
         }
         let secs = |t: SystemTime| match t.duration_since(first.0) {
@@ -319,11 +323,19 @@ mod tests {
         assert!(MemoryTrend::fit(&one, MemoryKind::Resident).is_none());
         let same_time = series(&[MIB, 9 * MIB], Duration::ZERO);
         assert!(MemoryTrend::fit(&same_time, MemoryKind::Resident).is_none());
+        // Two snapshots, or four: a start-up step would decide the direction. No trend.
         let two = series(&[MIB, 9 * MIB], Duration::from_secs(2));
-        let t = MemoryTrend::fit(&two, MemoryKind::Resident).unwrap();
-        assert_eq!(t.rate_bytes_per_sec, 4.0 * MIB as f64);
+        assert!(MemoryTrend::fit(&two, MemoryKind::Resident).is_none());
+        let four = series(&[MIB, 9 * MIB, 9 * MIB, 9 * MIB], Duration::from_secs(1));
+        assert!(MemoryTrend::fit(&four, MemoryKind::Resident).is_none());
+        let five = series(
+            &[MIB, 3 * MIB, 5 * MIB, 7 * MIB, 9 * MIB],
+            Duration::from_secs(1),
+        );
+        let t = MemoryTrend::fit(&five, MemoryKind::Resident).unwrap();
+        assert_eq!(t.rate_bytes_per_sec, 2.0 * MIB as f64);
         assert_eq!(t.direction, TrendDirection::Increasing);
-        // Two snapshots over two seconds are too little to call a leak.
+        // Five snapshots over four seconds are too little to call a leak.
         assert!(!t.is_growth_warning());
     }
 

@@ -83,13 +83,18 @@ fn system(s: &SystemSummary, w: &mut impl Write) -> io::Result<()> {
 }
 
 fn executions(r: &Report, w: &mut impl Write) -> io::Result<()> {
-    writeln!(
-        w,
-        "Executions: {} | Avg Duration: {} | Success Rate: {:.1}%",
-        r.total_executions,
-        HumanDuration(r.overall_avg_duration),
-        r.overall_success_rate
-    )?;
+    if r.total_executions == 0 {
+        // No rate and no average of nothing: "0.0%" would read as "everything failed".
+        writeln!(w, "Executions: 0 | Avg Duration: n/a | Success Rate: n/a")?;
+    } else {
+        writeln!(
+            w,
+            "Executions: {} | Avg Duration: {} | Success Rate: {:.1}%",
+            r.total_executions,
+            HumanDuration(r.overall_avg_duration),
+            r.overall_success_rate
+        )?;
+    }
     if r.bottlenecks.is_empty() {
         return Ok(());
     }

@@ -313,7 +313,11 @@ fn system(w: &mut impl Write, s: &SystemSummary) -> io::Result<()> {
     }
     match &s.trend {
         Some(t) => writeln!(w, "  Memory Trend: {t}")?,
-        None if from_collector => writeln!(w, "  Memory Trend: needs two samples or more")?,
+        None if from_collector => writeln!(
+            w,
+            "  Memory Trend: needs {} samples or more",
+            MemoryTrend::MIN_SAMPLES
+        )?,
         None => {}
     }
     if let Some(t) = s.memory_growth_warning() {
