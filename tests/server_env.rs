@@ -38,3 +38,62 @@ fn the_guard_starts_and_stops_the_server_the_environment_asks_for() {
     );
     let _ = std::fs::remove_file(report);
 }
+
+/// The child's side of the start line's test: starts a server (with a token when asked) and
+/// exits. Runs only when `PROFX_BANNER_CHILD` is set.
+#[test]
+fn banner_child() {
+    let Ok(token) = std::env::var("PROFX_BANNER_CHILD") else {
+        return;
+    };
+    let mut b = profx::server::Builder::new().addr("127.0.0.1:0");
+    if !token.is_empty() {
+        b = b.token(token);
+    }
+    let server = b.start().unwrap();
+    println!("listening on {}", server.local_addr());
+}
+
+#[test]
+fn the_server_says_where_it_listens_unless_told_to_be_quiet() {
+    let run = |token: &str, quiet: Option<&str>| {
+        let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+        c.args(["--exact", "banner_child", "--nocapture", "--test-threads=1"])
+            .env("PROFX_BANNER_CHILD", token)
+            .env_remove("PROFX_QUIET");
+        if let Some(q) = quiet {
+            c.env("PROFX_QUIET", q);
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let addr = stdout
+            .lines()
+            // After libtest's "test banner_child ... " on the same line.
+            .find_map(|l| l.split("listening on ").nth(1))
+            .unwrap()
+            .trim()
+            .to_string();
+        (addr, String::from_utf8(out.stderr).unwrap())
+    };
+    let (addr, stderr) = run("", None);
+    let line = format!("profx: monitoring server on http://{addr} (no token): /dashboard");
+    assert_eq!(stderr.matches(&line).count(), 1, "{stderr}");
+    let (addr, stderr) = run("s3cret", None);
+    assert!(
+        stderr.contains(&format!(
+            "profx: monitoring server on http://{addr} (bearer token required)"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("s3cret"),
+        "never the token itself: {stderr}"
+    );
+    let (_, stderr) = run("", Some("1"));
+    assert!(!stderr.contains("monitoring server"), "{stderr}");
+    // A bad value is a warning, and the line is printed.
+    let (_, stderr) = run("", Some("shh"));
+    assert!(stderr.contains("PROFX_QUIET"), "{stderr}");
+    assert!(stderr.contains("monitoring server on"), "{stderr}");
+}

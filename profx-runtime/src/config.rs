@@ -61,6 +61,21 @@ impl Default for Config {
     }
 }
 
+/// `PROFX_QUIET`: profx prints no informational line on standard error (the monitoring
+/// server's start line); warnings still print. Read once.
+pub(crate) fn quiet() -> bool {
+    static QUIET: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *QUIET.get_or_init(|| {
+        parse_var(
+            &|k: &str| std::env::var(k).ok(),
+            "PROFX_QUIET",
+            false,
+            parse_bool,
+            BOOL_FORM,
+        )
+    })
+}
+
 impl Config {
     /// The configuration the environment asks for.
     pub(crate) fn from_env() -> Config {

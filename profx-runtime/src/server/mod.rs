@@ -184,6 +184,18 @@ impl Builder {
             served: AtomicU64::new(0),
             open: AtomicUsize::new(0),
         });
+        if !crate::config::quiet() {
+            // One line, so that whoever runs the program knows where to look (PROFX_QUIET=1
+            // silences it).
+            eprintln!(
+                "profx: monitoring server on http://{local_addr} ({}): /dashboard, /metrics, /api/metrics, /health",
+                if state.token.is_some() {
+                    "bearer token required"
+                } else {
+                    "no token"
+                }
+            );
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let thread = std::thread::Builder::new()
             .name("profx-server".to_owned())
