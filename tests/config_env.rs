@@ -114,3 +114,60 @@ fn the_switch_can_be_off_at_start() {
     let (ok, stderr) = run_child("child_off", &[("PROFX_ENABLED", "false")]);
     assert!(ok, "{stderr}");
 }
+
+#[profx::agent(name = "env-slow-agent")]
+fn three_ms() {
+    std::thread::sleep(std::time::Duration::from_millis(3));
+}
+
+#[test]
+#[ignore = "run by the_bottleneck_threshold_comes_from_the_environment in a child process"]
+fn child_threshold() {
+    for _ in 0..3 {
+        three_ms();
+    }
+    let ms: u64 = std::env::var("EXPECT_THRESHOLD_MS")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expected = std::time::Duration::from_millis(ms);
+    let r = profx::global().report();
+    assert_eq!(r.bottleneck_threshold, expected);
+    assert_eq!(profx::global().bottleneck_threshold(), expected);
+    let slow = r.bottlenecks.iter().any(|b| b.agent == "env-slow-agent");
+    assert_eq!(
+        slow,
+        expected < std::time::Duration::from_millis(3),
+        "{:?}",
+        r.bottlenecks
+    );
+    assert!(r.bottlenecks.iter().all(|b| b.threshold == expected));
+}
+
+#[test]
+fn the_bottleneck_threshold_comes_from_the_environment() {
+    // A 3 ms agent is no bottleneck against 100 ms; against 1 ms it is.
+    let (ok, err) = run_child("child_threshold", &[("EXPECT_THRESHOLD_MS", "100")]);
+    assert!(ok, "{err}");
+    let (ok, err) = run_child(
+        "child_threshold",
+        &[
+            ("PROFX_BOTTLENECK_THRESHOLD", "1ms"),
+            ("EXPECT_THRESHOLD_MS", "1"),
+        ],
+    );
+    assert!(ok, "{err}");
+    // A bad value: a warning naming it and what is accepted, and the default.
+    let (ok, err) = run_child(
+        "child_threshold",
+        &[
+            ("PROFX_BOTTLENECK_THRESHOLD", "quick"),
+            ("EXPECT_THRESHOLD_MS", "100"),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("PROFX_BOTTLENECK_THRESHOLD") && err.contains("a duration above zero"),
+        "{err}"
+    );
+}

@@ -619,7 +619,7 @@ fn system() -> impl Strategy<Value = SystemSummary> {
 fn report() -> impl Strategy<Value = Report> {
     (
         (any::<u32>(), time(), any::<u64>(), duration(), any::<u64>()),
-        (any::<bool>(), float()),
+        (any::<bool>(), float(), duration()),
         prop::collection::btree_map(name(), aggregate(), 0..4),
         prop::collection::btree_map(name(), phase_metrics(), 0..4),
         proptest::option::of(system()),
@@ -629,7 +629,7 @@ fn report() -> impl Strategy<Value = Report> {
         .prop_map(
             |(
                 (schema_version, generated_at, total, avg, memory),
-                (memory_measured, success_rate),
+                (memory_measured, success_rate, bottleneck_threshold),
                 agents,
                 phases,
                 system,
@@ -647,6 +647,7 @@ fn report() -> impl Strategy<Value = Report> {
                 phases,
                 system,
                 bottlenecks,
+                bottleneck_threshold,
                 executions,
             },
         )

@@ -21,6 +21,9 @@ pub(crate) struct Config {
     pub(crate) sample: u64,
     /// `PROFX_METRICS_INTERVAL`: how often the system metrics collector samples.
     pub(crate) metrics_interval: Duration,
+    /// `PROFX_BOTTLENECK_THRESHOLD`: the duration above which an agent or phase is a
+    /// bottleneck in reports and on the dashboard.
+    pub(crate) bottleneck_threshold: Duration,
     /// `PROFX_SERVER_ADDR`: where the monitoring server listens (unset: no server).
     pub(crate) server_addr: Option<String>,
     /// `PROFX_SERVER_TOKEN`: the bearer token the server requires (unset: none).
@@ -49,6 +52,7 @@ impl Default for Config {
             max_phases: 1000,
             sample: 1,
             metrics_interval: Duration::from_secs(1),
+            bottleneck_threshold: Duration::from_millis(100),
             server_addr: None,
             server_token: None,
             otlp_endpoint: None,
@@ -63,6 +67,7 @@ impl Default for Config {
 
 /// `PROFX_QUIET`: profx prints no informational line on standard error (the monitoring
 /// server's start line); warnings still print. Read once.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) fn quiet() -> bool {
     static QUIET: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *QUIET.get_or_init(|| {
@@ -113,6 +118,13 @@ impl Config {
                 d.metrics_interval,
                 parse_interval,
                 INTERVAL_FORM,
+            ),
+            bottleneck_threshold: parse_var(
+                &get,
+                "PROFX_BOTTLENECK_THRESHOLD",
+                d.bottleneck_threshold,
+                parse_threshold,
+                THRESHOLD_FORM,
             ),
             server_addr: parse_var(
                 &get,
@@ -198,6 +210,7 @@ const BOOL_FORM: &str = "one of true, false, 1, 0, yes, no, on, off";
 const POSITIVE_FORM: &str = "a whole number from 1 to 10000000";
 const COUNT_FORM: &str = "a whole number from 0 to 10000000";
 const INTERVAL_FORM: &str = "a duration from 10ms to 1h such as 500ms, 1s or 2m";
+const THRESHOLD_FORM: &str = "a duration above zero such as 100ms, 2s or 500us";
 const ADDR_FORM: &str = "HOST:PORT such as 127.0.0.1:9090, [::1]:9090 or localhost:9090";
 const TOKEN_FORM: &str = "a non-empty token of printable characters without spaces";
 /// The form of an OTLP endpoint (the OTLP exporter's errors name it too).
@@ -327,6 +340,12 @@ fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+fn parse_threshold(s: &str) -> Option<Duration> {
+    humantime::parse_duration(s.trim())
+        .ok()
+        .filter(|d| !d.is_zero())
 }
 
 fn parse_interval(s: &str) -> Option<Duration> {
@@ -490,6 +509,15 @@ mod tests {
             ("PROFX_SERVER_TOKEN", "s3cret"),
         ]);
         assert_eq!(c.metrics_interval, Duration::from_millis(500));
+        assert_eq!(c.bottleneck_threshold, Duration::from_millis(100));
+        assert_eq!(
+            with(&[("PROFX_BOTTLENECK_THRESHOLD", "2s")]).bottleneck_threshold,
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            with(&[("PROFX_BOTTLENECK_THRESHOLD", " 750us ")]).bottleneck_threshold,
+            Duration::from_micros(750)
+        );
         assert_eq!(c.server_addr.as_deref(), Some("localhost:9091"));
         assert_eq!(c.server_token.as_deref(), Some("s3cret"));
         assert_eq!(
@@ -508,10 +536,14 @@ mod tests {
             ("PROFX_MAX_PHASES", "lots"),
             ("PROFX_SAMPLE", "0"),
             ("PROFX_METRICS_INTERVAL", "fast"),
+            ("PROFX_BOTTLENECK_THRESHOLD", "0s"),
             ("PROFX_SERVER_ADDR", "9090"),
             ("PROFX_SERVER_TOKEN", "has space"),
         ]);
         assert_eq!(c, Config::default());
+        for bad in ["0", "0ms", "slow", "-5ms", "100"] {
+            assert_eq!(parse_threshold(bad), None, "{bad}");
+        }
         for bad in ["1ms", "2h", "-1s", ""] {
             assert_eq!(parse_interval(bad), None, "{bad}");
         }

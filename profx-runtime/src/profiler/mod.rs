@@ -172,6 +172,20 @@ impl Profiler {
         }
     }
 
+    /// The duration above which reports and the dashboard call an agent or a phase a
+    /// bottleneck: `PROFX_BOTTLENECK_THRESHOLD` as this profiler read it (by default, and
+    /// without the `enabled` feature, [`Report::BOTTLENECK_THRESHOLD`]).
+    pub fn bottleneck_threshold(&self) -> Duration {
+        #[cfg(feature = "enabled")]
+        {
+            self.inner.config.bottleneck_threshold
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            Report::BOTTLENECK_THRESHOLD
+        }
+    }
+
     /// Agents and phases that are slow against `threshold` or erratic, most severe first.
     pub fn bottlenecks(&self, threshold: Duration) -> Vec<Bottleneck> {
         #[cfg(feature = "enabled")]
@@ -241,9 +255,11 @@ impl Profiler {
             } else {
                 BTreeMap::new()
             };
-            let bottlenecks = r.bottlenecks(Report::BOTTLENECK_THRESHOLD);
+            let threshold = self.bottleneck_threshold();
+            let bottlenecks = r.bottlenecks(threshold);
             let mut report = Report::from_parts(r.agents, r.phases, executions);
             report.bottlenecks = bottlenecks;
+            report.bottleneck_threshold = threshold;
             report.system = crate::collector::system_for(self);
             // Memory figures are real (not zeros) once the counting allocator is in use.
             report.memory_measured = crate::alloc::installed();

@@ -43,14 +43,24 @@ pub struct Report {
     pub phases: BTreeMap<String, PhaseMetrics>,
     /// System metrics, when a collector ran.
     pub system: Option<SystemSummary>,
-    /// Bottlenecks found against the default threshold (see [`Report::BOTTLENECK_THRESHOLD`]).
+    /// Bottlenecks found against [`bottleneck_threshold`](Report::bottleneck_threshold).
     pub bottlenecks: Vec<Bottleneck>,
+    /// What the bottlenecks were found against: `PROFX_BOTTLENECK_THRESHOLD` (by default
+    /// [`Report::BOTTLENECK_THRESHOLD`]). Reports written before it was recorded read as the
+    /// default.
+    #[serde(default = "default_threshold", with = "duration_ns")]
+    pub bottleneck_threshold: Duration,
     /// The kept executions of each agent, oldest first.
     pub executions: BTreeMap<String, Vec<ExecutionProfile>>,
 }
 
+fn default_threshold() -> Duration {
+    Report::BOTTLENECK_THRESHOLD
+}
+
 impl Report {
-    /// The threshold `Profiler::report` detects bottlenecks against.
+    /// The threshold bottlenecks are found against unless `PROFX_BOTTLENECK_THRESHOLD` says
+    /// otherwise: 100 ms.
     pub const BOTTLENECK_THRESHOLD: Duration = Duration::from_millis(100);
 
     /// A report with nothing in it, made now.
@@ -67,11 +77,13 @@ impl Report {
             phases: BTreeMap::new(),
             system: None,
             bottlenecks: Vec::new(),
+            bottleneck_threshold: Self::BOTTLENECK_THRESHOLD,
             executions: BTreeMap::new(),
         }
     }
 
-    /// A report over these agents and phases, with the overall figures and bottlenecks computed.
+    /// A report over these agents and phases, with the overall figures and bottlenecks computed
+    /// (against [`Report::BOTTLENECK_THRESHOLD`]).
     pub fn from_parts(
         agents: BTreeMap<String, AggregateMetrics>,
         phases: BTreeMap<String, PhaseMetrics>,

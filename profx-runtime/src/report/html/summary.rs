@@ -83,7 +83,7 @@ pub(super) fn header(r: &Report, out: &mut Out) -> fmt::Result {
         },
         &match worst {
             Some(s) => format!("worst: {s}"),
-            None => format!("none above {}", hd(Report::BOTTLENECK_THRESHOLD)),
+            None => format!("none above {}", hd(r.bottleneck_threshold)),
         },
     )?;
     out.push_str("</div>\n</div></header>\n");
@@ -108,7 +108,7 @@ pub(super) fn bottlenecks(r: &Report, out: &mut Out) -> fmt::Result {
         writeln!(
             out,
             "<p class=\"muted\">None: no agent or phase is above the {} threshold or erratic.</p>",
-            hd(Report::BOTTLENECK_THRESHOLD)
+            hd(r.bottleneck_threshold)
         )?;
         return out.write_str("</section>\n");
     }

@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::{AggregateMetrics, Bottleneck, BottleneckKind, HumanDuration, Report};
+use crate::{AggregateMetrics, Bottleneck, BottleneckKind, HumanDuration};
 
 /// The most collector snapshots in `history`.
 pub(crate) const HISTORY_POINTS: usize = 300;
@@ -42,7 +42,7 @@ pub(in crate::server) fn feed(uptime: Duration) -> Value {
         "totals": totals(&read.agents),
         "agents": agents(&read.agents),
         "process": process(),
-        "bottlenecks": bottlenecks(&read.bottlenecks(Report::BOTTLENECK_THRESHOLD)),
+        "bottlenecks": bottlenecks(&read.bottlenecks(crate::global().bottleneck_threshold())),
         "history": history(),
     })
 }
