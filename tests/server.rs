@@ -225,6 +225,26 @@ fn health_follows_the_checks_and_a_hanging_check_times_out() {
 }
 
 #[test]
+fn the_live_report_is_served_as_json_that_profx_reads() {
+    record("srv_report", "step", 40);
+    let server = start();
+    let addr = server.local_addr();
+    let reply = get(addr, "/api/report");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    // The report `profx report` and `profx diff` read, kept executions included.
+    let report: profx::Report = serde_json::from_str(&reply.text()).expect("a report");
+    assert_eq!(report.schema_version, profx::SCHEMA_VERSION);
+    assert_eq!(report.agents["srv_report"].total_executions, 40);
+    assert_eq!(report.executions["srv_report"].len(), 40);
+    assert_eq!(report.agents["srv_report"].phases["step"].calls, 40);
+    let bad = get(addr, "/api/report?agent=srv_report");
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("takes no parameter"), "{bad:?}");
+    assert_still_serving(addr);
+}
+
+#[test]
 fn a_token_is_required_when_set() {
     let server = Builder::new()
         .addr("127.0.0.1:0")

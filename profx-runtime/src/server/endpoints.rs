@@ -55,6 +55,35 @@ pub(super) async fn prometheus_metrics() -> Response<Body> {
     }
 }
 
+/// The whole live report as JSON, as `PROFX_REPORT=json:…` writes it at exit and `profx
+/// report` / `profx diff` read it (kept executions included: `profx diff` tests its changes
+/// on them). It takes no parameter.
+pub(super) async fn json_report(query: &str) -> Response<Body> {
+    if !query.is_empty() {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "/api/report takes no parameter: it answers the whole live report as JSON\n",
+        );
+    }
+    let written = blocking(|| {
+        let mut out = Vec::new();
+        crate::global()
+            .report()
+            .write_json(&mut out)
+            .ok()
+            .and_then(|()| String::from_utf8(out).ok())
+    })
+    .await;
+    match written {
+        Ok(Some(body)) => with_type(StatusCode::OK, super::reply::JSON, body),
+        Ok(None) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot write the report\n",
+        ),
+        Err(response) => response,
+    }
+}
+
 pub(super) async fn json_metrics() -> Response<Body> {
     match blocking(api_metrics).await {
         Ok(value) => json(StatusCode::OK, &value),

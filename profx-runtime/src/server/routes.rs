@@ -44,6 +44,7 @@ pub(super) async fn route(req: Request<Incoming>, state: Arc<State>) -> Response
         "/health" | "/api/health" => endpoints::health(query, &state).await,
         "/metrics" => endpoints::prometheus_metrics().await,
         "/api/metrics" => endpoints::json_metrics().await,
+        "/api/report" => endpoints::json_report(query).await,
         "/debug/stats" => endpoints::stats(&state).await,
         "/dashboard" => dashboard::page(query),
         "/api/dashboard" => endpoints::dashboard_feed(&state).await,
