@@ -366,6 +366,73 @@ fn large(agents: usize, phases: usize) -> Report {
     r
 }
 
+/// An agent of 30 kept executions lasting `durations` (cycled).
+fn agent_lasting(durations: &[Duration]) -> Report {
+    let execs: Vec<ExecutionProfile> = (0..30u64)
+        .map(|i| ExecutionProfile {
+            id: format!("conn-{i}"),
+            agent: "conn".into(),
+            request: String::new(),
+            start: common::at(i),
+            duration: durations[i as usize % durations.len()],
+            memory_allocated: 0,
+            allocations: 0,
+            thread_count: 1,
+            success: true,
+            error: None,
+            phases: Vec::new(),
+            phases_dropped: 0,
+        })
+        .collect();
+    let m = AggregateMetrics {
+        total_executions: 30,
+        success_count: 30,
+        avg_duration: durations[0],
+        min_duration: *durations.iter().min().unwrap(),
+        max_duration: *durations.iter().max().unwrap(),
+        percentiles: pct(durations[0]),
+        ..Default::default()
+    };
+    Report::from_parts(
+        [("conn".to_string(), m)].into(),
+        BTreeMap::new(),
+        [("conn".to_string(), execs)].into(),
+    )
+}
+
+#[test]
+fn latency_spanning_more_than_two_decades_is_on_a_log_axis() {
+    // 1.4 ms commands and one 43 s subscription: linear, every bar but one would sit in the
+    // first pixels.
+    let wide = agent_lasting(&[
+        Duration::from_micros(1_400),
+        Duration::from_micros(1_500),
+        Duration::from_secs(43),
+    ]);
+    let page = html(&wide);
+    let hist = svgs(&page, "histogram");
+    assert_eq!(hist.len(), 1);
+    let h = hist[0];
+    assert!(h.contains("duration (log scale)"), "{h}");
+    // Decade ticks from 1 ms to 100 s.
+    for tick in [">1ms<", ">10ms<", ">100ms<", ">1s<", ">10s<", ">100s<"] {
+        assert!(h.contains(tick), "no tick {tick}: {h}");
+    }
+    // The two populations land far apart: bars near the left and near the right edge.
+    let xs: Vec<f64> = h
+        .split("<rect class=\"bar\" x=\"")
+        .skip(1)
+        .map(|r| r.split('"').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(xs.len(), 2, "{h}");
+    assert!(xs[1] - xs[0] > 300.0, "{xs:?}");
+    // Within two decades the axis stays linear.
+    let narrow = agent_lasting(&[Duration::from_micros(1_400), Duration::from_millis(90)]);
+    let page = html(&narrow);
+    let h = svgs(&page, "histogram")[0];
+    assert!(!h.contains("log scale") && h.contains(">duration<"), "{h}");
+}
+
 #[test]
 fn ten_thousand_keys_render_quickly_and_capped() {
     for (agents, phases) in [(100, 100), (1, 10_000), (10_000, 1)] {
