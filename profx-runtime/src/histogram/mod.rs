@@ -58,9 +58,35 @@ pub(crate) fn bounds(i: usize) -> (u64, u64) {
 }
 
 /// The value that stands for a bucket: its midpoint.
+#[cfg(test)]
 fn representative(i: usize) -> u64 {
     let (lo, hi) = bounds(i);
     lo + (hi - lo) / 2
+}
+
+/// The value of rank `r` (1-based) among the `n` values of bucket `i`: interpolated linearly
+/// over the bucket, narrowed to the exact `[min, max]` of all values. So that a key whose
+/// values all fall in one bucket gets percentiles spread from its minimum to its maximum (its
+/// P99 near the maximum, not at a midpoint below its mean), and nothing ever leaves
+/// `[min, max]`.
+fn within(i: usize, r: u64, n: u64, min: u64, max: u64) -> u64 {
+    let (lo, hi) = bounds(i);
+    let (lo, hi) = (lo.max(min), hi.min(max));
+    if hi <= lo || n == 0 {
+        return lo.clamp(min, max);
+    }
+    // The r-th of n values spread evenly over [lo, hi]: the first at lo, the last at hi. A
+    // lone value is the maximum (or minimum) when the bucket holds it, else the midpoint.
+    let f = if n > 1 {
+        (r.saturating_sub(1)) as f64 / (n - 1) as f64
+    } else if hi == max {
+        1.0
+    } else if lo == min {
+        0.0
+    } else {
+        0.5
+    };
+    (lo + ((hi - lo) as f64 * f).round() as u64).clamp(min, max)
 }
 
 /// Merged counts of one key, read off any number of threads.
@@ -157,9 +183,10 @@ impl Counts {
                 continue;
             }
             for (j, &c) in octave.iter().enumerate() {
+                let before = seen;
                 seen += c;
                 while k < N && seen >= ranks[k] {
-                    out[k] = representative(o * SUB + j).clamp(min, max);
+                    out[k] = within(o * SUB + j, ranks[k] - before, c, min, max);
                     k += 1;
                 }
                 if k == N {
@@ -275,6 +302,26 @@ mod tests {
             let err = (got as f64 - exact as f64).abs() / exact as f64;
             assert!(err < 0.01, "q{q}: {got} vs exact {exact}");
         }
+    }
+
+    #[test]
+    fn values_in_one_bucket_spread_from_min_to_max() {
+        // 10 calls of 1,000 ticks and 90 of 1,007, all in the bucket [1000, 1007]: the mean
+        // is 1,006.3, which the bucket's midpoint (1,003) would put P99 below.
+        let mut values = vec![1_000u64; 10];
+        values.extend([1_007u64; 90]);
+        assert_eq!(index(1_000), index(1_007));
+        let c = counts_of(&values);
+        let [p10, p50, p99] = c.quantiles([0.1, 0.5, 0.99], 100, 1_000, 1_007);
+        assert!(p10 <= 1_001, "{p10}");
+        assert!((1_006..=1_007).contains(&p99), "{p99}");
+        assert!(p10 <= p50 && p50 <= p99);
+        // One value: itself.
+        let one = counts_of(&[123_456]);
+        assert_eq!(
+            one.quantiles([0.5, 0.99], 1, 123_456, 123_456),
+            [123_456; 2]
+        );
     }
 
     #[test]
