@@ -62,7 +62,17 @@ extern crate self as profx;
 ///
 /// Arguments: `name = "..."` (default: the function's name), `request = <expression>` (what
 /// the execution was asked to do; any `Display` expression of the arguments, formatted only
-/// when the execution's profile is kept).
+/// when the execution's profile is kept), `threshold = "2s"` (the agent's own bottleneck
+/// threshold, a duration literal checked at compile time; without it,
+/// `PROFX_BOTTLENECK_THRESHOLD`, 100 ms by default).
+///
+/// ```
+/// #[profx::agent(name = "connection", threshold = "30s")]
+/// fn serve(id: u32) -> u32 {
+///     id
+/// }
+/// # fn main() { serve(1); }
+/// ```
 pub use profx_macros::agent;
 /// On `fn main`: writes what was recorded when `main` returns, returns `Err` or panics, in the
 /// formats `PROFX_REPORT` names (default: the summary on standard error; see [`ReportGuard`]).

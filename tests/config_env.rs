@@ -171,3 +171,35 @@ fn the_bottleneck_threshold_comes_from_the_environment() {
         "{err}"
     );
 }
+
+#[profx::agent(name = "env-session", threshold = "1ms")]
+fn session() {
+    std::thread::sleep(std::time::Duration::from_millis(3));
+}
+
+#[profx::agent(name = "env-command")]
+fn command() {
+    std::thread::sleep(std::time::Duration::from_millis(3));
+}
+
+#[test]
+fn an_agent_sets_its_own_bottleneck_threshold() {
+    use std::time::Duration;
+    for _ in 0..3 {
+        session();
+        command();
+    }
+    // 3 ms executions: above the session's own 1 ms, far below the profiler's 100 ms.
+    let found = profx::global().bottlenecks(Duration::from_millis(100));
+    let s = found
+        .iter()
+        .find(|b| b.agent == "env-session" && b.phase.is_none())
+        .unwrap_or_else(|| panic!("{found:?}"));
+    assert_eq!(s.threshold, Duration::from_millis(1));
+    assert!(!found.iter().any(|b| b.agent == "env-command"), "{found:?}");
+    let report = profx::global().report();
+    assert!(report
+        .bottlenecks
+        .iter()
+        .any(|b| b.agent == "env-session" && b.threshold == Duration::from_millis(1)));
+}

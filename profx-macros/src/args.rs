@@ -29,7 +29,7 @@ impl Kind {
     pub(crate) fn accepted(self) -> &'static str {
         match self {
             Kind::Agent => {
-                "#[profx::agent], #[profx::agent(name = \"...\")], #[profx::agent(request = <expression>)] or both"
+                "#[profx::agent], or any of #[profx::agent(name = \"...\")], #[profx::agent(request = <expression>)], #[profx::agent(threshold = \"2s\")] together"
             }
             Kind::Phase => "#[profx::phase] or #[profx::phase(name = \"...\")]",
             Kind::Main => "#[profx::main]",
@@ -46,6 +46,7 @@ impl Kind {
         match key {
             Key::Name => format!("#[profx::{name}(name = \"...\")]"),
             Key::Request => format!("#[profx::{name}(request = <expression>)]"),
+            Key::Threshold => format!("#[profx::{name}(threshold = \"2s\")]"),
         }
     }
 
@@ -54,6 +55,7 @@ impl Kind {
         match (ident.to_string().as_str(), self) {
             ("name", Kind::Agent | Kind::Phase) => Some(Key::Name),
             ("request", Kind::Agent) => Some(Key::Request),
+            ("threshold", Kind::Agent) => Some(Key::Threshold),
             _ => None,
         }
     }
@@ -63,6 +65,7 @@ impl Kind {
 enum Key {
     Name,
     Request,
+    Threshold,
 }
 
 /// The arguments of `#[agent]` / `#[phase]` / `#[main]`.
@@ -70,6 +73,8 @@ enum Key {
 pub(crate) struct Args {
     pub(crate) name: Option<LitStr>,
     pub(crate) request: Option<Expr>,
+    /// `threshold = "2s"`: the agent's bottleneck threshold, in nanoseconds.
+    pub(crate) threshold: Option<u64>,
 }
 
 impl Args {
@@ -150,11 +155,16 @@ fn parse_arg(
     match known {
         Key::Name if args.name.is_some() => errors.push(duplicate(kind, known, &key)),
         Key::Request if args.request.is_some() => errors.push(duplicate(kind, known, &key)),
+        Key::Threshold if args.threshold.is_some() => errors.push(duplicate(kind, known, &key)),
         Key::Name => match name(kind, &value) {
             Ok(lit) => args.name = Some(lit),
             Err(e) => errors.push(e),
         },
         Key::Request => args.request = Some(value),
+        Key::Threshold => match threshold(kind, &value) {
+            Ok(ns) => args.threshold = Some(ns),
+            Err(e) => errors.push(e),
+        },
     }
     if !input.is_empty() {
         input
@@ -205,9 +215,36 @@ fn name(kind: Kind, value: &Expr) -> syn::Result<LitStr> {
     Ok(lit)
 }
 
+/// The value of `threshold`: a string literal of a duration above zero, in nanoseconds.
+fn threshold(kind: Kind, value: &Expr) -> syn::Result<u64> {
+    let form = kind.form(Key::Threshold);
+    let Expr::Lit(syn::ExprLit {
+        lit: Lit::Str(lit), ..
+    }) = value
+    else {
+        return Err(syn::Error::new_spanned(
+            value,
+            format!("`threshold` takes a string literal of a duration: {form}"),
+        ));
+    };
+    match humantime::parse_duration(lit.value().trim()) {
+        Ok(d) if !d.is_zero() => Ok(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        Ok(_) => Err(syn::Error::new(
+            lit.span(),
+            format!("`threshold` must be above zero: {form}"),
+        )),
+        Err(e) => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`threshold` takes a duration with a unit, such as \"2s\", \"500ms\" or \"1m 30s\" ({e}): {form}"
+            ),
+        )),
+    }
+}
+
 fn unknown(kind: Kind, key: &Ident) -> syn::Error {
-    let what = if key == "request" {
-        "`request` is only accepted on #[profx::agent]".to_string()
+    let what = if key == "request" || key == "threshold" {
+        format!("`{key}` is only accepted on #[profx::agent]")
     } else {
         format!("unknown argument `{key}`")
     };

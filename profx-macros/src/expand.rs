@@ -130,6 +130,10 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
     };
     // A sync agent that names no request (and returns) has the shape of a sync phase.
     let sync_agent = kind == Kind::Agent && !is_async && args.request.is_none() && !diverges;
+    let site_init = match args.threshold {
+        Some(ns) => quote!(::profx::__private::Site::with_threshold(#name, #ns)),
+        None => quote!(::profx::__private::Site::new(#name)),
+    };
     // A sync phase's or agent's span knows its site by type, so that it need not carry it.
     let site_ref = ((kind != Kind::Agent && !is_async) || sync_agent).then(|| {
         quote! {
@@ -229,7 +233,7 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
             )
         };
         quote! {
-            static #site: ::profx::__private::Site = ::profx::__private::Site::new(#name);
+            static #site: ::profx::__private::Site = #site_init;
             #site_ref
             let #body_fn = ::profx::__private::once(move || #annot_closure {
                 #(#rebinds)*
@@ -246,14 +250,14 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
         tail_called
     } else if diverges {
         quote! {
-            static #site: ::profx::__private::Site = ::profx::__private::Site::new(#name);
+            static #site: ::profx::__private::Site = #site_init;
             #site_ref
             let mut #state = #start;
             #run
         }
     } else {
         quote! {
-            static #site: ::profx::__private::Site = ::profx::__private::Site::new(#name);
+            static #site: ::profx::__private::Site = #site_init;
             #site_ref
             let mut #state = #start;
             let #ret #annot = #run;

@@ -132,14 +132,18 @@ fn assess(
     }
 }
 
-/// The bottlenecks among `agents` (and their phases) against `threshold`, most severe first.
+/// The bottlenecks among `agents` (and their phases) against `threshold`, or the threshold
+/// `own` gives an agent (for it and its phases), most severe first.
 pub(crate) fn detect<'a>(
     agents: impl IntoIterator<Item = (&'a String, &'a AggregateMetrics)>,
     loose_phases: impl IntoIterator<Item = (&'a String, &'a PhaseMetrics)>,
     threshold: Duration,
+    own: impl Fn(&str) -> Option<Duration>,
 ) -> Vec<Bottleneck> {
     let mut out = Vec::new();
+    let default = threshold;
     for (name, m) in agents {
+        let threshold = own(name).unwrap_or(default);
         if m.total_executions > 0 {
             assess(name, None, stats_agent(m), threshold, &mut out);
         }
@@ -151,7 +155,7 @@ pub(crate) fn detect<'a>(
     }
     for (pname, pm) in loose_phases {
         if pm.calls > 0 {
-            assess("", Some(pname), stats_phase(pm), threshold, &mut out);
+            assess("", Some(pname), stats_phase(pm), default, &mut out);
         }
     }
     out.sort_by(|a, b| {
@@ -225,7 +229,7 @@ mod tests {
             ("slow".to_string(), agent(350, 360, 340, 370)),
             ("jittery".to_string(), agent(60, 250, 5, 260)),
         ];
-        let found = detect(agents.iter().map(|(a, b)| (a, b)), [], ms(100));
+        let found = detect(agents.iter().map(|(a, b)| (a, b)), [], ms(100), |_| None);
         let summary: Vec<_> = found
             .iter()
             .map(|b| (b.agent.as_str(), b.kind, b.severity))

@@ -308,7 +308,12 @@ pub(crate) struct Read {
 impl Read {
     /// The bottlenecks of these aggregates against `threshold`, as a report finds them.
     pub(crate) fn bottlenecks(&self, threshold: Duration) -> Vec<Bottleneck> {
-        crate::bottleneck::detect(self.agents.iter(), self.loose.iter(), threshold)
+        // An agent's own threshold (`#[profx::agent(threshold = ..)]`) wins.
+        #[cfg(feature = "enabled")]
+        let own = crate::registry::threshold_of;
+        #[cfg(not(feature = "enabled"))]
+        let own = |_: &str| None;
+        crate::bottleneck::detect(self.agents.iter(), self.loose.iter(), threshold, own)
     }
 }
 

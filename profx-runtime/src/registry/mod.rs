@@ -20,7 +20,7 @@ mod slot;
 mod table;
 
 #[allow(unused_imports)] // `intern`: the tracing layer's
-pub(crate) use names::{intern, intern_cached, lookup, names};
+pub(crate) use names::{intern, intern_cached, lookup, names, set_threshold, threshold_of};
 pub use names::{Site, SiteRef};
 pub(crate) use rings::{ExecRecord, RawPhase, Rings};
 pub(crate) use slot::SlotTotals;

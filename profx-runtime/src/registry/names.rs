@@ -10,14 +10,29 @@ use super::lock;
 struct Names {
     ids: HashMap<&'static str, u32>,
     list: Vec<&'static str>,
+    /// Bottleneck thresholds of the agents that set one (`#[profx::agent(threshold = ..)]`).
+    thresholds: HashMap<u32, std::time::Duration>,
 }
 
 static NAMES: std::sync::LazyLock<Mutex<Names>> = std::sync::LazyLock::new(|| {
     Mutex::new(Names {
         ids: HashMap::new(),
         list: vec![""], // id 0: no name
+        thresholds: HashMap::new(),
     })
 });
+
+/// Sets the bottleneck threshold of the agent named `name` (the last one set wins).
+pub(crate) fn set_threshold(name: &str, threshold: std::time::Duration) {
+    let id = intern(name);
+    lock(&NAMES).thresholds.insert(id, threshold);
+}
+
+/// The bottleneck threshold the agent named `name` set, if it set one.
+pub(crate) fn threshold_of(name: &str) -> Option<std::time::Duration> {
+    let n = lock(&NAMES);
+    n.ids.get(name).and_then(|id| n.thresholds.get(id)).copied()
+}
 
 /// The id of a name, assigned on first sight (ids start at 1).
 pub(crate) fn intern(name: &str) -> u32 {
@@ -71,14 +86,23 @@ pub(crate) fn names() -> Vec<&'static str> {
 pub struct Site {
     name: &'static str,
     id: AtomicU32,
+    /// An agent's bottleneck threshold in nanoseconds (0: the profiler's).
+    threshold_ns: u64,
 }
 
 impl Site {
     /// A site for `name`.
     pub const fn new(name: &'static str) -> Site {
+        Site::with_threshold(name, 0)
+    }
+
+    /// A site for the agent `name` whose bottleneck threshold is `threshold_ns` nanoseconds
+    /// (0: the profiler's), set when the site first runs.
+    pub const fn with_threshold(name: &'static str, threshold_ns: u64) -> Site {
         Site {
             name,
             id: AtomicU32::new(0),
+            threshold_ns,
         }
     }
 
@@ -107,6 +131,12 @@ impl Site {
     #[inline(never)]
     fn register(&self) -> u32 {
         let id = intern(self.name);
+        if self.threshold_ns != 0 {
+            set_threshold(
+                self.name,
+                std::time::Duration::from_nanos(self.threshold_ns),
+            );
+        }
         self.id.store(id, Relaxed);
         id
     }

@@ -101,7 +101,7 @@ impl Report {
             .sum();
         let loose: Vec<(&String, &PhaseMetrics)> = Vec::new();
         let bottlenecks =
-            crate::bottleneck::detect(agents.iter(), loose, Self::BOTTLENECK_THRESHOLD);
+            crate::bottleneck::detect(agents.iter(), loose, Self::BOTTLENECK_THRESHOLD, |_| None);
         Report {
             total_executions: total,
             overall_avg_duration: if total == 0 {

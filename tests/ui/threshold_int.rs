@@ -1,0 +1,4 @@
+#[profx::agent(threshold = 2)]
+fn connection() {}
+
+fn main() {}

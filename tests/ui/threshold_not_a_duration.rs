@@ -1,0 +1,4 @@
+#[profx::agent(threshold = "soon")]
+fn connection() {}
+
+fn main() {}

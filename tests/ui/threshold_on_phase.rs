@@ -1,0 +1,4 @@
+#[profx::phase(threshold = "2s")]
+fn parse() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[profx::agent(threshold = "0s")]
+fn connection() {}
+
+fn main() {}
