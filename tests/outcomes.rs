@@ -175,10 +175,16 @@ fn nested_phases_keep_their_depth_and_nested_agents_are_their_own_executions() {
             ("out-block", 0),
         ]
     );
-    // The inner agent's phase is its own, not the outer execution's.
+    // The inner agent's phase is its own, not the outer execution's; it is linked to the
+    // execution it ran inside, which is top-level.
     let inner = profx::global().executions("out-inner-agent").pop().unwrap();
     let names: Vec<_> = inner.phases.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, vec!["out-middle", "out-guard"]);
+    assert_eq!(inner.parent.as_deref(), Some(e.id.as_str()));
+    assert_eq!(e.parent, None);
+    let json = serde_json::to_value(&inner).unwrap();
+    assert_eq!(json["parent"], serde_json::json!(e.id));
+    assert!(serde_json::to_value(&e).unwrap().get("parent").is_none());
     let m = profx::global().agent_metrics("out-nested").unwrap();
     assert_eq!(m.phases["out-middle"].calls, 2);
     assert_eq!(

@@ -291,6 +291,18 @@ fn empty_report_matches_its_golden_files() {
 }
 
 #[test]
+fn details_name_the_execution_an_execution_ran_inside() {
+    let mut r = common::fixture();
+    let e = r.executions.get_mut("codebase-analyzer").unwrap();
+    e[0].parent = Some("codebase-locator-17".into());
+    let first = e[0].id.clone();
+    let details = render(|w| r.write_details(w, "codebase-analyzer"));
+    let id = format!("Execution ID: {first}\n  Inside: codebase-locator-17\n");
+    assert!(details.contains(&id), "{details}");
+    assert_eq!(details.matches("  Inside: ").count(), 1, "{details}");
+}
+
+#[test]
 fn a_report_of_phases_without_executions_has_no_rate() {
     // Phases run outside any execution, no agent: nothing to take a rate or an average of.
     let mut phases = BTreeMap::new();
@@ -479,7 +491,7 @@ fn execution() -> impl Strategy<Value = ExecutionProfile> {
         (any::<u64>(), any::<u64>(), any::<u64>(), any::<bool>()),
         proptest::option::of(name()),
         prop::collection::vec(phase, 0..4),
-        any::<u64>(),
+        (any::<u64>(), proptest::option::of(name())),
     )
         .prop_map(
             |(
@@ -487,7 +499,7 @@ fn execution() -> impl Strategy<Value = ExecutionProfile> {
                 (memory_allocated, allocations, thread_count, success),
                 error,
                 phases,
-                phases_dropped,
+                (phases_dropped, parent),
             )| ExecutionProfile {
                 id,
                 agent,
@@ -501,6 +513,7 @@ fn execution() -> impl Strategy<Value = ExecutionProfile> {
                 error,
                 phases,
                 phases_dropped,
+                parent,
             },
         )
 }

@@ -356,6 +356,7 @@ fn large(agents: usize, phases: usize) -> Report {
                     })
                     .collect(),
                 phases_dropped: 0,
+                parent: None,
             })
             .collect();
         executions.insert(name.clone(), kept);
@@ -382,6 +383,7 @@ fn agent_lasting(durations: &[Duration]) -> Report {
             error: None,
             phases: Vec::new(),
             phases_dropped: 0,
+            parent: None,
         })
         .collect();
     let m = AggregateMetrics {

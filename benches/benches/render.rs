@@ -83,6 +83,7 @@ fn big_report() -> Report {
                     })
                     .collect(),
                 phases_dropped: 0,
+                parent: None,
             })
             .collect();
         executions.insert(name, list);

@@ -40,6 +40,10 @@ pub struct ExecutionProfile {
     /// Phase records not kept because the execution had more than `PROFX_MAX_PHASES`
     /// (they still count in every aggregate).
     pub phases_dropped: u64,
+    /// The id of the execution this one ran inside (an agent called from another agent's
+    /// code, or a nested manual execution); `None` for a top-level one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 /// One phase inside an execution.

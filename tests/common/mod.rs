@@ -157,6 +157,7 @@ pub fn fixture() -> Report {
                     phase("tokenize", ms(16), ms(4), 1),
                 ],
                 phases_dropped: 0,
+                parent: None,
             },
             ExecutionProfile {
                 id: "codebase-locator-18".into(),
@@ -174,6 +175,7 @@ pub fn fixture() -> Report {
                     phase("parse", ms(60), ms(70), 0),
                 ],
                 phases_dropped: 2,
+                parent: None,
             },
         ],
     );
@@ -195,6 +197,7 @@ pub fn fixture() -> Report {
                 phase("analysis", ms(15), ms(20), 0),
             ],
             phases_dropped: 0,
+            parent: None,
         }],
     );
 

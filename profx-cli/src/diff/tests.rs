@@ -209,6 +209,7 @@ fn measured(values: &[u64]) -> (AggregateMetrics, Vec<profx::ExecutionProfile>) 
                 depth: 0,
             }],
             phases_dropped: 0,
+            parent: None,
         })
         .collect();
     (a, execs)

@@ -144,8 +144,9 @@ impl<S: SiteRef> SyncAgent<S> {
         let table = unsafe { &*table };
         let none = None::<fn(&mut String)>;
         // Never dropped: `finish` takes all it holds.
-        let mut st =
-            std::mem::ManuallyDrop::new(ExecState::start_in::<true>(inner, table, agent, none));
+        let mut st = std::mem::ManuallyDrop::new(ExecState::start_in::<true>(
+            inner, table, agent, prev, none,
+        ));
         // Last: the record is profx's, not the execution's.
         st.alloc.begin();
         Self::body_in::<true, R>(&mut st, prev, body, end)

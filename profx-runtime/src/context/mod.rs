@@ -160,14 +160,15 @@ impl ExecState {
         agent: u32,
         request: Option<impl FnOnce(&mut String)>,
     ) -> Self {
-        let mut st = Self::start_in::<false>(inner, inner.table(), agent, request);
+        let mut st = Self::start_in::<false>(inner, inner.table(), agent, current(), request);
         // Last: the request and the record are profx's, not the execution's.
         st.alloc.begin();
         st
     }
 
-    /// Starts an execution of `agent` in `inner`, whose table on this thread is `table`.
-    /// `TSC`: the clock is known to be the TSC (read inline at the start and the end). Its
+    /// Starts an execution of `agent` in `inner`, whose table on this thread is `table`,
+    /// inside `parent` (the current execution; null: none). `TSC`: the clock is known to be
+    /// the TSC (read inline at the start and the end). Its
     /// allocations count from `alloc.begin()`, which the caller calls next, on the state where
     /// it keeps it (so that the state is not copied to be returned).
     #[inline(always)]
@@ -175,13 +176,20 @@ impl ExecState {
         inner: &Inner,
         table: &ThreadTable,
         agent: u32,
+        parent: *mut ExecState,
         request: Option<impl FnOnce(&mut String)>,
     ) -> Self {
         let serial = table.next_serial();
         let mut rec = if table.sample(inner.config.sample) {
             let mut r = table.take_record();
+            (r.parent_agent, r.parent_serial) = if parent.is_null() {
+                (0, 0)
+            } else {
+                // SAFETY: the current execution is alive while its code runs on this thread.
+                unsafe { ((*parent).agent, (*parent).serial) }
+            };
             if let Some(request) = request {
-                if current().is_null() {
+                if parent.is_null() {
                     request(&mut r.request);
                 } else {
                     // Inside another execution: the request's text is profx's memory, not its.

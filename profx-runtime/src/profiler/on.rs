@@ -515,6 +515,8 @@ fn profile(r: &ExecRecord, names: &[&'static str]) -> ExecutionProfile {
         error: (!r.success).then(|| r.error.clone()),
         phases,
         phases_dropped: r.phases_dropped,
+        parent: (r.parent_serial != 0)
+            .then(|| format!("{}-{}", name(r.parent_agent), r.parent_serial)),
     }
 }
 

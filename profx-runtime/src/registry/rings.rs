@@ -35,6 +35,9 @@ pub(crate) struct ExecRecord {
     pub(crate) memory: u64,
     pub(crate) allocations: u64,
     pub(crate) threads: u64,
+    /// The execution it ran inside: its agent's name id and its serial (0: none).
+    pub(crate) parent_agent: u32,
+    pub(crate) parent_serial: u64,
 }
 
 /// The recent executions of one agent: a ring of records shared by all threads, of which

@@ -87,6 +87,9 @@ fn execution(r: &Report, w: &mut impl Write, e: &ExecutionProfile) -> io::Result
         measured: r.memory_measured,
     };
     writeln!(w, "Execution ID: {}", one_line(&e.id))?;
+    if let Some(parent) = &e.parent {
+        writeln!(w, "  Inside: {}", one_line(parent))?;
+    }
     if e.request.is_empty() {
         writeln!(w, "  Request: (none)")?;
     } else {
