@@ -37,10 +37,28 @@
 //!
 //! They take free functions, methods with any receiver, associated functions, generics with
 //! `where` clauses, `impl Trait` in arguments and returns, const generics, `unsafe fn` and
-//! `async fn`. A call fails when it returns `Err(_)` (the error's `Display` is recorded, 256
-//! bytes at most) or panics (`"panicked"`, and the panic goes on unchanged); an `async` call
-//! whose future is dropped before it completes fails as `"cancelled"`. An async execution
-//! follows its future across `.await` points and threads.
+//! `async fn`. Every call has one of three [`Outcome`]s: it fails when it returns `Err(_)` (the
+//! error's `Display` is recorded, 256 bytes at most) or panics (`"panicked"`, and the panic goes
+//! on unchanged); an `async` call whose future is dropped before it completes is *cancelled*,
+//! counted apart and left out of success rates; anything else succeeds. `failure = f` says
+//! which `Err` is a failure (`f: Fn(&E) -> bool`; any other `Err` is a success, such as a
+//! parser's "need more bytes"). An async execution follows its future across `.await` points
+//! and threads.
+//!
+//! ```
+//! #[derive(Debug)]
+//! enum FrameError { Incomplete, Invalid }
+//! # impl std::fmt::Display for FrameError {
+//! #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{self:?}") }
+//! # }
+//!
+//! // `Err(Incomplete)` means "read more bytes": not a failure.
+//! #[profx::phase(failure = |e| !matches!(e, FrameError::Incomplete))]
+//! fn parse_frame(buf: &[u8]) -> Result<usize, FrameError> {
+//!     if buf.is_empty() { Err(FrameError::Incomplete) } else { Ok(buf.len()) }
+//! }
+//! # fn main() { let _ = parse_frame(b""); }
+//! ```
 //!
 //! ## Blocks and the manual API
 //!
@@ -60,14 +78,23 @@ extern crate self as profx;
 
 /// Marks a function as an agent: each call is one execution.
 ///
-/// Arguments: `name = "..."` (default: the function's name), `request = <expression>` (what
-/// the execution was asked to do; any `Display` expression of the arguments, formatted only
-/// when the execution's profile is kept), `threshold = "2s"` (the agent's own bottleneck
-/// threshold, a duration literal checked at compile time; without it,
-/// `PROFX_BOTTLENECK_THRESHOLD`, 100 ms by default).
+/// Arguments, in any order:
+/// - `name = "..."` (default: the function's name);
+/// - `request = <expression>`: what the execution was asked to do; any `Display` expression
+///   of the arguments, formatted only when the execution's profile is kept;
+/// - `threshold = "2s"`: the agent's own bottleneck threshold, for it and its phases, a
+///   duration literal checked at compile time (without it, `PROFX_BOTTLENECK_THRESHOLD`,
+///   100 ms by default);
+/// - `failure = <fn(&E) -> bool>`: on a function returning `Result<T, E>`, which `Err` is a
+///   failure; any other `Err` is a success (a path to a function, or a closure; with the
+///   feature off the attribute vanishes, so a function used only here is unused: prefer a
+///   closure, or allow `dead_code` on it);
+/// - `long_lived`: the agent is a session or a connection, meant to last: its executions are
+///   not checked for slow-execution bottlenecks (its phases are, against its threshold) and
+///   are left out of the report's overall averages.
 ///
 /// ```
-/// #[profx::agent(name = "connection", threshold = "30s")]
+/// #[profx::agent(name = "connection", long_lived, threshold = "30s")]
 /// fn serve(id: u32) -> u32 {
 ///     id
 /// }
@@ -81,16 +108,17 @@ pub use profx_macros::agent;
 pub use profx_macros::main;
 /// Marks a function as a phase, timed inside whatever execution calls it.
 ///
-/// Argument: `name = "..."` (default: the function's name).
+/// Arguments: `name = "..."` (default: the function's name); `failure = <fn(&E) -> bool>` as
+/// on [`agent`].
 pub use profx_macros::phase;
 
 #[doc(inline)]
 pub use profx_runtime::{
     global, parse_report_targets, phase, AggregateMetrics, Bottleneck, BottleneckKind,
     CountingAlloc, Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, HumanBytes,
-    HumanDuration, KeyHistogram, Percentiles, PhaseGuard, PhaseMetrics, PhaseName, PhaseProfile,
-    Profiler, Report, ReportFormat, ReportGuard, ReportSpecError, ReportTarget, Severity,
-    SystemSummary, SCHEMA_VERSION,
+    HumanDuration, KeyHistogram, Outcome, Percentiles, PhaseGuard, PhaseMetrics, PhaseName,
+    PhaseProfile, Profiler, Report, ReportFormat, ReportGuard, ReportSpecError, ReportTarget,
+    Severity, SystemSummary, SCHEMA_VERSION,
 };
 
 #[doc(inline)]

@@ -153,9 +153,26 @@ fn a_future_dropped_before_completion_is_cancelled() {
         assert!(r.is_err());
     });
     let m = profx::global().agent_metrics("async-cancelled").unwrap();
-    assert_eq!((m.total_executions, m.failure_count), (1, 1));
+    // Cancelled: neither a success nor a failure, and no success rate.
+    assert_eq!(
+        (
+            m.total_executions,
+            m.success_count,
+            m.failure_count,
+            m.cancelled_count
+        ),
+        (1, 0, 0, 1)
+    );
+    assert_eq!(m.success_rate_checked(), None);
     let e = profx::global().executions("async-cancelled").pop().unwrap();
     assert_eq!(e.error.as_deref(), Some("cancelled"));
+    assert_eq!((e.outcome, e.success), (profx::Outcome::Cancelled, false));
+    // The phase that completed before the drop succeeded.
+    let outcomes: Vec<_> = e.phases.iter().map(|p| (&*p.name, p.outcome)).collect();
+    assert!(
+        outcomes.contains(&("async-step", profx::Outcome::Success)),
+        "{outcomes:?}"
+    );
     // It ran until the timeout dropped it, after its completed phase (the timeout's clock
     // starts before the first poll, which a loaded machine may delay by most of it).
     let phases_end = e.phases.iter().map(|p| p.start_offset + p.duration).max();
@@ -212,7 +229,7 @@ async fn phase_owner() -> bool {
 }
 
 #[test]
-fn a_cancelled_async_phase_counts_as_a_failed_call() {
+fn a_cancelled_async_phase_counts_as_cancelled_not_failed() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -221,7 +238,18 @@ fn a_cancelled_async_phase_counts_as_a_failed_call() {
     let m = profx::global().agent_metrics("async-phase-owner").unwrap();
     assert_eq!(m.success_count, 1);
     let p = &m.phases["async-phase-cancelled"];
-    assert_eq!((p.calls, p.failures), (1, 1));
+    assert_eq!((p.calls, p.failures, p.cancelled), (1, 0, 1));
+    let e = profx::global()
+        .executions("async-phase-owner")
+        .pop()
+        .unwrap();
+    assert_eq!(e.outcome, profx::Outcome::Success);
+    let rec = e
+        .phases
+        .iter()
+        .find(|p| p.name == "async-phase-cancelled")
+        .unwrap();
+    assert_eq!(rec.outcome, profx::Outcome::Cancelled);
 }
 
 #[test]

@@ -157,7 +157,7 @@ fn the_feed_carries_exact_counts_process_figures_and_bottlenecks() {
     assert!(secs("avg_seconds") > 0.0 && secs("avg_seconds") < 1.0);
     assert_eq!(
         feed["totals"],
-        serde_json::json!({ "executions": 11, "successes": 9, "failures": 2,
+        serde_json::json!({ "executions": 11, "successes": 9, "failures": 2, "cancelled": 0,
                             "success_rate_percent": 900.0 / 11.0 })
     );
     // Agents by name.

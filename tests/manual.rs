@@ -56,7 +56,64 @@ fn end_takes_results_options_and_unit() {
         ]
     );
     let m = p.agent_metrics("a").unwrap();
-    assert_eq!((m.success_count, m.failure_count), (3, 3));
+    // Dropped without `end`: cancelled, not failed.
+    assert_eq!(
+        (m.success_count, m.failure_count, m.cancelled_count),
+        (3, 2, 1)
+    );
+}
+
+#[derive(Debug, PartialEq)]
+enum Frame {
+    Incomplete,
+    Invalid(&'static str),
+}
+
+impl std::fmt::Display for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+#[test]
+fn end_where_and_cancel_tell_expected_errors_and_cancellations_apart() {
+    let p = profx::Profiler::new(true);
+    let is_failure = |e: &Frame| !matches!(e, Frame::Incomplete);
+    p.start_execution("parse", "")
+        .end_where(&Err::<(), _>(Frame::Incomplete), is_failure);
+    p.start_execution("parse", "")
+        .end_where(&Err::<(), _>(Frame::Invalid("x")), is_failure);
+    p.start_execution("parse", "")
+        .end_where(&Ok::<(), Frame>(()), is_failure);
+    let mut ex = p.start_execution("parse", "");
+    ex.start_phase("read");
+    ex.cancel();
+    let m = p.agent_metrics("parse").unwrap();
+    assert_eq!(
+        (
+            m.total_executions,
+            m.success_count,
+            m.failure_count,
+            m.cancelled_count
+        ),
+        (4, 2, 1, 1)
+    );
+    assert_eq!(m.success_rate_checked(), Some(200.0 / 3.0));
+    // The phase still open when it was cancelled ends cancelled with it.
+    assert_eq!((m.phases["read"].calls, m.phases["read"].cancelled), (1, 1));
+    let kept = p.executions("parse");
+    let outcomes: Vec<_> = kept.iter().map(|e| (e.outcome, e.error.clone())).collect();
+    use profx::Outcome::*;
+    assert_eq!(
+        outcomes,
+        vec![
+            (Success, None),
+            (Failure, Some("Invalid(\"x\")".into())),
+            (Success, None),
+            (Cancelled, Some("cancelled".into())),
+        ]
+    );
+    assert_eq!(kept[3].phases[0].outcome, Cancelled);
 }
 
 #[profx::phase(name = "manual-macro-phase")]

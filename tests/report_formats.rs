@@ -20,13 +20,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use profx::{
     AggregateMetrics, Bottleneck, BottleneckKind, ExecutionProfile, HumanDuration, MemoryKind,
-    MemoryPoint, MemoryTrend, Percentiles, PhaseMetrics, PhaseProfile, Report, Severity,
+    MemoryPoint, MemoryTrend, Outcome, Percentiles, PhaseMetrics, PhaseProfile, Report, Severity,
     SystemSummary, TrendDirection,
 };
 use proptest::prelude::*;
 
 const CSV_HEADER: &str =
-    "Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99";
+    "Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled";
 
 /// Compares `actual` with `tests/golden/{name}.txt`, or rewrites that file when `UPDATE_GOLDEN`
 /// is set.
@@ -187,7 +187,7 @@ fn summary_matches_its_golden_file() {
         lines.next(),
         Some(
             format!(
-                "Executions: 154 | Avg Duration: {} | Success Rate: {:.1}%",
+                "Executions: 155 | Avg Duration: {} | Success Rate: {:.1}% | Cancelled: 1",
                 HumanDuration(r.overall_avg_duration),
                 r.overall_success_rate
             )
@@ -338,7 +338,7 @@ fn csv_reads_back_with_a_real_csv_reader() {
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), r.agents.len());
     for (row, (name, a)) in rows.iter().zip(&r.agents) {
-        assert_eq!(row.len(), 12);
+        assert_eq!(row.len(), 13);
         assert_eq!(&row[0], name.as_str());
         assert_eq!(row[1].parse::<u64>().unwrap(), a.total_executions);
         assert_eq!(row[2].parse::<u64>().unwrap(), a.success_count);
@@ -351,13 +351,19 @@ fn csv_reads_back_with_a_real_csv_reader() {
         assert_eq!(&row[9], HumanDuration(a.percentiles.p90).to_string());
         assert_eq!(&row[10], HumanDuration(a.percentiles.p95).to_string());
         assert_eq!(&row[11], HumanDuration(a.percentiles.p99).to_string());
+        assert_eq!(row[12].parse::<u64>().unwrap(), a.cancelled_count);
+        // Every execution is one of the three outcomes.
+        assert_eq!(
+            a.success_count + a.failure_count + a.cancelled_count,
+            a.total_executions
+        );
     }
     // The agent whose name needs quoting comes back intact.
     assert!(rows.iter().any(|row| &row[0] == "report, \"final\" writer"));
-    assert!(csv_text.contains("\n\"report, \"\"final\"\" writer\",4,2,2,"));
-    // The source document's line, character for character.
+    assert!(csv_text.contains("\n\"report, \"\"final\"\" writer\",5,2,2,"));
+    // The source document's line, character for character, then the cancelled count.
     assert!(csv_text
-        .contains("\ncodebase-locator,50,49,1,42ms,28ms,156ms,1887436,40ms,65ms,88ms,145ms\n"));
+        .contains("\ncodebase-locator,50,49,1,42ms,28ms,156ms,1887436,40ms,65ms,88ms,145ms,0\n"));
 }
 
 #[test]
@@ -431,8 +437,7 @@ fn percentiles() -> impl Strategy<Value = Percentiles> {
 
 fn phase_metrics() -> impl Strategy<Value = PhaseMetrics> {
     (
-        any::<u64>(),
-        any::<u64>(),
+        (any::<u64>(), any::<u64>(), any::<u64>()),
         duration(),
         duration(),
         duration(),
@@ -440,9 +445,10 @@ fn phase_metrics() -> impl Strategy<Value = PhaseMetrics> {
         percentiles(),
     )
         .prop_map(
-            |(calls, failures, total, avg, min, max, percentiles)| PhaseMetrics {
+            |((calls, failures, cancelled), total, avg, min, max, percentiles)| PhaseMetrics {
                 calls,
                 failures,
+                cancelled,
                 total_duration: total,
                 avg_duration: avg,
                 min_duration: min,
@@ -454,41 +460,58 @@ fn phase_metrics() -> impl Strategy<Value = PhaseMetrics> {
 
 fn aggregate() -> impl Strategy<Value = AggregateMetrics> {
     (
-        (any::<u64>(), any::<u64>(), any::<u64>()),
+        (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()),
         (duration(), duration(), duration()),
-        any::<u64>(),
+        (any::<u64>(), any::<bool>()),
         percentiles(),
         prop::collection::btree_map(name(), phase_metrics(), 0..4),
     )
         .prop_map(
-            |((total, ok, failed), (avg, min, max), memory, percentiles, phases)| {
+            |(
+                (total, ok, failed, cancelled),
+                (avg, min, max),
+                (memory, long_lived),
+                percentiles,
+                phases,
+            )| {
                 AggregateMetrics {
                     total_executions: total,
                     success_count: ok,
                     failure_count: failed,
+                    cancelled_count: cancelled,
                     avg_duration: avg,
                     min_duration: min,
                     max_duration: max,
                     avg_memory: memory,
                     percentiles,
                     phases,
+                    long_lived,
                 }
             },
         )
 }
 
+fn outcome() -> impl Strategy<Value = Outcome> {
+    prop_oneof![
+        Just(Outcome::Success),
+        Just(Outcome::Failure),
+        Just(Outcome::Cancelled)
+    ]
+}
+
 fn execution() -> impl Strategy<Value = ExecutionProfile> {
-    let phase = (name(), duration(), duration(), any::<u32>()).prop_map(
-        |(name, start_offset, duration, depth)| PhaseProfile {
+    let phase = (name(), duration(), duration(), any::<u32>(), outcome()).prop_map(
+        |(name, start_offset, duration, depth, outcome)| PhaseProfile {
             name: name.into(),
             start_offset,
             duration,
             depth,
+            outcome,
         },
     );
     (
         (name(), name(), name(), time(), duration()),
-        (any::<u64>(), any::<u64>(), any::<u64>(), any::<bool>()),
+        (any::<u64>(), any::<u64>(), any::<u64>(), outcome()),
         proptest::option::of(name()),
         prop::collection::vec(phase, 0..4),
         (any::<u64>(), proptest::option::of(name())),
@@ -496,7 +519,7 @@ fn execution() -> impl Strategy<Value = ExecutionProfile> {
         .prop_map(
             |(
                 (id, agent, request, start, duration),
-                (memory_allocated, allocations, thread_count, success),
+                (memory_allocated, allocations, thread_count, outcome),
                 error,
                 phases,
                 (phases_dropped, parent),
@@ -509,7 +532,8 @@ fn execution() -> impl Strategy<Value = ExecutionProfile> {
                 memory_allocated,
                 allocations,
                 thread_count,
-                success,
+                success: outcome == Outcome::Success,
+                outcome,
                 error,
                 phases,
                 phases_dropped,

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use chromium::Scratch;
 
 use profx::{
-    AggregateMetrics, ExecutionProfile, HumanBytes, HumanDuration, Percentiles, PhaseMetrics,
-    PhaseProfile, Report,
+    AggregateMetrics, ExecutionProfile, HumanBytes, HumanDuration, Outcome, Percentiles,
+    PhaseMetrics, PhaseProfile, Report,
 };
 
 fn ms(n: u64) -> Duration {
@@ -87,10 +87,11 @@ fn one_self_contained_document() {
     }
     // The overall figures, human-readable.
     for text in [
-        "154".to_string(),                    // executions
-        hd(Duration::from_nanos(55_714_285)), // (50×42 + 100×48 + 4×420) / 154
-        "97.4%".to_string(),                  // 150 of 154
-        HumanBytes(2_551_249).to_string(),    // average memory
+        "155".to_string(),                    // executions
+        hd(Duration::from_nanos(58_064_516)), // (50×42 + 100×48 + 5×420) / 155
+        "97.4%".to_string(),                  // 150 of the 154 that completed (1 cancelled)
+        "1 cancelled".to_string(),
+        HumanBytes(2_551_249).to_string(), // average memory
         "2025-10-15 10:31:00 UTC".to_string(),
         "Bottlenecks".to_string(),
         "sev-critical".to_string(),
@@ -136,7 +137,7 @@ fn every_plot_kind_is_an_svg() {
     assert!(ladder[0].contains(&hd(ms(410))) && ladder[0].contains("p99.9"));
 
     let breakdown = svgs(&page, "breakdown");
-    assert_eq!(breakdown.len(), 2, "phase breakdowns");
+    assert_eq!(breakdown.len(), 3, "phase breakdowns");
     // codebase-locator: search 750ms, parse 600ms, tokenize 200ms — sorted, shares of 2.10s.
     let loc = breakdown.iter().find(|b| b.contains("tokenize")).unwrap();
     let (s, p, t) = (
@@ -314,17 +315,20 @@ fn large(agents: usize, phases: usize) -> Report {
             total_executions: 100 + a as u64,
             success_count: 99 + a as u64,
             failure_count: 1,
+            cancelled_count: 0,
             avg_duration: Duration::from_micros(500 + a as u64 * 7),
             min_duration: Duration::from_micros(100),
             max_duration: Duration::from_millis(40),
             avg_memory: 4096,
             percentiles: pct(Duration::from_micros(450 + a as u64)),
             phases: BTreeMap::new(),
+            long_lived: false,
         };
         for p in 0..phases {
             let pm = PhaseMetrics {
                 calls: 100,
                 failures: 0,
+                cancelled: 0,
                 total_duration: Duration::from_micros(100 * (1 + p as u64 % 97)),
                 avg_duration: Duration::from_micros(1 + p as u64 % 97),
                 min_duration: Duration::from_nanos(500),
@@ -346,6 +350,11 @@ fn large(agents: usize, phases: usize) -> Report {
                 allocations: 3,
                 thread_count: 1,
                 success: i != 5,
+                outcome: if i == 5 {
+                    Outcome::Failure
+                } else {
+                    Outcome::Success
+                },
                 error: (i == 5).then(|| "boom".to_string()),
                 phases: (0..phases.min(200) as u64)
                     .map(|p| PhaseProfile {
@@ -353,6 +362,7 @@ fn large(agents: usize, phases: usize) -> Report {
                         start_offset: Duration::from_nanos(p * 1000),
                         duration: Duration::from_nanos(900),
                         depth: (p % 3) as u32,
+                        outcome: Outcome::Success,
                     })
                     .collect(),
                 phases_dropped: 0,
@@ -380,6 +390,7 @@ fn agent_lasting(durations: &[Duration]) -> Report {
             allocations: 0,
             thread_count: 1,
             success: true,
+            outcome: Outcome::Success,
             error: None,
             phases: Vec::new(),
             phases_dropped: 0,
@@ -589,7 +600,7 @@ fn chromium_draws_every_plot_without_script_errors() {
     for (kind, n) in [
         ("histogram", 2),
         ("ladder", 1),
-        ("breakdown", 2),
+        ("breakdown", 3),
         ("waterfall", 3),
     ] {
         let plots = drawn(&r.dom, kind);

@@ -68,9 +68,35 @@ fn succeeded_once(agent: &str) {
 fn failed_once(agent: &str, error: &str) {
     counts(agent, 0, 1);
     if let Some(e) = one(agent) {
+        assert_eq!(e.outcome, profx::Outcome::Failure, "{e:#?}");
+    }
+    if let Some(e) = one(agent) {
         assert!(!e.success, "{e:#?}");
         assert_eq!(e.error.as_deref(), Some(error));
     }
+}
+
+/// One execution of `agent`, dropped before it completed: neither a success nor a failure.
+fn cancelled_once(agent: &str) {
+    let m = profx::global().agent_metrics(agent);
+    if !ON {
+        assert!(m.is_none(), "{agent} recorded without the feature");
+        return;
+    }
+    let m = m.unwrap_or_else(|| panic!("no metrics for {agent}"));
+    assert_eq!(
+        (
+            m.total_executions,
+            m.success_count,
+            m.failure_count,
+            m.cancelled_count
+        ),
+        (1, 0, 0, 1),
+        "counts of {agent}"
+    );
+    let e = one(agent).unwrap();
+    assert_eq!(e.outcome, profx::Outcome::Cancelled, "{e:#?}");
+    assert_eq!(e.error.as_deref(), Some("cancelled"));
 }
 
 /// Calls and failures of the phase `name` across everything (`report().phases`).
@@ -1331,10 +1357,10 @@ async fn async_fns() {
 async fn async_cancel_and_panic() {
     // Dropped after one poll: cancelled.
     assert!(sh_async_never().now_or_never().is_none());
-    failed_once("sh_async_never", "cancelled");
+    cancelled_once("sh_async_never");
     // Never polled: never started.
     drop(sh_async_never());
-    counts("sh_async_never", 0, 1);
+    cancelled_once("sh_async_never");
 
     let join = tokio::spawn(sh_async_panics()).await.unwrap_err();
     assert!(join.is_panic());

@@ -7,4 +7,8 @@ fn ui() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*.rs");
     t.pass("tests/ui/pass/*.rs");
+    // Errors the compiler finds in what the attributes expand to (a `failure` predicate of the
+    // wrong type): only when they expand, with the feature on.
+    #[cfg(feature = "enabled")]
+    t.compile_fail("tests/ui/expanded/*.rs");
 }

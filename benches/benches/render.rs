@@ -41,17 +41,20 @@ fn big_report() -> Report {
             total_executions: 1000 + a as u64,
             success_count: 990,
             failure_count: 10 + a as u64,
+            cancelled_count: 0,
             avg_duration: d(base),
             min_duration: d(base / 3),
             max_duration: d(base * 20),
             avg_memory: 0,
             percentiles: pct(base),
             phases: BTreeMap::new(),
+            long_lived: false,
         };
         for p in 0..PHASES {
             let pm = PhaseMetrics {
                 calls: 1000,
                 failures: (p % 7) as u64,
+                cancelled: (p % 5) as u64,
                 total_duration: d(base * 10),
                 avg_duration: d(base / 100 + p as u64),
                 min_duration: d(100),
@@ -73,6 +76,11 @@ fn big_report() -> Report {
                 allocations: 0,
                 thread_count: 4,
                 success: i % 10 != 0,
+                outcome: if i % 10 == 0 {
+                    profx::Outcome::Failure
+                } else {
+                    profx::Outcome::Success
+                },
                 error: (i % 10 == 0).then(|| "failed".to_string()),
                 phases: (0..20)
                     .map(|p| PhaseProfile {
@@ -80,6 +88,7 @@ fn big_report() -> Report {
                         start_offset: d(p * 1000),
                         duration: d(900),
                         depth: (p % 3) as u32,
+                        outcome: profx::Outcome::Success,
                     })
                     .collect(),
                 phases_dropped: 0,

@@ -29,9 +29,11 @@ impl Kind {
     pub(crate) fn accepted(self) -> &'static str {
         match self {
             Kind::Agent => {
-                "#[profx::agent], or any of #[profx::agent(name = \"...\")], #[profx::agent(request = <expression>)], #[profx::agent(threshold = \"2s\")] together"
+                "#[profx::agent], or any of #[profx::agent(name = \"...\")], #[profx::agent(request = <expression>)], #[profx::agent(threshold = \"2s\")], #[profx::agent(failure = <fn(&E) -> bool>)], #[profx::agent(long_lived)] together"
             }
-            Kind::Phase => "#[profx::phase] or #[profx::phase(name = \"...\")]",
+            Kind::Phase => {
+                "#[profx::phase], or any of #[profx::phase(name = \"...\")], #[profx::phase(failure = <fn(&E) -> bool>)] together"
+            }
             Kind::Main => "#[profx::main]",
         }
     }
@@ -47,6 +49,8 @@ impl Kind {
             Key::Name => format!("#[profx::{name}(name = \"...\")]"),
             Key::Request => format!("#[profx::{name}(request = <expression>)]"),
             Key::Threshold => format!("#[profx::{name}(threshold = \"2s\")]"),
+            Key::Failure => format!("#[profx::{name}(failure = <fn(&E) -> bool>)]"),
+            Key::LongLived => format!("#[profx::{name}(long_lived)]"),
         }
     }
 
@@ -56,6 +60,8 @@ impl Kind {
             ("name", Kind::Agent | Kind::Phase) => Some(Key::Name),
             ("request", Kind::Agent) => Some(Key::Request),
             ("threshold", Kind::Agent) => Some(Key::Threshold),
+            ("failure", Kind::Agent | Kind::Phase) => Some(Key::Failure),
+            ("long_lived", Kind::Agent) => Some(Key::LongLived),
             _ => None,
         }
     }
@@ -66,6 +72,9 @@ enum Key {
     Name,
     Request,
     Threshold,
+    Failure,
+    /// A flag: no value.
+    LongLived,
 }
 
 /// The arguments of `#[agent]` / `#[phase]` / `#[main]`.
@@ -75,6 +84,11 @@ pub(crate) struct Args {
     pub(crate) request: Option<Expr>,
     /// `threshold = "2s"`: the agent's bottleneck threshold, in nanoseconds.
     pub(crate) threshold: Option<u64>,
+    /// `failure = <expression>`: which `Err` is a failure (`Fn(&E) -> bool`), and the key's
+    /// span (for errors about the function it is on).
+    pub(crate) failure: Option<(Ident, Expr)>,
+    /// `long_lived`: the agent is a session or a connection (the key, when given).
+    pub(crate) long_lived: Option<Ident>,
 }
 
 impl Args {
@@ -139,6 +153,28 @@ fn parse_arg(
         errors.push(unknown(kind, &key));
         return skip_value(kind, input);
     };
+    if let Key::LongLived = known {
+        if let Some(eq) = input.parse::<Option<Token![=]>>()? {
+            errors.push(syn::Error::new(
+                eq.span,
+                format!("`{key}` takes no value: {}", kind.form(known)),
+            ));
+            if !input.is_empty() && !input.peek(Token![,]) {
+                input.parse::<Expr>().map_err(|e| with_accepted(kind, e))?;
+            }
+        }
+        if !input.is_empty() {
+            input
+                .parse::<Token![,]>()
+                .map_err(|e| with_accepted(kind, e))?;
+        }
+        if args.long_lived.is_some() {
+            errors.push(duplicate(kind, known, &key));
+        } else {
+            args.long_lived = Some(key);
+        }
+        return Ok(());
+    }
     let Some(eq) = input.parse::<Option<Token![=]>>()? else {
         return Err(syn::Error::new(
             key.span(),
@@ -156,6 +192,7 @@ fn parse_arg(
         Key::Name if args.name.is_some() => errors.push(duplicate(kind, known, &key)),
         Key::Request if args.request.is_some() => errors.push(duplicate(kind, known, &key)),
         Key::Threshold if args.threshold.is_some() => errors.push(duplicate(kind, known, &key)),
+        Key::Failure if args.failure.is_some() => errors.push(duplicate(kind, known, &key)),
         Key::Name => match name(kind, &value) {
             Ok(lit) => args.name = Some(lit),
             Err(e) => errors.push(e),
@@ -165,6 +202,11 @@ fn parse_arg(
             Ok(ns) => args.threshold = Some(ns),
             Err(e) => errors.push(e),
         },
+        Key::Failure => match failure(kind, &value) {
+            Ok(()) => args.failure = Some((key, value)),
+            Err(e) => errors.push(e),
+        },
+        Key::LongLived => unreachable!("a flag, handled above"),
     }
     if !input.is_empty() {
         input
@@ -242,8 +284,23 @@ fn threshold(kind: Kind, value: &Expr) -> syn::Result<u64> {
     }
 }
 
+/// The value of `failure`: anything callable as `Fn(&E) -> bool` (a path or a closure; the
+/// compiler checks its type). Literals are refused here, with the accepted forms.
+fn failure(kind: Kind, value: &Expr) -> syn::Result<()> {
+    match value {
+        Expr::Lit(_) => Err(syn::Error::new_spanned(
+            value,
+            format!(
+                "`failure` takes a function or closure over the error that says whether it is a failure, such as `failure = is_failure` or `failure = |e| !e.is_retryable()`: {}",
+                kind.form(Key::Failure)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn unknown(kind: Kind, key: &Ident) -> syn::Error {
-    let what = if key == "request" || key == "threshold" {
+    let what = if key == "request" || key == "threshold" || key == "long_lived" {
         format!("`{key}` is only accepted on #[profx::agent]")
     } else {
         format!("unknown argument `{key}`")

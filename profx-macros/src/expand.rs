@@ -58,6 +58,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
@@ -95,12 +96,23 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
         ),
     };
     let annot = ret_ty.as_ref().map(|t| quote!(: #t));
+    // `failure = f`: an `Err` that `f` does not call a failure is a success. (Spanned at `f`,
+    // so that a type error points at what the user wrote.)
+    let classify = |value: TokenStream, outcome: TokenStream| match &args.failure {
+        Some((_, pred)) => {
+            quote_spanned!(pred.span()=> ::profx::__private::classify(#value, #pred, #outcome))
+        }
+        None => outcome,
+    };
     let outcome = if returns_result(&item.sig.output) {
-        quote! {{
-            #[allow(unused_imports)]
-            use ::profx::__private::{ViaDisplay as _, ViaDebug as _, ViaResult as _};
-            (&&&#ret).__profx_outcome()
-        }}
+        classify(
+            quote!(&#ret),
+            quote! {{
+                #[allow(unused_imports)]
+                use ::profx::__private::{ViaDisplay as _, ViaDebug as _, ViaResult as _};
+                (&&&#ret).__profx_outcome()
+            }},
+        )
     } else {
         quote!(::profx::__private::success())
     };
@@ -133,6 +145,10 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
     let site_init = match args.threshold {
         Some(ns) => quote!(::profx::__private::Site::with_threshold(#name, #ns)),
         None => quote!(::profx::__private::Site::new(#name)),
+    };
+    let site_init = match args.long_lived {
+        Some(_) => quote!(#site_init.long_lived()),
+        None => site_init,
     };
     // A sync phase's or agent's span knows its site by type, so that it need not carry it.
     let site_ref = ((kind != Kind::Agent && !is_async) || sync_agent).then(|| {
@@ -192,11 +208,14 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
             None => quote!(#ret: &()),
         };
         let outcome = if returns_result(&item.sig.output) {
-            quote! {{
-                #[allow(unused_imports)]
-                use ::profx::__private::{ViaDisplay as _, ViaDebug as _, ViaResult as _};
-                (&&&*#ret).__profx_outcome()
-            }}
+            classify(
+                quote!(#ret),
+                quote! {{
+                    #[allow(unused_imports)]
+                    use ::profx::__private::{ViaDisplay as _, ViaDebug as _, ViaResult as _};
+                    (&&&*#ret).__profx_outcome()
+                }},
+            )
         } else {
             quote!({
                 let _ = #ret;
@@ -285,7 +304,7 @@ fn expand_main(mut item: ItemFn) -> TokenStream {
 }
 
 /// Whether the return type's last path segment is `Result`.
-fn returns_result(output: &ReturnType) -> bool {
+pub(crate) fn returns_result(output: &ReturnType) -> bool {
     let ReturnType::Type(_, ty) = output else {
         return false;
     };

@@ -20,6 +20,9 @@ pub(crate) fn check(
     let args = Args::parse(kind, args).map_err(|e| errors.push(e)).ok();
     if let Some(func) = &func {
         check_fn(kind, func, &mut errors);
+        if let Some(args) = &args {
+            check_failure(args, func, &mut errors);
+        }
     }
     errors.finish()?;
     match (args, func) {
@@ -60,6 +63,44 @@ fn check_fn(kind: Kind, func: &ItemFn, errors: &mut Errors) {
             ));
         }
     }
+}
+
+/// `failure = ...` classifies the `Err` of a function that returns a `Result`.
+fn check_failure(args: &Args, func: &ItemFn, errors: &mut Errors) {
+    let Some((key, _)) = &args.failure else {
+        return;
+    };
+    if crate::expand::returns_result(&func.sig.output) {
+        return;
+    }
+    let returns = match &func.sig.output {
+        syn::ReturnType::Default => "returns nothing".to_string(),
+        syn::ReturnType::Type(_, ty) => {
+            format!(
+                "returns `{}`",
+                compact(&quote::ToTokens::to_token_stream(ty).to_string())
+            )
+        }
+    };
+    errors.push(syn::Error::new(
+        key.span(),
+        format!(
+            "`failure = ...` says which `Err` of a `Result` is a failure, but `{}` {returns}; remove `failure` or return a `Result` (a type named `Result`, such as `io::Result<T>`)",
+            func.sig.ident
+        ),
+    ));
+}
+
+/// A type's tokens as a person writes them: `Res<u8>`, not `Res < u8 >`.
+fn compact(tokens: &str) -> String {
+    tokens
+        .replace(" :: ", "::")
+        .replace(" < ", "<")
+        .replace("< ", "<")
+        .replace(" <", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace("& ", "&")
 }
 
 /// Whether another attribute on the function is a runtime's `main` (`#[tokio::main]`,

@@ -30,12 +30,18 @@ pub struct Percentiles {
 /// Everything recorded for one agent: all its executions, and the phases run inside them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AggregateMetrics {
-    /// Executions that completed (successfully or not).
+    /// Executions that ended, whatever their [`Outcome`](crate::Outcome):
+    /// `success_count + failure_count + cancelled_count`.
     pub total_executions: u64,
-    /// Executions that succeeded.
+    /// Executions that succeeded (including those whose `Err` was expected: `failure = ...`).
     pub success_count: u64,
-    /// Executions that returned `Err`, panicked or were cancelled.
+    /// Executions that returned an `Err` that is a failure, or panicked.
     pub failure_count: u64,
+    /// Executions dropped before they completed (an async agent's future dropped, a manual
+    /// execution not ended). Reports written before this was counted read 0 (and counted
+    /// cancellations as failures).
+    #[serde(default)]
+    pub cancelled_count: u64,
     /// Mean duration.
     #[serde(with = "duration_ns")]
     pub avg_duration: Duration,
@@ -51,16 +57,38 @@ pub struct AggregateMetrics {
     pub percentiles: Percentiles,
     /// The phases run inside this agent's executions, by phase name.
     pub phases: BTreeMap<String, PhaseMetrics>,
+    /// The agent is a session or a connection (`#[profx::agent(long_lived)]`): its
+    /// executions are not checked for slow-execution bottlenecks (its phases are) and are left
+    /// out of the report's overall averages.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub long_lived: bool,
 }
 
 impl AggregateMetrics {
-    /// Share of executions that succeeded, in percent (0 when there were none).
+    /// Share of the executions that completed (succeeded or failed) that succeeded, in
+    /// percent; 0 when none completed. Cancellations are left out: see
+    /// [`Outcome`](crate::Outcome).
+    ///
+    /// ```
+    /// let a = profx_runtime::AggregateMetrics {
+    ///     total_executions: 10,
+    ///     success_count: 6,
+    ///     failure_count: 2,
+    ///     cancelled_count: 2,
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(a.success_rate(), 75.0);
+    /// assert_eq!(a.success_rate_checked(), Some(75.0));
+    /// ```
     pub fn success_rate(&self) -> f64 {
-        if self.total_executions == 0 {
-            0.0
-        } else {
-            self.success_count as f64 * 100.0 / self.total_executions as f64
-        }
+        self.success_rate_checked().unwrap_or(0.0)
+    }
+
+    /// [`success_rate`](AggregateMetrics::success_rate), or `None` when no execution
+    /// completed (none at all, or all cancelled): what reports print as "n/a".
+    pub fn success_rate_checked(&self) -> Option<f64> {
+        let completed = self.success_count.saturating_add(self.failure_count);
+        (completed > 0).then(|| self.success_count as f64 * 100.0 / completed as f64)
     }
 }
 
@@ -70,8 +98,12 @@ impl AggregateMetrics {
 pub struct PhaseMetrics {
     /// Completed calls.
     pub calls: u64,
-    /// Calls that returned `Err` or panicked.
+    /// Calls that returned an `Err` that is a failure, or panicked.
     pub failures: u64,
+    /// Calls dropped before they completed (an async phase's future dropped). Reports written
+    /// before this was counted read 0 (and counted cancellations as failures).
+    #[serde(default)]
+    pub cancelled: u64,
     /// Sum of the calls' durations.
     #[serde(with = "duration_ns")]
     pub total_duration: Duration,

@@ -144,7 +144,8 @@ pub(crate) fn detect<'a>(
     let default = threshold;
     for (name, m) in agents {
         let threshold = own(name).unwrap_or(default);
-        if m.total_executions > 0 {
+        // A session or a connection lasts by design: its phases are still checked.
+        if m.total_executions > 0 && !m.long_lived {
             assess(name, None, stats_agent(m), threshold, &mut out);
         }
         for (pname, pm) in &m.phases {

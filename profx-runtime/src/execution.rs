@@ -6,8 +6,55 @@ use std::time::{Duration, SystemTime};
 
 use crate::serde_util::{duration_ns, rfc3339};
 
+/// How an execution or a phase ended: three disjoint outcomes.
+///
+/// - `Success`: it returned (`Ok`, or a value that is not a `Result`), or returned an `Err`
+///   that its `failure = ...` predicate (or [`Execution::end_where`]) says is expected.
+/// - `Failure`: it returned an `Err` that is a failure, or panicked.
+/// - `Cancelled`: it was dropped before it completed: an async agent or phase whose future was
+///   dropped (a `select!` that took another branch, a timeout, a client gone), or a manual
+///   [`Execution`] dropped without `end` or ended with [`Execution::cancel`].
+///
+/// A cancellation is neither a success nor a failure: success rates are
+/// `successes / (successes + failures)`, as an SRE excludes the requests a client gave up on
+/// from an error budget; cancellations are counted and shown on their own.
+///
+/// Serialized in lowercase: `"success"`, `"failure"`, `"cancelled"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Completed, successfully (or with an expected error).
+    #[default]
+    Success,
+    /// Completed with an error that is a failure, or panicked.
+    Failure,
+    /// Dropped before it completed.
+    Cancelled,
+}
+
+impl Outcome {
+    /// `"success"`, `"failure"` or `"cancelled"`, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One completed execution of an agent, as kept in the agent's ring of recent executions.
+///
+/// Reports written before outcomes were recorded read `outcome` from `success` (`false`:
+/// [`Outcome::Failure`], or [`Outcome::Cancelled`] when the error is `"cancelled"`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "wire::ExecutionWire")]
 pub struct ExecutionProfile {
     /// Unique in the process: `"{agent}-{n}"`.
     pub id: String,
@@ -31,9 +78,12 @@ pub struct ExecutionProfile {
     pub allocations: u64,
     /// Threads in the process when the execution ended (0 where the platform does not say).
     pub thread_count: u64,
-    /// `false` when the execution returned `Err`, panicked or was cancelled.
+    /// `outcome == Outcome::Success` (kept for readers of older reports).
     pub success: bool,
-    /// Why it failed: the error's `Display` (at most 256 bytes), `"panicked"` or `"cancelled"`.
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why it failed or was cancelled: the error's `Display` (at most 256 bytes),
+    /// `"panicked"` or `"cancelled"`.
     pub error: Option<String>,
     /// The phases, in order of their start.
     pub phases: Vec<PhaseProfile>,
@@ -59,6 +109,62 @@ pub struct PhaseProfile {
     pub duration: Duration,
     /// 0 for a phase directly inside the execution, 1 for a phase inside that one, and so on.
     pub depth: u32,
+    /// How it ended (reports written before outcomes were recorded read as `Success`).
+    #[serde(default)]
+    pub outcome: Outcome,
+}
+
+/// What an [`ExecutionProfile`] is read from: today's fields, with `outcome` optional.
+mod wire {
+    use super::*;
+
+    #[derive(Deserialize)]
+    pub(super) struct ExecutionWire {
+        id: String,
+        agent: String,
+        request: String,
+        #[serde(with = "rfc3339")]
+        start: SystemTime,
+        #[serde(with = "duration_ns")]
+        duration: Duration,
+        memory_allocated: u64,
+        allocations: u64,
+        thread_count: u64,
+        success: bool,
+        #[serde(default)]
+        outcome: Option<Outcome>,
+        error: Option<String>,
+        phases: Vec<PhaseProfile>,
+        phases_dropped: u64,
+        #[serde(default)]
+        parent: Option<String>,
+    }
+
+    impl From<ExecutionWire> for ExecutionProfile {
+        fn from(w: ExecutionWire) -> ExecutionProfile {
+            let outcome = w.outcome.unwrap_or(match (w.success, w.error.as_deref()) {
+                (true, _) => Outcome::Success,
+                (false, Some("cancelled")) => Outcome::Cancelled,
+                (false, _) => Outcome::Failure,
+            });
+            ExecutionProfile {
+                id: w.id,
+                agent: w.agent,
+                request: w.request,
+                start: w.start,
+                duration: w.duration,
+                memory_allocated: w.memory_allocated,
+                allocations: w.allocations,
+                thread_count: w.thread_count,
+                success: outcome == Outcome::Success,
+                outcome,
+                error: w.error,
+                phases: w.phases,
+                phases_dropped: w.phases_dropped,
+                parent: w.parent,
+            }
+        }
+    }
 }
 
 /// The name of a phase in an [`ExecutionProfile`]: a string that is the profiler's own
@@ -168,8 +274,10 @@ impl<'de> Deserialize<'de> for PhaseName {
 /// Phases are timed with [`phase`](Execution::phase) (a guard) or
 /// [`start_phase`](Execution::start_phase)/[`end_phase`](Execution::end_phase); instrumented
 /// functions called inside [`in_scope`](Execution::in_scope) join the execution too.
-/// [`end`](Execution::end) records the outcome; an execution dropped without `end` is recorded
-/// as failed, `"cancelled"` (or `"panicked"` when dropped by a panic).
+/// [`end`](Execution::end) records the outcome ([`end_where`](Execution::end_where) when only
+/// some errors are failures); an execution dropped without `end`, or given up with
+/// [`cancel`](Execution::cancel), is recorded as cancelled (as failed, `"panicked"`, when
+/// dropped by a panic).
 ///
 /// With [`CountingAlloc`](crate::CountingAlloc) installed, its memory is what the thread it
 /// started on allocated until its end, plus what [`in_scope`](Execution::in_scope) calls on
@@ -273,7 +381,7 @@ impl Drop for ExecutionPhase<'_> {
                 self.name,
                 self.t0,
                 self.depth,
-                std::thread::panicking(),
+                crate::registry::Ended::failed_if(std::thread::panicking()),
             );
         }
     }
@@ -368,7 +476,13 @@ impl Execution {
         if let Some(on) = self.on.as_mut() {
             if let Some((name, t0, depth)) = on.open.pop() {
                 on.state.depth = depth;
-                crate::context::record_phase(&mut on.state, name, t0, depth, false);
+                crate::context::record_phase(
+                    &mut on.state,
+                    name,
+                    t0,
+                    depth,
+                    crate::registry::Ended::Ok,
+                );
             }
         }
     }
@@ -398,24 +512,76 @@ impl Execution {
         #[cfg(feature = "enabled")]
         if let Some(on) = self.on.take() {
             let msg = crate::alloc::exclude(|| result.error_message());
-            finish(on, msg.as_deref().map(Err).unwrap_or(Ok(())));
+            finish(on, msg.as_ref().map(|m| m as &dyn std::fmt::Display));
         }
         #[cfg(not(feature = "enabled"))]
         let _ = (&mut self, result);
     }
+
+    /// Ends the execution with a `Result` whose `Err` is a failure only when `is_failure`
+    /// says so; any other `Err` is an expected outcome (a parser's "need more bytes", a
+    /// cache miss) and the execution a success. The counterpart of the attributes'
+    /// `failure = ...` argument.
+    ///
+    /// ```
+    /// let p = profx_runtime::Profiler::new(true);
+    /// #[derive(Debug)]
+    /// enum ParseError { Incomplete, Invalid }
+    /// impl std::fmt::Display for ParseError {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         write!(f, "{self:?}")
+    ///     }
+    /// }
+    /// let ex = p.start_execution("parse", "");
+    /// let r: Result<(), ParseError> = Err(ParseError::Incomplete);
+    /// ex.end_where(&r, |e| !matches!(e, ParseError::Incomplete));
+    /// # #[cfg(feature = "enabled")]
+    /// assert_eq!(p.report().agents["parse"].failure_count, 0);
+    /// ```
+    pub fn end_where<T, E: std::fmt::Display>(
+        mut self,
+        result: &Result<T, E>,
+        is_failure: impl FnOnce(&E) -> bool,
+    ) {
+        #[cfg(feature = "enabled")]
+        if let Some(on) = self.on.take() {
+            let error = match result {
+                Err(e) if is_failure(e) => Some(e as &dyn std::fmt::Display),
+                _ => None,
+            };
+            finish(on, error);
+        }
+        #[cfg(not(feature = "enabled"))]
+        let _ = (&mut self, result, is_failure);
+    }
+
+    /// Ends the execution as cancelled: given up before it completed (the caller went away,
+    /// a timeout fired). Counted apart from successes and failures. Dropping an execution
+    /// without ending it does the same.
+    pub fn cancel(mut self) {
+        #[cfg(feature = "enabled")]
+        if let Some(on) = self.on.take() {
+            finish_as(on, crate::context::Returned::Cancelled);
+        }
+        #[cfg(not(feature = "enabled"))]
+        let _ = &mut self;
+    }
 }
 
+/// Ends `on` as failed with `error`, or as a success.
 #[cfg(feature = "enabled")]
-fn finish(mut on: On, result: Result<(), &str>) {
-    use crate::context::Outcome;
+fn finish(on: On, error: Option<&dyn std::fmt::Display>) {
+    use crate::context::Returned;
+    finish_as(on, error.map_or(Returned::Success, Returned::Error));
+}
+
+/// Ends `on` with `outcome`; phases still open end the same way.
+#[cfg(feature = "enabled")]
+fn finish_as(mut on: On, outcome: crate::context::Returned<'_>) {
+    let ended = outcome.ended();
     while let Some((name, t0, depth)) = on.open.pop() {
-        crate::context::record_phase(&mut on.state, name, t0, depth, result.is_err());
+        crate::context::record_phase(&mut on.state, name, t0, depth, ended);
     }
-    let outcome = match result {
-        Ok(()) => Outcome::Success,
-        Err("panicked") if std::thread::panicking() => Outcome::Panicked,
-        Err(ref e) => Outcome::Error(e),
-    };
     let extra = on.scoped;
     on.state.run_here();
     on.state.finish(outcome, extra);
@@ -425,12 +591,13 @@ impl Drop for Execution {
     fn drop(&mut self) {
         #[cfg(feature = "enabled")]
         if let Some(on) = self.on.take() {
-            let why = if std::thread::panicking() {
-                "panicked"
+            use crate::context::Returned;
+            let outcome = if std::thread::panicking() {
+                Returned::Panicked
             } else {
-                "cancelled"
+                Returned::Cancelled
             };
-            finish(on, Err(why));
+            finish_as(on, outcome);
         }
     }
 }

@@ -53,7 +53,7 @@ pub use collector::{
     SystemSnapshot, TrendDirection,
 };
 pub use execution::{
-    Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, PhaseName, PhaseProfile,
+    Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, Outcome, PhaseName, PhaseProfile,
 };
 pub use profiler::{global, KeyHistogram, Profiler};
 pub use report::{
@@ -112,7 +112,7 @@ impl std::fmt::Debug for PhaseGuard {
 #[cfg(feature = "enabled")]
 pub mod __private {
     pub use crate::context::{
-        armed, body, once, AgentEnd, AgentFuture, AgentState, Outcome, PhaseFuture, PhaseSpan,
+        armed, body, once, AgentEnd, AgentFuture, AgentState, PhaseFuture, PhaseSpan, Returned,
         SyncAgent, SyncPhase,
     };
     pub use crate::registry::{Site, SiteRef};
@@ -120,50 +120,64 @@ pub mod __private {
     /// Classifies `Result<T, E>` with `E: Display` (first choice of the autoref ladder).
     pub trait ViaDisplay {
         /// How the call ended.
-        fn __profx_outcome(&self) -> Outcome<'_>;
+        fn __profx_outcome(&self) -> Returned<'_>;
     }
     /// Classifies `Result<T, E>` with `E: Debug`.
     pub trait ViaDebug {
         /// How the call ended.
-        fn __profx_outcome(&self) -> Outcome<'_>;
+        fn __profx_outcome(&self) -> Returned<'_>;
     }
     /// Classifies any `Result<T, E>`.
     pub trait ViaResult {
         /// How the call ended.
-        fn __profx_outcome(&self) -> Outcome<'_>;
+        fn __profx_outcome(&self) -> Returned<'_>;
     }
 
     impl<T, E: std::fmt::Display> ViaDisplay for &&Result<T, E> {
         #[inline(always)]
-        fn __profx_outcome(&self) -> Outcome<'_> {
+        fn __profx_outcome(&self) -> Returned<'_> {
             match &***self {
-                Ok(_) => Outcome::Success,
-                Err(e) => Outcome::Error(e),
+                Ok(_) => Returned::Success,
+                Err(e) => Returned::Error(e),
             }
         }
     }
     impl<T, E: std::fmt::Debug> ViaDebug for &Result<T, E> {
         #[inline(always)]
-        fn __profx_outcome(&self) -> Outcome<'_> {
+        fn __profx_outcome(&self) -> Returned<'_> {
             match &**self {
-                Ok(_) => Outcome::Success,
-                Err(e) => Outcome::ErrorDebug(e),
+                Ok(_) => Returned::Success,
+                Err(e) => Returned::ErrorDebug(e),
             }
         }
     }
     impl<T, E> ViaResult for Result<T, E> {
         #[inline(always)]
-        fn __profx_outcome(&self) -> Outcome<'_> {
+        fn __profx_outcome(&self) -> Returned<'_> {
             match self {
-                Ok(_) => Outcome::Success,
-                Err(_) => Outcome::ErrorOpaque,
+                Ok(_) => Returned::Success,
+                Err(_) => Returned::ErrorOpaque,
             }
         }
     }
 
     /// The outcome of a value that is not a `Result`.
     #[inline(always)]
-    pub fn success() -> Outcome<'static> {
-        Outcome::Success
+    pub fn success() -> Returned<'static> {
+        Returned::Success
+    }
+
+    /// `failure = f`: `outcome` (the classification of `r`), unless `r` is an `Err` that `f`
+    /// says is not a failure, which is then a success.
+    #[inline(always)]
+    pub fn classify<'a, T, E>(
+        r: &Result<T, E>,
+        failure: impl FnOnce(&E) -> bool,
+        outcome: Returned<'a>,
+    ) -> Returned<'a> {
+        match r {
+            Err(e) if !failure(e) => Returned::Success,
+            _ => outcome,
+        }
     }
 }

@@ -8,13 +8,17 @@
 //! # Families
 //!
 //! Per agent (label `agent`):
-//! - `profx_agent_executions_total` (counter), `profx_agent_failures_total` (counter);
+//! - `profx_agent_executions_total`, `profx_agent_failures_total`,
+//!   `profx_agent_cancelled_total` (counters: every execution, those that failed, those
+//!   dropped before they completed);
 //! - `profx_agent_duration_seconds` (histogram: cumulative `_bucket{le=…}`, `_sum`, `_count`);
 //! - `profx_agent_success_rate` (gauge, a ratio from 0 to 1 as Prometheus prefers, not a
-//!   percentage).
+//!   percentage, over the executions that completed: cancelled ones are left out; NaN when
+//!   none completed).
 //!
 //! Per phase within an agent (labels `agent`, `phase`; `agent=""` for phases run outside any
-//! execution): `profx_phase_calls_total`, `profx_phase_failures_total` (counters) and
+//! execution): `profx_phase_calls_total`, `profx_phase_failures_total`,
+//! `profx_phase_cancelled_total` (counters) and
 //! `profx_phase_duration_seconds` (histogram).
 //!
 //! Durations use the buckets of [`HISTOGRAM_BOUNDS`] (100 ns to
@@ -118,8 +122,13 @@ fn profx_families<'a>(e: &mut Encoder, keys: &'a [KeyHistogram]) {
     );
     e.counters(
         "profx_agent_failures_total",
-        "Executions of an agent that failed (returned Err, panicked or were cancelled).",
+        "Executions of an agent that failed (returned an Err that is a failure, or panicked).",
         agents.iter().map(|k| (a(k), k.failures)),
+    );
+    e.counters(
+        "profx_agent_cancelled_total",
+        "Executions of an agent dropped before they completed (neither success nor failure).",
+        agents.iter().map(|k| (a(k), k.cancelled)),
     );
     e.histograms(
         "profx_agent_duration_seconds",
@@ -130,10 +139,10 @@ fn profx_families<'a>(e: &mut Encoder, keys: &'a [KeyHistogram]) {
     );
     e.gauges(
         "profx_agent_success_rate",
-        "Share of an agent's executions that succeeded, as a ratio from 0 to 1.",
+        "Share of an agent's completed executions (cancelled ones left out) that succeeded, as a ratio from 0 to 1 (NaN when none completed).",
         agents
             .iter()
-            .map(|k| (a(k), (k.count - k.failures) as f64 / k.count.max(1) as f64)),
+            .map(|k| (a(k), k.success_ratio().unwrap_or(f64::NAN))),
     );
     let p = |k: &'a KeyHistogram, p: &'a str| vec![("agent", k.agent.as_str()), ("phase", p)];
     e.counters(
@@ -145,6 +154,11 @@ fn profx_families<'a>(e: &mut Encoder, keys: &'a [KeyHistogram]) {
         "profx_phase_failures_total",
         "Calls of a phase within an agent that failed.",
         phases.iter().map(|(k, ph)| (p(k, ph), k.failures)),
+    );
+    e.counters(
+        "profx_phase_cancelled_total",
+        "Calls of a phase within an agent dropped before they completed.",
+        phases.iter().map(|(k, ph)| (p(k, ph), k.cancelled)),
     );
     e.histograms(
         "profx_phase_duration_seconds",
@@ -454,6 +468,7 @@ mod tests {
             phase: phase.map(Into::into),
             count,
             failures: 1,
+            cancelled: 0,
             sum: Duration::from_millis(1500),
             buckets,
         }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use profx::{
-    AggregateMetrics, Bottleneck, BottleneckKind, ExecutionProfile, Percentiles, PhaseMetrics,
-    PhaseProfile, Report, Severity, SystemSnapshot, SystemSummary,
+    AggregateMetrics, Bottleneck, BottleneckKind, ExecutionProfile, Outcome, Percentiles,
+    PhaseMetrics, PhaseProfile, Report, Severity, SystemSnapshot, SystemSummary,
 };
 
 fn ms(n: u64) -> Duration {
@@ -42,6 +42,7 @@ fn phase_metrics(
     PhaseMetrics {
         calls,
         failures,
+        cancelled: 0,
         total_duration: avg * calls as u32,
         avg_duration: avg,
         min_duration: min,
@@ -62,6 +63,7 @@ fn phase(name: &str, offset: Duration, duration: Duration, depth: u32) -> PhaseP
         start_offset: offset,
         duration,
         depth,
+        outcome: Outcome::Success,
     }
 }
 
@@ -73,12 +75,14 @@ pub fn fixture() -> Report {
         total_executions: 50,
         success_count: 49,
         failure_count: 1,
+        cancelled_count: 0,
         avg_duration: ms(42),
         min_duration: ms(28),
         max_duration: ms(156),
         avg_memory: 1_887_436,
         percentiles: pct(ms(40), ms(65), ms(88), ms(145), ms(156)),
         phases: BTreeMap::new(),
+        long_lived: false,
     };
     locator
         .phases
@@ -95,12 +99,14 @@ pub fn fixture() -> Report {
         total_executions: 100,
         success_count: 99,
         failure_count: 1,
+        cancelled_count: 0,
         avg_duration: ms(48),
         min_duration: ms(30),
         max_duration: ms(200),
         avg_memory: 2_985_216,
         percentiles: pct(ms(45), ms(75), ms(95), ms(180), ms(200)),
         phases: BTreeMap::new(),
+        long_lived: false,
     };
     analyzer.phases.insert(
         "file_discovery".into(),
@@ -112,17 +118,22 @@ pub fn fixture() -> Report {
     );
     agents.insert("codebase-analyzer".to_string(), analyzer);
 
-    let odd = AggregateMetrics {
-        total_executions: 4,
+    let mut odd = AggregateMetrics {
+        total_executions: 5,
         success_count: 2,
         failure_count: 2,
+        cancelled_count: 1,
         avg_duration: ms(420),
         min_duration: ms(390),
         max_duration: ms(460),
         avg_memory: 0,
         percentiles: pct(ms(410), ms(450), ms(455), ms(460), ms(460)),
         phases: BTreeMap::new(),
+        long_lived: false,
     };
+    let mut flush = phase_metrics(5, 1, ms(100), ms(80), ms(130));
+    flush.cancelled = 1;
+    odd.phases.insert("flush".into(), flush);
     agents.insert("report, \"final\" writer".to_string(), odd);
 
     let mut phases = BTreeMap::new();
@@ -150,6 +161,7 @@ pub fn fixture() -> Report {
                 allocations: 312,
                 thread_count: 8,
                 success: true,
+                outcome: Outcome::Success,
                 error: None,
                 phases: vec![
                     phase("search", ms(0), ms(15), 0),
@@ -169,10 +181,14 @@ pub fn fixture() -> Report {
                 allocations: 400,
                 thread_count: 8,
                 success: false,
+                outcome: Outcome::Failure,
                 error: Some("parse error: unexpected token".into()),
                 phases: vec![
                     phase("search", ms(0), ms(60), 0),
-                    phase("parse", ms(60), ms(70), 0),
+                    PhaseProfile {
+                        outcome: Outcome::Failure,
+                        ..phase("parse", ms(60), ms(70), 0)
+                    },
                 ],
                 phases_dropped: 2,
                 parent: None,
@@ -191,6 +207,7 @@ pub fn fixture() -> Report {
             allocations: 1_024,
             thread_count: 9,
             success: true,
+            outcome: Outcome::Success,
             error: None,
             phases: vec![
                 phase("file_discovery", ms(0), ms(15), 0),

@@ -150,8 +150,12 @@ pub struct Compared {
     pub p95: Timing,
     /// 99th percentile.
     pub p99: Timing,
-    /// Success rate; `None` when either report has no calls.
+    /// Success rate over the calls that completed (cancelled ones left out); `None` when
+    /// either report has none.
     pub success_rate: Option<Rate>,
+    /// Calls dropped before they completed, in the base and the new report (shown, never a
+    /// regression by themselves: a client that gives up more often is not slower code).
+    pub cancelled: [u64; 2],
 }
 
 impl Compared {
@@ -241,6 +245,9 @@ struct Stats {
     p95: Duration,
     p99: Duration,
     ok: u64,
+    /// Completed: succeeded or failed.
+    completed: u64,
+    cancelled: u64,
     total: u64,
 }
 
@@ -251,6 +258,8 @@ impl From<&AggregateMetrics> for Stats {
             p95: m.percentiles.p95,
             p99: m.percentiles.p99,
             ok: m.success_count,
+            completed: m.success_count + m.failure_count,
+            cancelled: m.cancelled_count,
             total: m.total_executions,
         }
     }
@@ -262,7 +271,9 @@ impl From<&PhaseMetrics> for Stats {
             avg: m.avg_duration,
             p95: m.percentiles.p95,
             p99: m.percentiles.p99,
-            ok: m.calls.saturating_sub(m.failures),
+            ok: m.calls.saturating_sub(m.failures + m.cancelled),
+            completed: m.calls.saturating_sub(m.cancelled),
+            cancelled: m.cancelled,
             total: m.calls,
         }
     }
@@ -492,16 +503,18 @@ fn compare(
 ) -> Compared {
     let rate = |ok: u64, total: u64| ok as f64 * 100.0 / total as f64;
     let calls = [base.total, new.total];
-    let success_rate = (base.total > 0 && new.total > 0).then(|| {
-        let (b, n) = (rate(base.ok, base.total), rate(new.ok, new.total));
+    let success_rate = (base.completed > 0 && new.completed > 0).then(|| {
+        let (b, n) = (rate(base.ok, base.completed), rate(new.ok, new.completed));
         Rate {
             base_percent: b,
             new_percent: n,
             change_points: n - b,
             regression: g
                 .threshold
-                .rate_dropped((base.ok, base.total), (new.ok, new.total))
-                && calls.iter().all(|&c| c >= g.min_calls),
+                .rate_dropped((base.ok, base.completed), (new.ok, new.completed))
+                && [base.completed, new.completed]
+                    .iter()
+                    .all(|&c| c >= g.min_calls),
         }
     });
     let location = location(samples.0, samples.1, g);
@@ -518,6 +531,7 @@ fn compare(
         p99: timing(Metric::Quantile(0.99), (base.p99, new.p99), &cx, g),
         location,
         success_rate,
+        cancelled: [base.cancelled, new.cancelled],
     }
 }
 

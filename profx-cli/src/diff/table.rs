@@ -35,8 +35,17 @@ fn timing_cell(t: &Timing) -> String {
 
 /// The diff as an aligned table, ending with the regression count line.
 pub fn render(d: &Diff, g: &Gate, base_name: &str, new_name: &str) -> String {
-    let header = ["", "AGENT / PHASE", "AVG", "P95", "P99", "SUCCESS", ""];
-    let mut lines: Vec<[String; 7]> = vec![header.map(String::from)];
+    let header = [
+        "",
+        "AGENT / PHASE",
+        "AVG",
+        "P95",
+        "P99",
+        "SUCCESS",
+        "CANCELLED",
+        "",
+    ];
+    let mut lines: Vec<[String; 8]> = vec![header.map(String::from)];
     for r in &d.rows {
         let name = match &r.phase {
             None => one_line(&r.agent),
@@ -56,6 +65,10 @@ pub fn render(d: &Diff, g: &Gate, base_name: &str, new_name: &str) -> String {
                     timing_cell(&c.p95),
                     timing_cell(&c.p99),
                     success,
+                    match c.cancelled {
+                        [0, 0] => "0".to_string(),
+                        [b, n] => format!("{b} -> {n}"),
+                    },
                     verdict(c),
                 ]
             }
@@ -66,12 +79,21 @@ pub fn render(d: &Diff, g: &Gate, base_name: &str, new_name: &str) -> String {
                     format!("removed (only in {base_name})")
                 };
                 let dash = || "-".to_string();
-                [String::new(), name, dash(), dash(), dash(), dash(), note]
+                [
+                    String::new(),
+                    name,
+                    dash(),
+                    dash(),
+                    dash(),
+                    dash(),
+                    dash(),
+                    note,
+                ]
             }
         };
         lines.push(line);
     }
-    let mut widths = [0usize; 7];
+    let mut widths = [0usize; 8];
     for l in &lines {
         for (w, cell) in widths.iter_mut().zip(l) {
             *w = (*w).max(cell.chars().count());
@@ -87,7 +109,7 @@ pub fn render(d: &Diff, g: &Gate, base_name: &str, new_name: &str) -> String {
     for l in &lines {
         let mut s = String::new();
         for (i, (cell, w)) in l.iter().zip(widths).enumerate() {
-            if i == 6 {
+            if i == 7 {
                 s.push_str(cell);
             } else {
                 let _ = write!(s, "{cell:<w$}  ");

@@ -94,7 +94,7 @@ impl AgentState {
     /// Ends the execution with `outcome`. (By reference: the state, which the body ran
     /// with, is not moved to be ended.)
     #[inline(always)]
-    pub fn finish(&mut self, outcome: Outcome<'_>) {
+    pub fn finish(&mut self, outcome: Returned<'_>) {
         if let Some(a) = &mut self.0 {
             // Right after its body (or last poll) on this thread: its table is this thread's.
             end(&mut a.st, outcome, true);
@@ -119,7 +119,7 @@ impl AgentEnd<'_> {
     /// Tells the execution, which its body has just ended, its `outcome` (the rest of its
     /// end follows, in [`SyncAgent::run`]).
     #[inline(always)]
-    pub fn finish(self, outcome: Outcome<'_>) {
+    pub fn finish(self, outcome: Returned<'_>) {
         if outcome.is_failure() {
             self.0.fail(&outcome);
         }
@@ -188,7 +188,7 @@ impl<S: SiteRef> SyncAgent<S> {
                 replace_current(self.0);
                 // SAFETY: the execution in the frame below, which nothing else refers to now.
                 let st = unsafe { &mut *self.1 };
-                st.finish(Outcome::Panicked, (0, 0));
+                st.finish(Returned::Panicked, (0, 0));
             }
         }
         let unwind = Unwind(prev, st);
@@ -208,7 +208,7 @@ impl<S: SiteRef> SyncAgent<S> {
 /// Ends an execution (by reference: the state is not moved to be ended). `here`: the last
 /// code it ran was on this thread, so its table is this thread's.
 #[inline(never)]
-fn end(st: &mut ExecState, outcome: Outcome<'_>, here: bool) {
+fn end(st: &mut ExecState, outcome: Returned<'_>, here: bool) {
     if !here {
         st.run_here();
     }
@@ -219,9 +219,9 @@ impl Drop for AgentState {
     fn drop(&mut self) {
         if let Some(a) = self.0.as_mut().filter(|a| !a.ended) {
             let outcome = if a.panicked || std::thread::panicking() {
-                Outcome::Panicked
+                Returned::Panicked
             } else {
-                Outcome::Cancelled
+                Returned::Cancelled
             };
             // Dropped (cancelled, or unwound) wherever its owner is: this thread's table.
             end(&mut a.st, outcome, false);

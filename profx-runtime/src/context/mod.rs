@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering::*;
 
 use crate::clock;
 use crate::profiler::{global_inner, Inner};
-use crate::registry::{ExecRecord, RawPhase, Site, ThreadTable, AGENT_LEVEL, NO_AGENT};
+use crate::registry::{Ended, ExecRecord, RawPhase, Site, ThreadTable, AGENT_LEVEL, NO_AGENT};
 
 mod agent;
 mod phase;
@@ -63,7 +63,7 @@ pub(crate) const MAX_ERROR_LEN: usize = 256;
 
 /// How a function ended, as the macros classify its return value.
 #[doc(hidden)]
-pub enum Outcome<'a> {
+pub enum Returned<'a> {
     /// Returned normally (or `Ok`).
     Success,
     /// Returned `Err` with a `Display` error.
@@ -78,11 +78,20 @@ pub enum Outcome<'a> {
     Cancelled,
 }
 
-impl Outcome<'_> {
-    /// Whether it is a failure (anything but `Success`).
+impl Returned<'_> {
+    /// Whether it is a failure or a cancellation (anything but `Success`).
     #[inline(always)]
     pub fn is_failure(&self) -> bool {
-        !matches!(self, Outcome::Success)
+        !matches!(self, Returned::Success)
+    }
+
+    /// How the counters tell it.
+    pub(crate) fn ended(&self) -> Ended {
+        match self {
+            Returned::Success => Ended::Ok,
+            Returned::Cancelled => Ended::Cancelled,
+            _ => Ended::Failed,
+        }
     }
 
     fn write_message(&self, out: &mut String) {
@@ -91,12 +100,12 @@ impl Outcome<'_> {
             left: MAX_ERROR_LEN,
         };
         let _ = match self {
-            Outcome::Success => Ok(()),
-            Outcome::Error(e) => write!(w, "{e}"),
-            Outcome::ErrorDebug(e) => write!(w, "{e:?}"),
-            Outcome::ErrorOpaque => w.write_str("error"),
-            Outcome::Panicked => w.write_str("panicked"),
-            Outcome::Cancelled => w.write_str("cancelled"),
+            Returned::Success => Ok(()),
+            Returned::Error(e) => write!(w, "{e}"),
+            Returned::ErrorDebug(e) => write!(w, "{e:?}"),
+            Returned::ErrorOpaque => w.write_str("error"),
+            Returned::Panicked => w.write_str("panicked"),
+            Returned::Cancelled => w.write_str("cancelled"),
         };
     }
 }
@@ -143,8 +152,8 @@ pub(crate) struct ExecState {
     pub(crate) t0: u64,
     /// The clock is read inline as the TSC (it was at the start).
     tsc: bool,
-    /// It failed (see [`ExecState::fail`]).
-    failed: bool,
+    /// How it ended, when not successfully (see [`ExecState::fail`]).
+    ended: Ended,
     /// The record being filled when this execution is kept (sampling).
     rec: Option<Box<ExecRecord>>,
     dropped: u64,
@@ -224,7 +233,7 @@ impl ExecState {
             serial,
             t0,
             tsc: TSC,
-            failed: false,
+            ended: Ended::Ok,
             rec,
             dropped: 0,
             alloc: crate::alloc::Tally::default(),
@@ -245,13 +254,8 @@ impl ExecState {
 
     /// Adds a phase record, or counts it as dropped past `PROFX_MAX_PHASES`.
     #[inline(always)]
-    fn push_phase(&mut self, name: u32, start: u64, duration: u64, depth: u32) {
-        let p = RawPhase {
-            start,
-            duration,
-            name,
-            depth,
-        };
+    fn push_phase(&mut self, name: u32, start: u64, duration: u64, depth: u32, ended: Ended) {
+        let p = RawPhase::new(start, duration, name, depth, ended);
         if self.cursor < self.end {
             self.write_phase(p);
         } else {
@@ -311,7 +315,7 @@ impl ExecState {
         name: u32,
         start: u64,
         ticks: u64,
-        failed: bool,
+        ended: Ended,
     ) -> bool {
         // SAFETY: the table of the thread running the execution, which its profiler keeps.
         let table = unsafe { &*self.table };
@@ -322,22 +326,17 @@ impl ExecState {
             if !slot.try_count(ticks) {
                 return false;
             }
-            slot.commit(ticks, failed, 0);
+            slot.commit(ticks, ended, 0);
             let depth = self.depth.wrapping_sub(1);
             self.depth = depth;
-            self.write_phase(RawPhase {
-                start,
-                duration: ticks,
-                name,
-                depth,
-            });
+            self.write_phase(RawPhase::new(start, ticks, name, depth, ended));
             true
         } else if self.rec.is_none() {
             // Not kept: aggregates only.
             if !slot.try_count(ticks) {
                 return false;
             }
-            slot.commit(ticks, failed, 0);
+            slot.commit(ticks, ended, 0);
             self.depth = self.depth.wrapping_sub(1);
             true
         } else {
@@ -347,18 +346,18 @@ impl ExecState {
 
     /// Records a phase of this execution that ran `ticks` from `start`, on this thread.
     #[inline(always)]
-    fn record_phase(&mut self, name: u32, start: u64, ticks: u64, depth: u32, failed: bool) {
+    fn record_phase(&mut self, name: u32, start: u64, ticks: u64, depth: u32, ended: Ended) {
         // SAFETY: the table of the thread running the execution, which its profiler keeps.
         let table = unsafe { &*self.table };
-        table.record(name, self.agent, ticks, failed, 0);
-        self.push_phase(name, start, ticks, depth);
+        table.record(name, self.agent, ticks, ended, 0);
+        self.push_phase(name, start, ticks, depth, ended);
     }
 
     /// Ends the execution on this thread, whose table it must point at (`run_here`):
     /// aggregates it and, when kept, publishes its record. `extra`: (bytes, allocations)
     /// counted elsewhere (a manual execution's `in_scope` on other threads).
     #[inline(always)]
-    pub(crate) fn finish(&mut self, outcome: Outcome<'_>, extra: (u64, u64)) {
+    pub(crate) fn finish(&mut self, outcome: Returned<'_>, extra: (u64, u64)) {
         let stopped = if self.tsc {
             self.stop::<true>(extra)
         } else {
@@ -383,12 +382,12 @@ impl ExecState {
         }
     }
 
-    /// Notes that the execution failed with `outcome`, whose message goes into the record
-    /// when it is kept.
+    /// Notes that the execution failed or was cancelled (`outcome`), whose message goes into
+    /// the record when it is kept.
     #[cold]
     #[inline(never)]
-    pub(crate) fn fail(&mut self, outcome: &Outcome<'_>) {
-        self.failed = true;
+    pub(crate) fn fail(&mut self, outcome: &Returned<'_>) {
+        self.ended = outcome.ended();
         if let Some(r) = &mut self.rec {
             // Into the record's own buffer: a recycled record keeps its capacity.
             crate::alloc::exclude(|| outcome.write_message(&mut r.error));
@@ -403,8 +402,8 @@ impl ExecState {
         let inner = self.inner();
         // SAFETY: this thread's table (see above), which the profiler keeps.
         let table = unsafe { &*self.table };
-        let failed = self.failed;
-        table.record(self.agent, AGENT_LEVEL, ticks, failed, s.memory);
+        let ended = self.ended;
+        table.record(self.agent, AGENT_LEVEL, ticks, ended, s.memory);
         if let Some(mut r) = self.rec.take() {
             let len = self.phases_len(&r);
             // SAFETY: the first `len` records were written in place.
@@ -414,7 +413,7 @@ impl ExecState {
             r.agent = self.agent;
             r.start = self.t0;
             r.duration = ticks;
-            r.success = !failed;
+            r.ended = ended;
             r.phases_dropped = self.dropped;
             r.memory = s.memory;
             r.allocations = s.allocations;
@@ -466,24 +465,24 @@ fn recording() -> bool {
 /// Records a phase that ran outside any execution (or outside the one it started in) in the
 /// global profiler, under `agent` (`NO_AGENT`: none).
 #[inline(always)]
-fn record_loose(name: u32, agent: u32, ticks: u64, failed: bool) {
+fn record_loose(name: u32, agent: u32, ticks: u64, ended: Ended) {
     let t = TLS.with(|t| t.global_table.get());
     if !t.is_null() {
         // SAFETY: this thread's table of the global profiler, which is never dropped.
         if let Some(slot) = unsafe { (*t).slot_fast(name, agent) } {
             if slot.try_count(ticks) {
-                return slot.commit(ticks, failed, 0);
+                return slot.commit(ticks, ended, 0);
             }
         }
     }
-    record_loose_slow(name, agent, ticks, failed)
+    record_loose_slow(name, agent, ticks, ended)
 }
 
 #[cold]
 #[inline(never)]
-fn record_loose_slow(name: u32, agent: u32, ticks: u64, failed: bool) {
+fn record_loose_slow(name: u32, agent: u32, ticks: u64, ended: Ended) {
     let ticks = clock::sane(ticks);
-    global_inner().table().record(name, agent, ticks, failed, 0);
+    global_inner().table().record(name, agent, ticks, ended, 0);
 }
 
 /// Runs `f` with `state` as the current execution (the manual API's `in_scope`).
@@ -499,8 +498,8 @@ pub(crate) fn with_current<R>(state: &mut ExecState, f: impl FnOnce() -> R) -> R
 }
 
 /// The manual API's phases: aggregate and record into `state`, on this thread.
-pub(crate) fn record_phase(state: &mut ExecState, name: u32, t0: u64, depth: u32, failed: bool) {
+pub(crate) fn record_phase(state: &mut ExecState, name: u32, t0: u64, depth: u32, ended: Ended) {
     let ticks = clock::ticks(t0, clock::now());
     state.run_here();
-    state.record_phase(name, t0, ticks, depth, failed);
+    state.record_phase(name, t0, ticks, depth, ended);
 }

@@ -119,7 +119,7 @@ impl<S: SiteRef> SyncPhase<S> {
         // SAFETY: the global profiler's tables are never dropped.
         if let Some(slot) = unsafe { &*table }.slot_fast(name, NO_AGENT) {
             if slot.try_count(ticks) {
-                slot.commit(ticks, failed, 0);
+                slot.commit(ticks, Ended::failed_if(failed), 0);
                 return r;
             }
         }
@@ -211,10 +211,10 @@ fn end_sync_at<const FAILED: bool>(site: &'static Site, exec: *mut ExecState, t0
     let name = site.known_id();
     if exec.is_null() {
         if name != 0 {
-            return record_loose(name, NO_AGENT, ticks, FAILED);
+            return record_loose(name, NO_AGENT, ticks, Ended::failed_if(FAILED));
         }
     // SAFETY: the execution the phase started in is still the current one (see `SyncPhase`).
-    } else if unsafe { (*exec).try_end_phase(name, t0, ticks, FAILED) } {
+    } else if unsafe { (*exec).try_end_phase(name, t0, ticks, Ended::failed_if(FAILED)) } {
         return;
     }
     end_sync_slow(site, exec, t0, Some(ticks), FAILED)
@@ -234,14 +234,15 @@ fn end_sync_slow(
         None => clock::ticks(t0, clock::now()),
     };
     let name = site.id();
+    let ended = Ended::failed_if(failed);
     if exec.is_null() {
-        return record_loose(name, NO_AGENT, ticks, failed);
+        return record_loose(name, NO_AGENT, ticks, ended);
     }
     // SAFETY: as in `end_sync`.
     let c = unsafe { &mut *exec };
     let depth = c.depth.wrapping_sub(1);
     c.depth = depth;
-    c.record_phase(name, t0, ticks, depth, failed);
+    c.record_phase(name, t0, ticks, depth, ended);
 }
 
 /// One call of an async phase or of a `profx::phase` guard (`None` when not recording).
@@ -312,10 +313,10 @@ impl PhaseSpan {
 
     /// Ends the phase with `outcome`.
     #[inline(always)]
-    pub fn finish(self, outcome: Outcome<'_>) {
+    pub fn finish(self, outcome: Returned<'_>) {
         let mut this = std::mem::ManuallyDrop::new(self);
         if let Some(p) = this.0.take() {
-            p.end(outcome.is_failure());
+            p.end(outcome.ended());
         }
     }
 }
@@ -348,18 +349,18 @@ impl ActivePhase {
     }
 
     #[inline(never)]
-    fn end(self, failed: bool) {
+    fn end(self, ended: Ended) {
         let ticks = clock::ticks(self.t0, clock::now());
         match current_if(self.serial) {
             Some(c) => {
                 if !self.is_async {
                     c.depth = self.depth;
                 }
-                c.record_phase(self.name, self.t0, ticks, self.depth, failed);
+                c.record_phase(self.name, self.t0, ticks, self.depth, ended);
             }
             // Outside any execution, or the execution it started in is no longer running
             // here: aggregate it in the global profiler under the agent it began in.
-            None => record_loose(self.name, self.agent, ticks, failed),
+            None => record_loose(self.name, self.agent, ticks, ended),
         }
     }
 }
@@ -367,9 +368,16 @@ impl ActivePhase {
 impl Drop for PhaseSpan {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
-            // Not finished: unwound, or (async) dropped before completion.
-            let failed = p.panicked || p.is_async || std::thread::panicking();
-            p.end(failed);
+            // Not finished: unwound (a failure), or (async) dropped before completion (a
+            // cancellation). A sync guard that goes out of scope has simply ended.
+            let ended = if p.panicked || std::thread::panicking() {
+                Ended::Failed
+            } else if p.is_async {
+                Ended::Cancelled
+            } else {
+                Ended::Ok
+            };
+            p.end(ended);
         }
     }
 }
@@ -463,6 +471,6 @@ impl DetachedPhase {
     /// execution), as a phase guard does.
     #[inline]
     pub(crate) fn end(self) {
-        self.0.end(std::thread::panicking());
+        self.0.end(Ended::failed_if(std::thread::panicking()));
     }
 }

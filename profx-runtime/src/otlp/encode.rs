@@ -189,11 +189,23 @@ fn profx_metrics(out: &mut Vec<Metric>, keys: &[KeyHistogram], t: Times) {
         out.push(metric(
             "profx.agent.failures",
             "{execution}",
-            "Executions of an agent that failed (returned Err, panicked or were cancelled).",
+            "Executions of an agent that failed (returned an Err that is a failure, or panicked).",
             sum(
                 agents
                     .iter()
                     .map(|k| point(a(k), int(k.failures), t))
+                    .collect(),
+                true,
+            ),
+        ));
+        out.push(metric(
+            "profx.agent.cancelled",
+            "{execution}",
+            "Executions of an agent dropped before they completed (neither success nor failure).",
+            sum(
+                agents
+                    .iter()
+                    .map(|k| point(a(k), int(k.cancelled), t))
                     .collect(),
                 true,
             ),
@@ -207,13 +219,12 @@ fn profx_metrics(out: &mut Vec<Metric>, keys: &[KeyHistogram], t: Times) {
         out.push(metric(
             "profx.agent.success_rate",
             "1",
-            "Share of an agent's executions that succeeded, as a ratio from 0 to 1.",
+            "Share of an agent's completed executions (cancelled ones left out) that succeeded, as a ratio from 0 to 1 (NaN when none completed).",
             Data::Gauge(Gauge {
                 data_points: agents
                     .iter()
                     .map(|k| {
-                        let rate =
-                            k.count.saturating_sub(k.failures) as f64 / k.count.max(1) as f64;
+                        let rate = k.success_ratio().unwrap_or(f64::NAN);
                         point(a(k), number_data_point::Value::AsDouble(rate), t)
                     })
                     .collect(),
@@ -241,6 +252,18 @@ fn profx_metrics(out: &mut Vec<Metric>, keys: &[KeyHistogram], t: Times) {
                 phases
                     .iter()
                     .map(|(k, ph)| point(p(k, ph), int(k.failures), t))
+                    .collect(),
+                true,
+            ),
+        ));
+        out.push(metric(
+            "profx.phase.cancelled",
+            "{call}",
+            "Calls of a phase within an agent dropped before they completed.",
+            sum(
+                phases
+                    .iter()
+                    .map(|(k, ph)| point(p(k, ph), int(k.cancelled), t))
                     .collect(),
                 true,
             ),

@@ -283,13 +283,24 @@ pub struct KeyHistogram {
     pub phase: Option<String>,
     /// Calls (executions of the agent, or calls of the phase).
     pub count: u64,
-    /// Calls that failed.
+    /// Calls that failed (an `Err` that is a failure, or a panic).
     pub failures: u64,
+    /// Calls dropped before they completed.
+    pub cancelled: u64,
     /// The sum of the durations (exact).
     pub sum: Duration,
     /// Cumulative counts, one per bound given: calls at or below that bound (up to the edge
     /// effect documented on [`Profiler::histograms`]). `count` is the `+Inf` bucket.
     pub buckets: Vec<u64>,
+}
+
+impl KeyHistogram {
+    /// Successes over completed calls (cancelled ones left out), from 0 to 1; `None` when no
+    /// call completed.
+    pub fn success_ratio(&self) -> Option<f64> {
+        let completed = self.count.saturating_sub(self.cancelled);
+        (completed > 0).then(|| completed.saturating_sub(self.failures) as f64 / completed as f64)
+    }
 }
 
 /// What one read of the slots gives: the aggregates, never the kept executions.

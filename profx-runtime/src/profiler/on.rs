@@ -10,9 +10,9 @@ use thread_local::ThreadLocal;
 use crate::config::Config;
 use crate::histogram::Counts;
 use crate::registry::{
-    self, ExecRecord, Rings, SlotRef, SlotTotals, ThreadTable, AGENT_LEVEL, NO_AGENT,
+    self, Ended, ExecRecord, Rings, SlotRef, SlotTotals, ThreadTable, AGENT_LEVEL, NO_AGENT,
 };
-use crate::{PhaseMetrics, PhaseName, PhaseProfile};
+use crate::{Outcome, PhaseMetrics, PhaseName, PhaseProfile};
 
 /// What an instrumented call reads first: 0 when nothing records (it then runs its body and
 /// nothing else: one load and a branch). Otherwise [`GLOBAL_ON`] when the global profiler records
@@ -264,6 +264,7 @@ impl Inner {
             if parent == AGENT_LEVEL {
                 by_name.flush(&mut out, &name);
                 let mut m = acc.agent(counts);
+                m.long_lived = registry::is_long_lived(n);
                 // Its phases came first in the sort order: keep them.
                 let e = out.agents.entry(name(n)).or_default();
                 m.phases = std::mem::take(&mut e.phases);
@@ -347,7 +348,8 @@ impl Inner {
                 agent,
                 phase,
                 count: acc.count,
-                failures: acc.failures.min(acc.count),
+                failures: acc.not_ok().0,
+                cancelled: acc.not_ok().1,
                 sum: acc.duration(acc.sum),
                 buckets: crate::histogram::fold(counts, &bounds_ticks),
             });
@@ -497,7 +499,8 @@ fn profile(r: &ExecRecord, names: &[&'static str]) -> ExecutionProfile {
             name: PhaseName::from(names.get(p.name as usize).copied().unwrap_or("?")),
             start_offset: Duration::from_nanos(delta_ns(r.start, p.start)),
             duration: Duration::from_nanos(to_ns(p.duration)),
-            depth: p.depth,
+            depth: p.depth(),
+            outcome: outcome(p.ended()),
         })
         .collect();
     // Records are pushed as phases end (children first): order them by start.
@@ -511,12 +514,21 @@ fn profile(r: &ExecRecord, names: &[&'static str]) -> ExecutionProfile {
         memory_allocated: r.memory,
         allocations: r.allocations,
         thread_count: r.threads,
-        success: r.success,
-        error: (!r.success).then(|| r.error.clone()),
+        success: r.ended == Ended::Ok,
+        outcome: outcome(r.ended),
+        error: (r.ended != Ended::Ok).then(|| r.error.clone()),
         phases,
         phases_dropped: r.phases_dropped,
         parent: (r.parent_serial != 0)
             .then(|| format!("{}-{}", name(r.parent_agent), r.parent_serial)),
+    }
+}
+
+fn outcome(e: Ended) -> Outcome {
+    match e {
+        Ended::Ok => Outcome::Success,
+        Ended::Failed => Outcome::Failure,
+        Ended::Cancelled => Outcome::Cancelled,
     }
 }
 
@@ -525,6 +537,7 @@ fn profile(r: &ExecRecord, names: &[&'static str]) -> ExecutionProfile {
 struct Acc {
     count: u64,
     failures: u64,
+    cancelled: u64,
     sum: u128,
     min: u64,
     max: u64,
@@ -536,6 +549,7 @@ impl Acc {
         self.merge(&Acc {
             count: t.count,
             failures: t.failures,
+            cancelled: t.cancelled,
             sum: t.sum as u128,
             min: t.min,
             max: t.max,
@@ -555,6 +569,7 @@ impl Acc {
         self.max = self.max.max(o.max);
         self.count += o.count;
         self.failures += o.failures;
+        self.cancelled += o.cancelled;
         self.sum += o.sum;
         self.mem_sum += o.mem_sum;
     }
@@ -587,24 +602,36 @@ impl Acc {
         self.duration(self.sum / self.count.max(1) as u128)
     }
 
+    /// (failures, cancelled), within the count (a reader may see a failure counted before
+    /// the call that made it: see `Slot`).
+    fn not_ok(&self) -> (u64, u64) {
+        let failures = self.failures.min(self.count);
+        (failures, self.cancelled.min(self.count - failures))
+    }
+
     fn agent(&self, c: &Counts) -> AggregateMetrics {
+        let (failures, cancelled) = self.not_ok();
         AggregateMetrics {
             total_executions: self.count,
-            success_count: self.count - self.failures.min(self.count),
-            failure_count: self.failures.min(self.count),
+            success_count: self.count - failures - cancelled,
+            failure_count: failures,
+            cancelled_count: cancelled,
             avg_duration: self.avg(),
             min_duration: self.duration(self.min as u128),
             max_duration: self.duration(self.max as u128),
             avg_memory: (self.mem_sum / self.count.max(1) as u128) as u64,
             percentiles: self.percentiles(c),
             phases: BTreeMap::new(),
+            long_lived: false,
         }
     }
 
     fn phase(&self, c: &Counts) -> PhaseMetrics {
+        let (failures, cancelled) = self.not_ok();
         PhaseMetrics {
             calls: self.count,
-            failures: self.failures.min(self.count),
+            failures,
+            cancelled,
             total_duration: self.duration(self.sum),
             avg_duration: self.avg(),
             min_duration: self.duration(self.min as u128),

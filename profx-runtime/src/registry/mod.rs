@@ -20,10 +20,12 @@ mod slot;
 mod table;
 
 #[allow(unused_imports)] // `intern`: the tracing layer's
-pub(crate) use names::{intern, intern_cached, lookup, names, set_threshold, threshold_of};
+pub(crate) use names::{
+    intern, intern_cached, is_long_lived, lookup, names, set_threshold, threshold_of,
+};
 pub use names::{Site, SiteRef};
 pub(crate) use rings::{ExecRecord, RawPhase, Rings};
-pub(crate) use slot::SlotTotals;
+pub(crate) use slot::{Ended, SlotTotals};
 pub(crate) use table::{SlotRef, ThreadTable};
 
 /// Parent of an agent's own aggregate.

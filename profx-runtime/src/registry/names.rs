@@ -12,6 +12,8 @@ struct Names {
     list: Vec<&'static str>,
     /// Bottleneck thresholds of the agents that set one (`#[profx::agent(threshold = ..)]`).
     thresholds: HashMap<u32, std::time::Duration>,
+    /// Agents marked `#[profx::agent(long_lived)]`, by id.
+    long_lived: std::collections::HashSet<u32>,
 }
 
 static NAMES: std::sync::LazyLock<Mutex<Names>> = std::sync::LazyLock::new(|| {
@@ -19,8 +21,20 @@ static NAMES: std::sync::LazyLock<Mutex<Names>> = std::sync::LazyLock::new(|| {
         ids: HashMap::new(),
         list: vec![""], // id 0: no name
         thresholds: HashMap::new(),
+        long_lived: std::collections::HashSet::new(),
     })
 });
+
+/// Marks the agent named `name` as long-lived (a session, a connection).
+pub(crate) fn set_long_lived(name: &str) {
+    let id = intern(name);
+    lock(&NAMES).long_lived.insert(id);
+}
+
+/// Whether the agent with this id is long-lived.
+pub(crate) fn is_long_lived(id: u32) -> bool {
+    lock(&NAMES).long_lived.contains(&id)
+}
 
 /// Sets the bottleneck threshold of the agent named `name` (the last one set wins).
 pub(crate) fn set_threshold(name: &str, threshold: std::time::Duration) {
@@ -88,6 +102,8 @@ pub struct Site {
     id: AtomicU32,
     /// An agent's bottleneck threshold in nanoseconds (0: the profiler's).
     threshold_ns: u64,
+    /// An agent that is a session or a connection (`#[profx::agent(long_lived)]`).
+    long_lived: bool,
 }
 
 impl Site {
@@ -103,6 +119,16 @@ impl Site {
             name,
             id: AtomicU32::new(0),
             threshold_ns,
+            long_lived: false,
+        }
+    }
+
+    /// The same site, for an agent that is meant to last (a session, a connection): kept out
+    /// of slow-execution bottlenecks and of the report's overall averages.
+    pub const fn long_lived(self) -> Site {
+        Site {
+            long_lived: true,
+            ..self
         }
     }
 
@@ -136,6 +162,9 @@ impl Site {
                 self.name,
                 std::time::Duration::from_nanos(self.threshold_ns),
             );
+        }
+        if self.long_lived {
+            set_long_lived(self.name);
         }
         self.id.store(id, Relaxed);
         id

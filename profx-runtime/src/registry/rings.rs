@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 
 use super::lock;
+use super::slot::Ended;
 
 /// A phase inside a kept execution (clock ticks).
 #[derive(Clone, Copy, Debug)]
@@ -13,7 +14,32 @@ pub(crate) struct RawPhase {
     pub(crate) start: u64,
     pub(crate) duration: u64,
     pub(crate) name: u32,
-    pub(crate) depth: u32,
+    /// The depth, and how it ended in the top two bits (`Ended as u32`: 0 on success, so that
+    /// the common record is its depth alone).
+    depth_ended: u32,
+}
+
+impl RawPhase {
+    const ENDED_SHIFT: u32 = 30;
+
+    #[inline(always)]
+    pub(crate) fn new(start: u64, duration: u64, name: u32, depth: u32, ended: Ended) -> RawPhase {
+        RawPhase {
+            start,
+            duration,
+            name,
+            depth_ended: (depth & ((1 << Self::ENDED_SHIFT) - 1))
+                | (ended as u32) << Self::ENDED_SHIFT,
+        }
+    }
+
+    pub(crate) fn depth(&self) -> u32 {
+        self.depth_ended & ((1 << Self::ENDED_SHIFT) - 1)
+    }
+
+    pub(crate) fn ended(&self) -> Ended {
+        Ended::from_code(self.depth_ended >> Self::ENDED_SHIFT)
+    }
 }
 
 /// A kept execution, as stored in a ring. Strings and vectors keep their capacity when a
@@ -27,8 +53,8 @@ pub(crate) struct ExecRecord {
     /// Clock readings.
     pub(crate) start: u64,
     pub(crate) duration: u64,
-    pub(crate) success: bool,
-    /// Why it failed (empty when it succeeded).
+    pub(crate) ended: Ended,
+    /// Why it failed or was cancelled (empty when it succeeded).
     pub(crate) error: String,
     pub(crate) phases: Vec<RawPhase>,
     pub(crate) phases_dropped: u64,

@@ -5,6 +5,38 @@ use std::sync::atomic::{fence, AtomicU64, Ordering::*};
 use crate::histogram::sparse::{Pool, Sparse};
 use crate::histogram::Counts;
 
+/// How a call ended, as the counters tell it apart: success, failure (an `Err` that is one, a
+/// panic) or cancelled (a future dropped before it completed). Disjoint: each call is one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Ended {
+    #[default]
+    Ok = 0,
+    Failed = 1,
+    Cancelled = 2,
+}
+
+impl Ended {
+    /// `Failed` when `failed`, else `Ok`.
+    #[inline(always)]
+    pub(crate) fn failed_if(failed: bool) -> Ended {
+        if failed {
+            Ended::Failed
+        } else {
+            Ended::Ok
+        }
+    }
+
+    /// From its code (`Ended as u32`); anything unknown reads as `Failed`.
+    pub(crate) fn from_code(c: u32) -> Ended {
+        match c {
+            0 => Ended::Ok,
+            2 => Ended::Cancelled,
+            _ => Ended::Failed,
+        }
+    }
+}
+
 /// The counters of one key on one thread. Written by the owning thread only, with relaxed
 /// loads and stores (no read-modify-write); read by any thread.
 ///
@@ -22,6 +54,7 @@ pub(crate) struct Slot {
     min: AtomicU64,
     max: AtomicU64,
     failures: AtomicU64,
+    cancelled: AtomicU64,
     mem_sum: AtomicU64,
     hist: Sparse,
     pub(crate) name: u32,
@@ -34,6 +67,7 @@ pub(crate) struct Slot {
 pub(crate) struct SlotTotals {
     pub(crate) count: u64,
     pub(crate) failures: u64,
+    pub(crate) cancelled: u64,
     pub(crate) sum: u64,
     pub(crate) min: u64,
     pub(crate) max: u64,
@@ -58,6 +92,7 @@ impl Slot {
             min: AtomicU64::new(u64::MAX),
             max: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
             mem_sum: AtomicU64::new(0),
             hist: Sparse::new(),
             name,
@@ -69,11 +104,11 @@ impl Slot {
     /// Records one call of `ticks`, growing the histogram from `pool` if it must. Only the
     /// owning thread calls this.
     #[inline(always)]
-    pub(crate) fn record(&self, ticks: u64, failed: bool, mem: u64, pool: &mut Pool) {
+    pub(crate) fn record(&self, ticks: u64, ended: Ended, mem: u64, pool: &mut Pool) {
         if !self.try_count(ticks) {
             self.count_slow(ticks, pool);
         }
-        self.commit(ticks, failed, mem);
+        self.commit(ticks, ended, mem);
     }
 
     #[cold]
@@ -92,7 +127,7 @@ impl Slot {
 
     /// The second half of [`record`](Slot::record): everything but the histogram.
     #[inline(always)]
-    pub(crate) fn commit(&self, ticks: u64, failed: bool, mem: u64) {
+    pub(crate) fn commit(&self, ticks: u64, ended: Ended, mem: u64) {
         // Odd (each step a load and a store of its own: one `inc` of memory on x86).
         self.seq
             .store(self.seq.load(Relaxed).wrapping_add(1), Relaxed);
@@ -105,8 +140,10 @@ impl Slot {
         if ticks > self.max.load(Relaxed) {
             self.max.store(ticks, Relaxed);
         }
-        if failed {
-            bump(&self.failures, 1);
+        match ended {
+            Ended::Ok => {}
+            Ended::Failed => bump(&self.failures, 1),
+            Ended::Cancelled => bump(&self.cancelled, 1),
         }
         if mem != 0 {
             bump(&self.mem_sum, mem);
@@ -136,6 +173,7 @@ impl Slot {
                 let t = SlotTotals {
                     count: seq / 2,
                     failures: self.failures.load(Relaxed),
+                    cancelled: self.cancelled.load(Relaxed),
                     sum: self.sum.load(Relaxed),
                     min: self.min.load(Relaxed),
                     max: self.max.load(Relaxed),
@@ -166,11 +204,11 @@ mod tests {
     #[test]
     fn a_slot_is_small() {
         // One per key and thread: 64 threads x 1,000 keys must stay within 32 MiB with their
-        // counters. Six totals; the histogram's directory pointer, its first window (a header
+        // counters. Seven totals; the histogram's directory pointer, its first window (a header
         // and four entries), the writer's mask and biased directory, and two pointers to
         // what is rarely there (spills, retired directories); the key and its generation.
         assert!(
-            std::mem::size_of::<Slot>() <= 144,
+            std::mem::size_of::<Slot>() <= 152,
             "{}",
             std::mem::size_of::<Slot>()
         );
@@ -192,7 +230,12 @@ mod tests {
                 let mut pool = Pool::default();
                 let mut calls = 0u64;
                 while calls < CALLS || !enough.load(Relaxed) {
-                    s.record(1_000, true, 7, &mut pool);
+                    let ended = if calls % 3 == 0 {
+                        Ended::Cancelled
+                    } else {
+                        Ended::Failed
+                    };
+                    s.record(1_000, ended, 7, &mut pool);
                     calls += 1;
                 }
                 calls
@@ -203,7 +246,8 @@ mod tests {
         while !writer.is_finished() {
             if let Some(t) = s.read(&mut c) {
                 assert_eq!(t.sum, 1_000 * t.count, "{t:?}");
-                assert_eq!(t.failures, t.count, "{t:?}");
+                assert_eq!(t.failures + t.cancelled, t.count, "{t:?}");
+                assert_eq!(t.cancelled, t.count.div_ceil(3), "{t:?}");
                 assert_eq!(t.mem_sum, 7 * t.count, "{t:?}");
                 assert_eq!((t.min, t.max), (1_000, 1_000), "{t:?}");
                 assert!(t.count >= last, "went back: {} after {last}", t.count);
@@ -225,11 +269,17 @@ mod tests {
         let s = Slot::new(1, 2, 0);
         let mut pool = Pool::default();
         for t in [10u64, 1_000, 1_000_000, 5] {
-            s.record(t, t == 5, 7, &mut pool);
+            let ended = match t {
+                5 => Ended::Failed,
+                10 => Ended::Cancelled,
+                _ => Ended::Ok,
+            };
+            s.record(t, ended, 7, &mut pool);
         }
         let mut c = Counts::new();
         let t = s.read(&mut c).unwrap();
-        assert_eq!((t.count, t.failures, t.min, t.max), (4, 1, 5, 1_000_000));
+        assert_eq!((t.count, t.failures, t.cancelled), (4, 1, 1));
+        assert_eq!((t.min, t.max), (5, 1_000_000));
         assert_eq!((t.sum, t.mem_sum), (1_001_015, 28));
         assert_eq!(c.quantiles([1.0], 4, t.min, t.max), [1_000_000]);
     }

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use super::lock;
 use super::rings::{ExecRecord, Ring, Rings, CLAIM, HAZARDS};
-use super::slot::{Slot, NO_SLOT};
+use super::slot::{Ended, Slot, NO_SLOT};
 use crate::histogram::sparse::Pool;
 
 /// The slots of this thread by key (`name << 32 | parent`): where the slow path finds a key
@@ -154,20 +154,20 @@ impl ThreadTable {
 
     /// Records one call of (name, parent). Owner only.
     #[inline(always)]
-    pub(crate) fn record(&self, name: u32, parent: u32, ticks: u64, failed: bool, mem: u64) {
+    pub(crate) fn record(&self, name: u32, parent: u32, ticks: u64, ended: Ended, mem: u64) {
         if let Some(slot) = self.slot_fast(name, parent) {
             if slot.try_count(ticks) {
-                return slot.commit(ticks, failed, mem);
+                return slot.commit(ticks, ended, mem);
             }
         }
-        self.record_slow(name, parent, ticks, failed, mem)
+        self.record_slow(name, parent, ticks, ended, mem)
     }
 
     #[cold]
     #[inline(never)]
-    fn record_slow(&self, name: u32, parent: u32, ticks: u64, failed: bool, mem: u64) {
+    fn record_slow(&self, name: u32, parent: u32, ticks: u64, ended: Ended, mem: u64) {
         let slot = self.slot(name, parent);
-        slot.record(ticks, failed, mem, &mut self.local().pool);
+        slot.record(ticks, ended, mem, &mut self.local().pool);
     }
 
     /// The slot of (name, parent) if it was the last one used for its name. Owner only.

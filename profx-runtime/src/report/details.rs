@@ -4,7 +4,7 @@ use std::io::{self, BufWriter, Write};
 
 use super::text::one_line;
 use super::units::{HumanDuration, HumanMemory};
-use crate::{ExecutionProfile, Report};
+use crate::{ExecutionProfile, Outcome, Report};
 
 impl Report {
     /// Writes the kept executions of `agent`, oldest first: id, request, start, duration,
@@ -109,6 +109,10 @@ fn execution(r: &Report, w: &mut impl Write, e: &ExecutionProfile) -> io::Result
         writeln!(w, "  Threads: {}", e.thread_count)?;
     }
     writeln!(w, "  Success: {}", e.success)?;
+    if e.outcome == Outcome::Cancelled {
+        // Not a failure: dropped before it completed.
+        writeln!(w, "  Outcome: cancelled")?;
+    }
     if let Some(err) = &e.error {
         // An error's text may span lines: keep them under "Error:".
         write!(w, "  Error: ")?;
@@ -129,9 +133,14 @@ fn execution(r: &Report, w: &mut impl Write, e: &ExecutionProfile) -> io::Result
     for p in &e.phases {
         // Real nesting is shallow; a report edited by hand must not ask for gigabytes of spaces.
         let indent = 4 + 2 * p.depth.min(MAX_SHOWN_DEPTH) as usize;
+        let outcome = match p.outcome {
+            Outcome::Success => "",
+            Outcome::Failure => " (failed)",
+            Outcome::Cancelled => " (cancelled)",
+        };
         writeln!(
             w,
-            "{:indent$}- {}: {}",
+            "{:indent$}- {}: {}{outcome}",
             "",
             one_line(&p.name),
             HumanDuration(p.duration)

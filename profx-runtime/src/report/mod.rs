@@ -26,16 +26,19 @@ pub struct Report {
     pub generated_at: SystemTime,
     /// Executions of all agents.
     pub total_executions: u64,
-    /// Mean execution duration over all agents.
+    /// Mean execution duration over all agents but the long-lived ones
+    /// ([`AggregateMetrics::long_lived`]); an execution nested in another counts on its own.
     #[serde(with = "duration_ns")]
     pub overall_avg_duration: Duration,
-    /// Mean bytes allocated per execution over all agents (0 when not measured).
+    /// Mean bytes allocated per execution over the same executions (0 when not measured).
     pub overall_avg_memory: u64,
     /// Whether allocations were counted (feature `alloc` with `profx::CountingAlloc`
     /// installed); when not, memory figures are 0 and reports say "not measured".
     #[serde(default)]
     pub memory_measured: bool,
-    /// Share of all executions that succeeded, in percent (0 when there were none).
+    /// Share of the executions that completed (succeeded or failed) that succeeded, over all
+    /// agents, in percent (0 when none completed); cancellations are left out, as in
+    /// [`AggregateMetrics::success_rate`].
     pub overall_success_rate: f64,
     /// Per agent.
     pub agents: BTreeMap<String, AggregateMetrics>,
@@ -59,6 +62,24 @@ fn default_threshold() -> Duration {
 }
 
 impl Report {
+    /// The long-lived agents, left out of the overall averages.
+    pub fn long_lived_agents(&self) -> Vec<&str> {
+        self.agents
+            .iter()
+            .filter(|(_, a)| a.long_lived)
+            .map(|(n, _)| n.as_str())
+            .collect()
+    }
+
+    /// [`overall_success_rate`](Report::overall_success_rate), or `None` when no execution
+    /// completed (none at all, or all cancelled): what reports print as "n/a".
+    pub fn overall_success_rate_checked(&self) -> Option<f64> {
+        let completed = self.agents.values().fold(0u64, |n, a| {
+            n.saturating_add(a.success_count.saturating_add(a.failure_count))
+        });
+        (completed > 0).then_some(self.overall_success_rate)
+    }
+
     /// The threshold bottlenecks are found against unless `PROFX_BOTTLENECK_THRESHOLD` says
     /// otherwise: 100 ms.
     pub const BOTTLENECK_THRESHOLD: Duration = Duration::from_millis(100);
@@ -90,13 +111,26 @@ impl Report {
         executions: BTreeMap<String, Vec<ExecutionProfile>>,
     ) -> Report {
         let total: u64 = agents.values().map(|a| a.total_executions).sum();
+        // Sessions and connections last by design: averaging them with the work done inside
+        // them would describe neither.
+        let timed: u64 = agents
+            .values()
+            .filter(|a| !a.long_lived)
+            .map(|a| a.total_executions)
+            .sum();
         let ok: u64 = agents.values().map(|a| a.success_count).sum();
+        let completed: u64 = agents
+            .values()
+            .map(|a| a.success_count + a.failure_count)
+            .sum();
         let nanos: u128 = agents
             .values()
+            .filter(|a| !a.long_lived)
             .map(|a| a.avg_duration.as_nanos() * a.total_executions as u128)
             .sum();
         let mem: u128 = agents
             .values()
+            .filter(|a| !a.long_lived)
             .map(|a| a.avg_memory as u128 * a.total_executions as u128)
             .sum();
         let loose: Vec<(&String, &PhaseMetrics)> = Vec::new();
@@ -104,20 +138,20 @@ impl Report {
             crate::bottleneck::detect(agents.iter(), loose, Self::BOTTLENECK_THRESHOLD, |_| None);
         Report {
             total_executions: total,
-            overall_avg_duration: if total == 0 {
+            overall_avg_duration: if timed == 0 {
                 Duration::ZERO
             } else {
-                Duration::from_nanos((nanos / total as u128) as u64)
+                Duration::from_nanos((nanos / timed as u128) as u64)
             },
-            overall_avg_memory: if total == 0 {
+            overall_avg_memory: if timed == 0 {
                 0
             } else {
-                (mem / total as u128) as u64
+                (mem / timed as u128) as u64
             },
-            overall_success_rate: if total == 0 {
+            overall_success_rate: if completed == 0 {
                 0.0
             } else {
-                ok as f64 * 100.0 / total as f64
+                ok as f64 * 100.0 / completed as f64
             },
             agents,
             phases,

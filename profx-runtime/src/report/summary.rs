@@ -87,12 +87,24 @@ fn executions(r: &Report, w: &mut impl Write) -> io::Result<()> {
         // No rate and no average of nothing: "0.0%" would read as "everything failed".
         writeln!(w, "Executions: 0 | Avg Duration: n/a | Success Rate: n/a")?;
     } else {
+        let rate = match r.overall_success_rate_checked() {
+            Some(rate) => format!("{rate:.1}%"),
+            None => "n/a".to_owned(),
+        };
+        let cancelled = r
+            .agents
+            .values()
+            .fold(0u64, |n, a| n.saturating_add(a.cancelled_count));
+        let cancelled = if cancelled > 0 {
+            format!(" | Cancelled: {cancelled}")
+        } else {
+            String::new()
+        };
         writeln!(
             w,
-            "Executions: {} | Avg Duration: {} | Success Rate: {:.1}%",
+            "Executions: {} | Avg Duration: {} | Success Rate: {rate}{cancelled}",
             r.total_executions,
             HumanDuration(r.overall_avg_duration),
-            r.overall_success_rate
         )?;
     }
     if r.bottlenecks.is_empty() {

@@ -48,13 +48,39 @@ fn text(r: &Report, w: &mut impl Write) -> io::Result<()> {
         writeln!(w, "No executions recorded.")?;
     } else {
         if r.total_executions > 0 {
-            writeln!(
-                w,
-                "Overall Avg Duration: {}",
-                HumanDuration(r.overall_avg_duration)
-            )?;
+            let long = r.long_lived_agents();
+            if long.is_empty() {
+                writeln!(
+                    w,
+                    "Overall Avg Duration: {}",
+                    HumanDuration(r.overall_avg_duration)
+                )?;
+            } else {
+                writeln!(
+                    w,
+                    "Overall Avg Duration: {} (long-lived agents left out: {})",
+                    HumanDuration(r.overall_avg_duration),
+                    long.iter()
+                        .map(|n| one_line(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )?;
+            }
             writeln!(w, "Overall Avg Memory: {}", memory(r, r.overall_avg_memory))?;
-            writeln!(w, "Overall Success Rate: {:.2}%", r.overall_success_rate)?;
+            match r.overall_success_rate_checked() {
+                Some(rate) => writeln!(w, "Overall Success Rate: {rate:.2}%")?,
+                None => writeln!(w, "Overall Success Rate: n/a")?,
+            }
+            let cancelled = r
+                .agents
+                .values()
+                .fold(0u64, |n, a| n.saturating_add(a.cancelled_count));
+            if cancelled > 0 {
+                writeln!(
+                    w,
+                    "Cancelled: {cancelled} (not in the success rate: neither succeeded nor failed)"
+                )?;
+            }
         } else {
             writeln!(w)?;
             writeln!(w, "No executions recorded.")?;
@@ -100,15 +126,18 @@ fn memory(r: &Report, bytes: u64) -> HumanMemory {
 }
 
 fn agent(r: &Report, w: &mut impl Write, name: &str, a: &AggregateMetrics) -> io::Result<()> {
-    writeln!(w, "Agent: {}", one_line(name))?;
+    if a.long_lived {
+        writeln!(w, "Agent: {} (long-lived)", one_line(name))?;
+    } else {
+        writeln!(w, "Agent: {}", one_line(name))?;
+    }
     writeln!(w, "  Total Executions: {}", a.total_executions)?;
-    writeln!(
-        w,
-        "  Success: {} ({:.1}%)",
-        a.success_count,
-        a.success_rate()
-    )?;
+    match a.success_rate_checked() {
+        Some(rate) => writeln!(w, "  Success: {} ({rate:.1}%)", a.success_count)?,
+        None => writeln!(w, "  Success: {} (n/a)", a.success_count)?,
+    }
     writeln!(w, "  Failures: {}", a.failure_count)?;
+    writeln!(w, "  Cancelled: {}", a.cancelled_count)?;
     writeln!(w, "  Avg Duration: {}", HumanDuration(a.avg_duration))?;
     writeln!(w, "  Min Duration: {}", HumanDuration(a.min_duration))?;
     writeln!(w, "  Max Duration: {}", HumanDuration(a.max_duration))?;
@@ -153,13 +182,21 @@ fn agent(r: &Report, w: &mut impl Write, name: &str, a: &AggregateMetrics) -> io
             .copied()
             .chain(["Share"])
             .collect::<Vec<_>>(),
-        &[L, R, R, R, R, R, R, R, R],
+        &[L, R, R, R, R, R, R, R, R, R],
         &rows,
     )
 }
 
-const PHASE_HEADER: [&str; 8] = [
-    "Phase", "Calls", "Failures", "Avg", "P50", "P95", "P99", "Max",
+const PHASE_HEADER: [&str; 9] = [
+    "Phase",
+    "Calls",
+    "Failures",
+    "Cancelled",
+    "Avg",
+    "P50",
+    "P95",
+    "P99",
+    "Max",
 ];
 
 fn phase_cells(name: &str, m: &PhaseMetrics) -> Vec<String> {
@@ -167,6 +204,7 @@ fn phase_cells(name: &str, m: &PhaseMetrics) -> Vec<String> {
         one_line(name).into_owned(),
         m.calls.to_string(),
         m.failures.to_string(),
+        m.cancelled.to_string(),
         HumanDuration(m.avg_duration).to_string(),
         HumanDuration(m.percentiles.p50).to_string(),
         HumanDuration(m.percentiles.p95).to_string(),
@@ -208,7 +246,7 @@ fn all_phases(r: &Report, w: &mut impl Write) -> io::Result<()> {
             .copied()
             .chain(["Outside"])
             .collect::<Vec<_>>(),
-        &[L, R, R, R, R, R, R, R, R],
+        &[L, R, R, R, R, R, R, R, R, R],
         &rows,
     )
 }

@@ -183,11 +183,8 @@ impl serde::Serialize for ApiMetrics {
         };
         for (agent, m) in &self.read.agents {
             let a = agent.as_str();
-            let rate = if m.total_executions == 0 {
-                100.0
-            } else {
-                m.success_count as f64 * 100.0 / m.total_executions as f64
-            };
+            // None completed: nothing failed.
+            let rate = m.success_rate_checked().unwrap_or(100.0);
             let p = &m.percentiles;
             seq.serialize_element(&counter(
                 "profx_agent_executions_total",
@@ -200,6 +197,12 @@ impl serde::Serialize for ApiMetrics {
                 a,
                 None,
                 m.failure_count,
+            ))?;
+            seq.serialize_element(&counter(
+                "profx_agent_cancelled_total",
+                a,
+                None,
+                m.cancelled_count,
             ))?;
             for (name, v) in [
                 ("profx_agent_success_rate_percent", rate),
@@ -217,6 +220,12 @@ impl serde::Serialize for ApiMetrics {
                 let ph = Some(phase.as_str());
                 seq.serialize_element(&counter("profx_phase_calls_total", a, ph, pm.calls))?;
                 seq.serialize_element(&counter("profx_phase_failures_total", a, ph, pm.failures))?;
+                seq.serialize_element(&counter(
+                    "profx_phase_cancelled_total",
+                    a,
+                    ph,
+                    pm.cancelled,
+                ))?;
                 seq.serialize_element(&gauge(
                     "profx_phase_duration_seconds_mean",
                     a,

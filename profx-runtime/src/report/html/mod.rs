@@ -173,6 +173,20 @@ fn agent_section(
             a.failure_count
         )?;
     }
+    if a.long_lived {
+        out.push_str(
+            "<span class=\"pill\" title=\"a session or a connection: not checked for slow \
+             executions, left out of the overall averages\">long-lived</span>",
+        );
+    }
+    if a.cancelled_count > 0 {
+        write!(
+            out,
+            "<span class=\"pill cancel\" title=\"dropped before they completed; not in the \
+             success rate\">{} cancelled</span>",
+            a.cancelled_count
+        )?;
+    }
     if let Some(sev) = r
         .bottlenecks
         .iter()
@@ -188,24 +202,26 @@ fn agent_section(
     out.push_str("</div>\n");
 
     // Figures.
+    let rate = rate_cell(a);
     writeln!(
         out,
         "<div class=\"scroll\"><table class=\"figures\"><thead><tr>\
          <th class=\"num\">Executions</th><th class=\"num\">Succeeded</th><th class=\"num\">Failed</th>\
-         <th class=\"num\">Success rate</th><th class=\"num\">Avg</th><th class=\"num\">Min</th>\
+         <th class=\"num\">Cancelled</th><th class=\"num\">Success rate</th><th class=\"num\">Avg</th><th class=\"num\">Min</th>\
          <th class=\"num\">Max</th><th class=\"num\">P50</th><th class=\"num\">P90</th>\
          <th class=\"num\">P95</th><th class=\"num\">P99</th><th class=\"num\">P99.9</th>\
          <th class=\"num\">Avg memory</th></tr></thead>\n<tbody><tr>\
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-         <td class=\"num {}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+         <td class=\"num\">{}</td><td class=\"num {}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{}</td></tr></tbody></table></div>",
         a.total_executions,
         a.success_count,
         a.failure_count,
-        rate_class(a.success_rate()),
-        pct_text(a.success_rate()),
+        a.cancelled_count,
+        rate.0,
+        rate.1,
         hd(a.avg_duration),
         hd(a.min_duration),
         hd(a.max_duration),

@@ -17,6 +17,14 @@ pub(super) fn card(out: &mut Out, label: &str, value: &str, class: &str, sub: &s
 
 pub(super) fn header(r: &Report, out: &mut Out) -> fmt::Result {
     let failures: u64 = r.agents.values().map(|a| a.failure_count).sum();
+    let cancelled = r
+        .agents
+        .values()
+        .fold(0u64, |n, a| n.saturating_add(a.cancelled_count));
+    let succeeded = r
+        .agents
+        .values()
+        .fold(0u64, |n, a| n.saturating_add(a.success_count));
     writeln!(
         out,
         "<header class=\"top\"><div class=\"wrap\">\n<h1><span class=\"brand\">profx</span> \
@@ -30,7 +38,14 @@ pub(super) fn header(r: &Report, out: &mut Out) -> fmt::Result {
         "Executions",
         &r.total_executions.to_string(),
         "",
-        &plural(failures, "failure", "failures"),
+        &if cancelled > 0 {
+            format!(
+                "{} · {cancelled} cancelled",
+                plural(failures, "failure", "failures")
+            )
+        } else {
+            plural(failures, "failure", "failures")
+        },
     )?;
     if r.total_executions == 0 {
         card(out, "Avg duration", "—", "na", "no executions")?;
@@ -41,18 +56,26 @@ pub(super) fn header(r: &Report, out: &mut Out) -> fmt::Result {
             "Avg duration",
             &hd(r.overall_avg_duration).to_string(),
             "",
-            "per execution",
+            if r.agents.values().any(|a| a.long_lived) {
+                "per execution, long-lived agents left out"
+            } else {
+                "per execution"
+            },
         )?;
-        card(
-            out,
-            "Success rate",
-            &pct_text(r.overall_success_rate),
-            rate_class(r.overall_success_rate),
-            &format!(
-                "{} succeeded",
-                r.total_executions - failures.min(r.total_executions)
-            ),
-        )?;
+        match r.overall_success_rate_checked() {
+            Some(rate) => card(
+                out,
+                "Success rate",
+                &pct_text(rate),
+                rate_class(rate),
+                &if cancelled > 0 {
+                    format!("{succeeded} succeeded; cancelled not counted")
+                } else {
+                    format!("{succeeded} succeeded")
+                },
+            )?,
+            None => card(out, "Success rate", "—", "na", "all cancelled")?,
+        }
     }
     if r.memory_measured {
         card(

@@ -17,7 +17,7 @@ pub(super) fn overview(
     out.push_str(
         "<section class=\"panel\" id=\"agents\">\n<h2>Agents</h2>\n<div class=\"scroll\"><table>\n\
          <thead><tr><th>Agent</th><th class=\"num\">Executions</th><th class=\"num\">Failures</th>\
-         <th class=\"num\">Success</th><th class=\"num\">Avg</th><th class=\"num\">P50</th>\
+         <th class=\"num\">Cancelled</th><th class=\"num\">Success</th><th class=\"num\">Avg</th><th class=\"num\">P50</th>\
          <th class=\"num\">P95</th><th class=\"num\">P99</th><th class=\"num\">Max</th>\
          <th class=\"num\">Total time</th><th class=\"num\">Avg memory</th></tr></thead>\n<tbody>\n",
     );
@@ -25,6 +25,7 @@ pub(super) fn overview(
     for (idx, (name, a)) in order.iter().enumerate().take(MAX_TABLE_ROWS) {
         let total = agent_time(a);
         let width = share(total, most).unwrap_or(0.0);
+        let rate = rate_cell(a);
         out.push_str("<tr><td class=\"name\">");
         if idx < MAX_AGENT_SECTIONS {
             write!(out, "<a href=\"#agent-{idx}\">{}</a>", esc(name))?;
@@ -33,15 +34,16 @@ pub(super) fn overview(
         }
         writeln!(
             out,
-            "</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+            "</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num {}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num total\"><span class=\"cellbar\" style=\"width:{}%\"></span>\
              <span class=\"v\">{}</span></td><td class=\"num\">{}</td></tr>",
             a.total_executions,
             a.failure_count,
-            rate_class(a.success_rate()),
-            pct_text(a.success_rate()),
+            a.cancelled_count,
+            rate.0,
+            rate.1,
             hd(a.avg_duration),
             hd(a.percentiles.p50),
             hd(a.percentiles.p95),
@@ -79,7 +81,8 @@ pub(super) fn phase_table(
 ) -> fmt::Result {
     out.push_str(
         "<div class=\"scroll\"><table class=\"phases\"><thead><tr><th>Phase</th>\
-         <th class=\"num\">Calls</th><th class=\"num\">Failures</th><th class=\"num\">Total</th>",
+         <th class=\"num\">Calls</th><th class=\"num\">Failures</th><th class=\"num\">Cancelled</th>\
+         <th class=\"num\">Total</th>",
     );
     if whole.is_some() {
         out.push_str("<th class=\"num\">Share</th>");
@@ -94,10 +97,11 @@ pub(super) fn phase_table(
         write!(
             out,
             "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td>",
+             <td class=\"num\">{}</td><td class=\"num\">{}</td>",
             esc(name),
             p.calls,
             p.failures,
+            p.cancelled,
             hd(total)
         )?;
         if let Some(w) = whole {

@@ -86,6 +86,14 @@ pub(super) fn pct_text(p: f64) -> String {
     }
 }
 
+/// An agent's success rate as a cell's class and text ("n/a" when none completed).
+pub(super) fn rate_cell(a: &crate::AggregateMetrics) -> (&'static str, String) {
+    match a.success_rate_checked() {
+        Some(rate) => (rate_class(rate), pct_text(rate)),
+        None => ("na", "n/a".to_string()),
+    }
+}
+
 pub(super) fn rate_class(rate: f64) -> &'static str {
     if rate >= 99.0 {
         "good"

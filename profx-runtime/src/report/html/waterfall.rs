@@ -7,7 +7,7 @@ use super::svg::*;
 use super::text::*;
 use super::{Out, FEW_WATERFALLS, FULL_WATERFALL_AGENTS, MAX_WATERFALLS, MAX_WATERFALL_ROWS};
 use crate::report::{HumanBytes, Report};
-use crate::ExecutionProfile;
+use crate::{ExecutionProfile, Outcome};
 
 /// The phases of the agent's slowest kept executions as waterfalls, one visible at a time.
 pub(super) fn waterfall_figure(
@@ -61,7 +61,7 @@ pub(super) fn waterfall_figure(
                 if k == 0 { " selected" } else { "" },
                 esc(&e.id),
                 hd(e.duration),
-                if e.success { "ok" } else { "failed" }
+                status(e.outcome)
             )?;
         }
         writeln!(
@@ -92,19 +92,30 @@ pub(super) fn exec_info(r: &Report, e: &ExecutionProfile, out: &mut Out) -> fmt:
          <div><dt>status</dt><dd>",
         esc(&e.id)
     )?;
-    if e.success {
-        out.push_str("<span class=\"status-ok\">ok</span>");
-    } else {
-        out.push_str("<span class=\"status-failed\">failed</span>");
-        if let Some(err) = &e.error {
-            write!(out, ": {}", esc(err))?;
+    match e.outcome {
+        Outcome::Success => out.push_str("<span class=\"status-ok\">ok</span>"),
+        Outcome::Failure => {
+            out.push_str("<span class=\"status-failed\">failed</span>");
+            if let Some(err) = &e.error {
+                write!(out, ": {}", esc(err))?;
+            }
         }
+        Outcome::Cancelled => out.push_str(
+            "<span class=\"status-cancelled\" title=\"dropped before it completed\">cancelled</span>",
+        ),
     }
     write!(
         out,
         "</dd></div><div><dt>duration</dt><dd>{}</dd></div>",
         hd(e.duration)
     )?;
+    if let Some(parent) = &e.parent {
+        write!(
+            out,
+            "<div><dt>inside</dt><dd class=\"mono\" title=\"the execution this one ran inside\">{}</dd></div>",
+            esc(parent)
+        )?;
+    }
     if !e.request.is_empty() {
         write!(
             out,
@@ -255,26 +266,40 @@ pub(super) fn waterfall_svg(name: &str, e: &ExecutionProfile, out: &mut Out) -> 
         0.0,
         Duration::ZERO,
         e.duration,
-        &format!(
-            "{}: {} ({})",
-            esc(&e.id),
-            hd(e.duration),
-            if e.success { "ok" } else { "failed" }
-        ),
+        &match &e.parent {
+            Some(parent) => format!(
+                "{}: {} ({}), inside {}",
+                esc(&e.id),
+                hd(e.duration),
+                status(e.outcome),
+                esc(parent)
+            ),
+            None => format!("{}: {} ({})", esc(&e.id), hd(e.duration), status(e.outcome)),
+        },
     )?;
     for (i, p) in rows.iter().enumerate() {
         let depth = p.depth.min(8);
         let tip = format!(
-            "{} — starts at {}, takes {}, depth {}",
+            "{} — starts at {}, takes {}, depth {}{}",
             esc(&p.name),
             hd(p.start_offset),
             hd(p.duration),
-            p.depth
+            p.depth,
+            match p.outcome {
+                Outcome::Success => "",
+                Outcome::Failure => " — failed",
+                Outcome::Cancelled => " — cancelled",
+            }
         );
+        let ended = match p.outcome {
+            Outcome::Success => "",
+            Outcome::Failure => " failed",
+            Outcome::Cancelled => " cancelled",
+        };
         bar(
             out,
             i + 1,
-            &format!("seg d{}", p.depth % 5),
+            &format!("seg d{}{ended}", p.depth % 5),
             &p.name,
             12.0 + depth as f64 * 14.0,
             p.start_offset,
@@ -304,4 +329,13 @@ pub(super) fn waterfall_svg(name: &str, e: &ExecutionProfile, out: &mut Out) -> 
         out.push_str("</p>\n");
     }
     Ok(())
+}
+
+/// An execution's outcome in a word.
+fn status(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Success => "ok",
+        Outcome::Failure => "failed",
+        Outcome::Cancelled => "cancelled",
+    }
 }

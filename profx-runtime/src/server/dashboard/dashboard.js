@@ -210,6 +210,7 @@
       cell(tr, a.name, 'name');
       cell(tr, fmtNum(a.executions), 'num');
       cell(tr, fmtNum(a.failures), 'num' + (a.failures > 0 ? ' poor' : ''));
+      cell(tr, fmtNum(a.cancelled || 0), 'num' + (a.cancelled > 0 ? ' fair' : ''));
       cell(tr, fmtPct(a.success_rate_percent), 'num');
       var p = point.agents.get(a.name);
       cell(tr, fmtRate(p ? p.rate : null), 'num');
@@ -245,7 +246,8 @@
     var sr = d.totals.success_rate_percent, el = $('c-success');
     el.textContent = fmtPct(sr);
     el.className = 'value ' + (sr == null ? 'na' : sr >= 99 ? 'good' : sr >= 90 ? 'fair' : 'poor');
-    setText('c-fail', fmtNum(d.totals.failures) + ' failed');
+    setText('c-fail', fmtNum(d.totals.failures) + ' failed' +
+      (d.totals.cancelled > 0 ? ' · ' + fmtNum(d.totals.cancelled) + ' cancelled (not counted)' : ''));
     setText('c-resident', fmtBytes(d.process.resident_bytes));
     setText('c-heap', 'live heap: ' + (d.process.heap_live_bytes == null ? 'not counted' : fmtBytes(d.process.heap_live_bytes)));
     setText('c-threads', fmtNum(d.process.threads));

@@ -5,9 +5,10 @@
 //! {
 //!   "uptime_seconds": 12.5,            // since the server started (the page's clock for rates)
 //!   "time": 1760000000.25,             // now, Unix seconds
-//!   "totals": { "executions", "successes", "failures", "success_rate_percent" (null: none) },
-//!   "agents": [ { "name", "executions", "successes", "failures",
-//!                 "success_rate_percent" (null: none), "avg_seconds", "p50_seconds",
+//!   "totals": { "executions", "successes", "failures", "cancelled",
+//!               "success_rate_percent" (null: none completed) },
+//!   "agents": [ { "name", "executions", "successes", "failures", "cancelled",
+//!                 "success_rate_percent" (null: none completed), "avg_seconds", "p50_seconds",
 //!                 "p90_seconds", "p95_seconds", "p99_seconds", "max_seconds" } ],   // by name
 //!   "process": { "resident_bytes", "threads", "heap_live_bytes" },    // null: not known
 //!   "bottlenecks": [ { "agent", "phase" (null: the agent itself), "kind", "severity",
@@ -52,22 +53,26 @@ fn unix_seconds(t: SystemTime) -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-fn rate(successes: u64, total: u64) -> Option<f64> {
-    (total > 0).then(|| successes as f64 * 100.0 / total as f64)
+/// Successes over completed (succeeded or failed) executions, in percent.
+fn rate(successes: u64, failures: u64) -> Option<f64> {
+    let completed = successes + failures;
+    (completed > 0).then(|| successes as f64 * 100.0 / completed as f64)
 }
 
 fn totals(agents: &BTreeMap<String, AggregateMetrics>) -> Value {
-    let (mut executions, mut successes, mut failures) = (0u64, 0u64, 0u64);
+    let (mut executions, mut successes, mut failures, mut cancelled) = (0u64, 0u64, 0u64, 0u64);
     for m in agents.values() {
         executions += m.total_executions;
         successes += m.success_count;
         failures += m.failure_count;
+        cancelled += m.cancelled_count;
     }
     json!({
         "executions": executions,
         "successes": successes,
         "failures": failures,
-        "success_rate_percent": rate(successes, executions),
+        "cancelled": cancelled,
+        "success_rate_percent": rate(successes, failures),
     })
 }
 
@@ -81,7 +86,9 @@ fn agents(agents: &BTreeMap<String, AggregateMetrics>) -> Value {
                 "executions": m.total_executions,
                 "successes": m.success_count,
                 "failures": m.failure_count,
-                "success_rate_percent": rate(m.success_count, m.total_executions),
+                "cancelled": m.cancelled_count,
+                "long_lived": m.long_lived,
+                "success_rate_percent": m.success_rate_checked(),
                 "avg_seconds": m.avg_duration.as_secs_f64(),
                 "p50_seconds": p.p50.as_secs_f64(),
                 "p90_seconds": p.p90.as_secs_f64(),
@@ -214,8 +221,9 @@ mod tests {
     }
 
     #[test]
-    fn rates_need_executions() {
+    fn rates_need_completed_executions() {
         assert_eq!(rate(0, 0), None);
-        assert_eq!(rate(3, 4), Some(75.0));
+        // Three successes and one failure (cancellations are not passed in).
+        assert_eq!(rate(3, 1), Some(75.0));
     }
 }

@@ -1,0 +1,6 @@
+#[profx::phase(long_lived)]
+fn read() {}
+
+fn main() {
+    read();
+}

@@ -1,0 +1,6 @@
+#[profx::agent(long_lived = true)]
+fn connection() {}
+
+fn main() {
+    connection();
+}
