@@ -28,8 +28,8 @@ impl RawPhase {
             start,
             duration,
             name,
-            depth_ended: (depth & ((1 << Self::ENDED_SHIFT) - 1))
-                | (ended as u32) << Self::ENDED_SHIFT,
+            // No mask: a depth reaches 2^30 only past any stack's end.
+            depth_ended: depth | (ended as u32) << Self::ENDED_SHIFT,
         }
     }
 
