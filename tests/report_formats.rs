@@ -728,3 +728,108 @@ proptest! {
         render(|w| r.write_details(w, &agent));
     }
 }
+
+#[test]
+fn an_agent_whose_executions_were_all_cancelled_has_no_success_rate() {
+    let mut agents = BTreeMap::new();
+    agents.insert(
+        "subscribe".to_string(),
+        AggregateMetrics {
+            total_executions: 4,
+            cancelled_count: 4,
+            avg_duration: Duration::from_millis(5),
+            ..Default::default()
+        },
+    );
+    let r = Report::from_parts(agents, BTreeMap::new(), BTreeMap::new());
+    assert_eq!(r.overall_success_rate_checked(), None);
+    let text = render(|w| r.write_text(w));
+    assert!(text.contains("  Success: 0 (n/a)\n"), "{text}");
+    assert!(text.contains("  Cancelled: 4\n"), "{text}");
+    assert!(text.contains("Overall Success Rate: n/a\n"), "{text}");
+    let summary = render(|w| r.write_summary(w));
+    assert!(
+        summary.contains("Success Rate: n/a | Cancelled: 4"),
+        "{summary}"
+    );
+    assert!(!summary.contains("0.0%"), "{summary}");
+    let csv = render(|w| r.write_csv(w));
+    assert!(csv.contains("\nsubscribe,4,0,0,"), "{csv}");
+    assert!(csv.ends_with(",4\n"), "{csv}");
+}
+
+#[test]
+fn long_lived_agents_are_left_out_of_the_overall_average_and_say_so() {
+    let mut agents = BTreeMap::new();
+    agents.insert(
+        "connection".to_string(),
+        AggregateMetrics {
+            total_executions: 2,
+            success_count: 2,
+            avg_duration: Duration::from_secs(40),
+            long_lived: true,
+            ..Default::default()
+        },
+    );
+    agents.insert(
+        "get".to_string(),
+        AggregateMetrics {
+            total_executions: 100,
+            success_count: 100,
+            avg_duration: Duration::from_micros(8),
+            ..Default::default()
+        },
+    );
+    let r = Report::from_parts(agents, BTreeMap::new(), BTreeMap::new());
+    assert_eq!(r.overall_avg_duration, Duration::from_micros(8));
+    assert_eq!(r.total_executions, 102);
+    assert!(r.bottlenecks.is_empty(), "{:?}", r.bottlenecks);
+    let text = render(|w| r.write_text(w));
+    assert!(
+        text.contains("Overall Avg Duration: 8µs (long-lived agents left out: connection)\n"),
+        "{text}"
+    );
+    assert!(text.contains("Agent: connection (long-lived)\n"), "{text}");
+    // JSON says it, and reads back.
+    let json = render(|w| r.write_json(w));
+    let back: Report = serde_json::from_str(&json).unwrap();
+    assert!(back.agents["connection"].long_lived && !back.agents["get"].long_lived);
+}
+
+#[test]
+fn a_report_written_before_outcomes_reads_back() {
+    // Before outcomes: no `outcome`, no `cancelled_count`/`cancelled`; a cancelled execution
+    // was `success: false` with the error "cancelled".
+    let mut r = common::fixture();
+    let e = &mut r.executions.get_mut("codebase-analyzer").unwrap()[0];
+    e.success = false;
+    e.outcome = Outcome::Cancelled;
+    e.error = Some("cancelled".into());
+    let mut json: serde_json::Value = serde_json::from_str(&render(|w| r.write_json(w))).unwrap();
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("outcome");
+                m.remove("cancelled_count");
+                m.remove("cancelled");
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut json);
+    assert!(!json.to_string().contains("outcome"));
+    let back: Report = serde_json::from_value(json).unwrap();
+    let outcomes: Vec<Outcome> = back
+        .executions
+        .values()
+        .flatten()
+        .map(|e| e.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        [Outcome::Cancelled, Outcome::Success, Outcome::Failure]
+    );
+    assert_eq!(back.agents["report, \"final\" writer"].cancelled_count, 0);
+}

@@ -224,6 +224,37 @@ mod tests {
     use crate::Percentiles;
 
     #[test]
+    fn a_long_lived_agent_is_no_bottleneck_but_its_phases_can_be() {
+        // A subscription of 43 s with a slow phase inside.
+        let mut sub = agent(43_000, 43_000, 2_000, 90_000);
+        sub.long_lived = true;
+        let mut slow_phase = crate::PhaseMetrics {
+            calls: 10,
+            avg_duration: ms(500),
+            min_duration: ms(450),
+            max_duration: ms(550),
+            ..Default::default()
+        };
+        slow_phase.percentiles.p99 = ms(540);
+        sub.phases.insert("db".to_string(), slow_phase);
+        let agents = [("subscribe".to_string(), sub)];
+        let found = detect(agents.iter().map(|(a, b)| (a, b)), [], ms(100), |_| None);
+        let summary: Vec<_> = found
+            .iter()
+            .map(|b| (b.agent.as_str(), b.phase.as_deref(), b.kind))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![("subscribe", Some("db"), BottleneckKind::SlowExecution)]
+        );
+        // The same agent, not marked: its own executions are the worst bottleneck.
+        let mut plain = agents.clone();
+        plain[0].1.long_lived = false;
+        let found = detect(plain.iter().map(|(a, b)| (a, b)), [], ms(100), |_| None);
+        assert_eq!((found[0].phase.as_deref(), found.len()), (None, 3));
+    }
+
+    #[test]
     fn slow_and_erratic_agents_are_found_and_sorted() {
         let agents = [
             ("fast".to_string(), agent(10, 12, 9, 13)),

@@ -445,3 +445,29 @@ fn a_phase_whose_agent_did_not_slow_down_is_ignored() {
     // The agent moved by 3%: under the threshold; the phase by 300%.
     assert_eq!(flagged, vec![Some("wait")], "{d:#?}");
 }
+
+#[test]
+fn cancellations_are_shown_but_neither_lower_the_success_rate_nor_regress() {
+    // The same 100 completed executions, 99 successes; the new run has 40 more cancelled
+    // (clients that gave up): not a drop in the success rate, not a regression.
+    let base = agent(40, 80, 120, 99, 100);
+    let mut new = agent(40, 80, 120, 99, 140);
+    new.failure_count = 1;
+    new.cancelled_count = 40;
+    let d = diff(
+        &report(vec![("conn", base)]),
+        &report(vec![("conn", new)]),
+        &Gate::new(th("1%")),
+    );
+    assert_eq!(d.regressions, 0);
+    let Change::Compared(c) = &d.rows[0].change else {
+        panic!("{:?}", d.rows[0])
+    };
+    assert_eq!(c.cancelled, [0, 40]);
+    assert_eq!(c.success_rate.as_ref().unwrap().change_points, 0.0);
+    let text = table::render(&d, &Gate::new(th("1%")), "a", "b");
+    assert!(text.contains("CANCELLED"), "{text}");
+    assert!(text.contains("0 -> 40"), "{text}");
+    let json = serde_json::to_value(&d).unwrap();
+    assert_eq!(json["rows"][0]["cancelled"], serde_json::json!([0, 40]));
+}
