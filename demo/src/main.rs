@@ -125,6 +125,21 @@ async fn decode(body: Vec<u8>) -> Result<usize, std::io::Error> {
     Ok(body.len())
 }
 
+/// A speculative fetch that its caller gives up on as soon as something else is ready: each
+/// one ends *cancelled*, neither a success nor a failure.
+#[profx::agent(name = "prefetcher", request = key)]
+async fn prefetch(key: usize) -> usize {
+    warm_cache(key).await
+}
+
+#[profx::phase]
+async fn warm_cache(key: usize) -> usize {
+    // Waits for a cache that never answers (and no timer: the rest of the workload's timing
+    // stays as it is).
+    std::future::pending::<()>().await;
+    key
+}
+
 /// What `--slow=NAME=PERCENT` asked: (name, fraction).
 static SLOW: std::sync::OnceLock<Vec<(String, f64)>> = std::sync::OnceLock::new();
 
@@ -182,8 +197,8 @@ fn spin(d: Duration) {
     }
 }
 
-/// One round of the workload: locators and analyzers on two threads, two reports, and 40
-/// fetches on the tokio runtime.
+/// One round of the workload: locators and analyzers on two threads, two reports, 40
+/// fetches on the tokio runtime, and four prefetches given up (cancelled).
 fn round(rt: &tokio::runtime::Runtime) {
     let files: Vec<String> = (0..200)
         .map(|i| format!("src/module_{i}/main.rs"))
@@ -220,6 +235,13 @@ fn round(rt: &tokio::runtime::Runtime) {
             .collect();
         for t in tasks {
             let _ = t.await.expect("fetch task");
+        }
+        for key in 0..4 {
+            tokio::select! {
+                biased;
+                _ = prefetch(key) => {}
+                () = tokio::task::yield_now() => {}
+            }
         }
     });
 }

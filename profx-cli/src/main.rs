@@ -78,14 +78,19 @@ enum Command {
     /// with the reason; --json has every figure the decision was made on. Agents and phases
     /// in only one report are listed as added or removed and are not regressions.
     ///
+    /// Several base reports (the same workload run several times before the change:
+    /// `profx diff base1.json base2.json base3.json new.json`): a row regresses only when it
+    /// regresses against each of them, and is shown against the base it regressed least
+    /// against. Two runs can differ as a whole for reasons no statistic of the two can see
+    /// (a timer tick, a neighbour on the machine); a real slowdown is slower than every base.
+    ///
     /// The last line is "N regression(s) above T" or "no regression above T". Exit status: 1 when
     /// at least one row regressed, 0 otherwise, 2 on malformed input.
     #[command(verbatim_doc_comment)]
     Diff {
-        /// The base report (before).
-        base: PathBuf,
-        /// The new report (after).
-        new: PathBuf,
+        /// The base report or reports (before), then the new report (after).
+        #[arg(num_args = 2.., value_name = "REPORT", required = true)]
+        reports: Vec<PathBuf>,
         /// The regression threshold: a non-negative percentage such as 10%, 10 or 0.5%.
         #[arg(
             short,
@@ -226,8 +231,7 @@ fn run(command: Command) -> Result<Verdict> {
             Ok(Verdict::Pass)
         }
         Command::Diff {
-            base,
-            new,
+            reports,
             threshold,
             min_delta,
             min_calls,
@@ -236,7 +240,14 @@ fn run(command: Command) -> Result<Verdict> {
             tails,
             json,
         } => {
-            let (b, n) = (load::load_report(&base)?, load::load_report(&new)?);
+            let (new, bases) = reports
+                .split_last()
+                .expect("clap asks for two reports at least");
+            let b = bases
+                .iter()
+                .map(|p| load::load_report(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let n = load::load_report(new)?;
             let gate = diff::Gate {
                 threshold,
                 min_delta,
@@ -245,11 +256,20 @@ fn run(command: Command) -> Result<Verdict> {
                 min_share,
                 tails,
             };
-            let d = diff::diff(&b, &n, &gate);
+            let d = diff::diff_several(&b, &n, &gate);
             let text = if json {
                 serde_json::to_string_pretty(&d)? + "\n"
             } else {
-                diff::render(&d, &gate, &name(&base), &name(&new))
+                let base_name = match bases {
+                    [one] => name(one),
+                    [first, rest @ ..] => format!(
+                        "{} and {} more (a row regresses only against each)",
+                        name(first),
+                        rest.len()
+                    ),
+                    [] => unreachable!("two reports at least"),
+                };
+                diff::render(&d, &gate, &base_name, &name(new))
             };
             print(&text)?;
             Ok(if d.regressions > 0 {

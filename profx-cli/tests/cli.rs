@@ -302,6 +302,22 @@ fn diff_marks_a_30_percent_slower_agent_and_fails() {
     assert_eq!(flagged.len(), 1, "{}", run.stdout);
     assert_eq!(run.stdout.lines().last(), Some("1 regression above 10%"));
 
+    // Against several bases: slower than each of them, still a regression (the table says
+    // how many bases); with the new run itself among the bases, not one.
+    let several = profx(&["diff", &base, &base, &new, "--threshold", "10%"]);
+    assert_eq!(several.code, 1, "{}", several.stderr);
+    assert!(
+        several
+            .stdout
+            .contains("base.json and 1 more (a row regresses only against each)\nnew:"),
+        "{}",
+        several.stdout
+    );
+    assert_eq!(
+        profx(&["diff", &base, &new, &new, "--threshold", "10%"]).code,
+        0
+    );
+
     // Above 30% it is not a regression; the other way round it is an improvement.
     let lenient = profx(&["diff", &base, &new, "--threshold", "30.5"]);
     assert_eq!(lenient.code, 0, "{}", lenient.stdout);

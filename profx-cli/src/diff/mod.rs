@@ -25,7 +25,8 @@
 //! threshold in percentage points, over at least `--min-calls` calls on each side. Agents and
 //! phases found in only one report are listed as added or removed, and are not regressions.
 //! Every change above the threshold that is not a regression says why; `--json` holds every
-//! figure the decision was made on.
+//! figure the decision was made on. Against several base reports, a row regresses only when
+//! it regresses against each (see [`diff_several`]).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -33,9 +34,12 @@ use std::time::Duration;
 use profx::{AggregateMetrics, HumanDuration, PhaseMetrics, Report};
 use serde::Serialize;
 
+mod several;
 mod stats;
 mod table;
 mod threshold;
+
+pub use several::diff_several;
 
 pub use table::render;
 use table::signed;
@@ -237,6 +241,8 @@ pub struct Diff {
     pub rows: Vec<Row>,
     /// Rows with at least one regression.
     pub regressions: usize,
+    /// The base reports compared with (see [`diff_several`]).
+    pub bases: usize,
 }
 
 /// What is compared of an agent or a phase.
@@ -589,6 +595,7 @@ pub fn diff(base: &Report, new: &Report, g: &Gate) -> Diff {
         tails: g.tails,
         rows,
         regressions,
+        bases: 1,
     }
 }
 

@@ -471,3 +471,26 @@ fn cancellations_are_shown_but_neither_lower_the_success_rate_nor_regress() {
     let json = serde_json::to_value(&d).unwrap();
     assert_eq!(json["rows"][0]["cancelled"], serde_json::json!([0, 40]));
 }
+
+#[test]
+fn against_several_bases_a_row_regresses_only_against_each() {
+    // Three runs of one workload, one of them fast as a whole (a timer tick, say); the new
+    // run is as the two usual ones.
+    let usual = report(vec![("fetch", agent(40, 80, 120, 100, 100))]);
+    let fast = report(vec![("fetch", agent(30, 60, 90, 100, 100))]);
+    let g = Gate::new(th("10%"));
+    // Against the fast run alone, the mean is +33% (no samples are kept: untested, so the
+    // threshold decides).
+    assert_eq!(diff(&fast, &usual, &g).regressions, 1);
+    let d = diff_several(&[fast.clone(), usual.clone(), usual.clone()], &usual, &g);
+    assert_eq!((d.regressions, d.bases), (0, 3));
+    // Shown against the base it regressed least against: a usual one.
+    let Change::Compared(c) = &d.rows[0].change else {
+        panic!("{:?}", d.rows[0])
+    };
+    assert_eq!(c.avg.base_ns, 40_000_000);
+    // A real slowdown is slower than every base.
+    let slow = report(vec![("fetch", agent(60, 120, 180, 100, 100))]);
+    let d = diff_several(&[fast, usual.clone(), usual], &slow, &g);
+    assert_eq!(d.regressions, 1);
+}
