@@ -369,4 +369,6 @@ impl Profiler {
 }
 
 #[cfg(feature = "enabled")]
+mod fold;
+#[cfg(feature = "enabled")]
 mod on;
