@@ -70,9 +70,9 @@ mod snapshot;
 pub use buckets::HISTOGRAM_BOUNDS;
 pub use handles::{Counter, Gauge, Histogram, HistogramTimer};
 pub use names::{is_valid_label_name, is_valid_metric_name, MetricError, MetricKind};
-pub use registry::{counter, describe, gauge, histogram};
+pub use registry::{counter, describe, gauge, histogram, snapshot};
 pub use snapshot::{
-    snapshot, to_json, HistogramBucket, HistogramSnapshot, MetricFamily, MetricSeries, MetricValue,
+    to_json, HistogramBucket, HistogramSnapshot, MetricFamily, MetricSeries, MetricValue,
 };
 
 /// The most stripes a counter or histogram has.

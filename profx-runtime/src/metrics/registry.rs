@@ -341,6 +341,26 @@ pub fn describe(name: &str, help: &str) -> Result<(), MetricError> {
     Registry::global().describe(name, help)
 }
 
+/// Every registered metric with its current values, ordered by name (empty without the
+/// `enabled` feature). For exporters: the Prometheus endpoint and [`to_json`](super::to_json).
+///
+/// ```
+/// use profx_runtime::metrics::{self, MetricValue};
+/// metrics::counter("doc_snapshot_total", &[("kind", "scan")])?.inc_by(5);
+/// let families = metrics::snapshot();
+/// if cfg!(feature = "enabled") {
+///     let f = families.iter().find(|f| f.name == "doc_snapshot_total").unwrap();
+///     assert_eq!(f.series[0].labels, [("kind".to_string(), "scan".to_string())]);
+///     assert_eq!(f.series[0].value, MetricValue::Counter(5));
+/// } else {
+///     assert!(families.is_empty());
+/// }
+/// # Ok::<(), metrics::MetricError>(())
+/// ```
+pub fn snapshot() -> Vec<MetricFamily> {
+    Registry::global().snapshot()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use super::buckets::HISTOGRAM_BOUNDS;
 use super::names::MetricKind;
-use super::registry::Registry;
 
 /// One metric and all its series, as read by [`snapshot`].
 #[derive(Clone, Debug, PartialEq)]
@@ -128,26 +127,6 @@ impl HistogramSnapshot {
             (self.sum.as_nanos() / self.count as u128) as u64,
         ))
     }
-}
-
-/// Every registered metric with its current values, ordered by name (empty without the
-/// `enabled` feature). For exporters: the Prometheus endpoint and [`to_json`].
-///
-/// ```
-/// use profx_runtime::metrics::{self, MetricValue};
-/// metrics::counter("doc_snapshot_total", &[("kind", "scan")])?.inc_by(5);
-/// let families = metrics::snapshot();
-/// if cfg!(feature = "enabled") {
-///     let f = families.iter().find(|f| f.name == "doc_snapshot_total").unwrap();
-///     assert_eq!(f.series[0].labels, [("kind".to_string(), "scan".to_string())]);
-///     assert_eq!(f.series[0].value, MetricValue::Counter(5));
-/// } else {
-///     assert!(families.is_empty());
-/// }
-/// # Ok::<(), metrics::MetricError>(())
-/// ```
-pub fn snapshot() -> Vec<MetricFamily> {
-    Registry::global().snapshot()
 }
 
 /// The JSON of `/api/metrics`: an array with one object per series.

@@ -290,17 +290,15 @@ pub(super) async fn dashboard_feed(state: &State) -> Response<Body> {
     }
 }
 
-/// A snapshot of this process now (`None` without the `enabled` feature).
-pub(super) fn process_sample() -> Option<crate::SystemSnapshot> {
-    crate::collector::process::process_snapshot().map(|(s, _start)| s)
-}
-
 pub(super) fn build_info() -> serde_json::Value {
     let features: Vec<&str> = [
         ("enabled", cfg!(feature = "enabled")),
         ("alloc", cfg!(feature = "alloc")),
         ("server", cfg!(feature = "server")),
         ("pprof", cfg!(feature = "pprof")),
+        ("metrics", cfg!(feature = "metrics")),
+        ("tracing", cfg!(feature = "tracing")),
+        ("otlp", cfg!(feature = "otlp")),
     ]
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))

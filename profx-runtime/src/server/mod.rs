@@ -49,6 +49,7 @@
 //! (health checks, rendering the exposition) goes to its blocking pool, so a hung check cannot
 //! stall the server.
 
+mod auth;
 mod conn;
 mod dashboard;
 mod endpoints;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
-use super::conn::{authorized, method_not_allowed, unauthorized};
+use super::auth::{authorized, method_not_allowed, unauthorized};
 use super::reply::{json, text, Body};
 use super::State;
 use super::{dashboard, endpoints};

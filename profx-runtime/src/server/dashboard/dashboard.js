@@ -207,7 +207,7 @@
     var rows = byExecutions(d.agents);
     rows.slice(0, MAX_ROWS).forEach(function (a) {
       var tr = document.createElement('tr');
-      cell(tr, a.name, 'name');
+      cell(tr, a.long_lived ? a.name + ' (long-lived)' : a.name, 'name');
       cell(tr, fmtNum(a.executions), 'num');
       cell(tr, fmtNum(a.failures), 'num' + (a.failures > 0 ? ' poor' : ''));
       cell(tr, fmtNum(a.cancelled || 0), 'num' + (a.cancelled > 0 ? ' fair' : ''));

@@ -126,7 +126,7 @@ pub(super) fn query_token_matches(query: &str, token: &str) -> bool {
     let mut found = false;
     for (key, value) in pairs(query) {
         if key == "token" {
-            found |= super::conn::constant_time_eq(value.as_bytes(), token.as_bytes());
+            found |= super::auth::constant_time_eq(value.as_bytes(), token.as_bytes());
         }
     }
     found
