@@ -29,9 +29,10 @@
 //! without the `enabled` feature and whatever the run-time switch says. With no check
 //! registered the process is healthy.
 
+use crate::lock::lock;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -40,10 +41,6 @@ use crate::serde_util::duration_ns;
 
 /// A health check: `Ok(())` when healthy, `Err(why)` when not.
 type CheckFn = dyn Fn() -> Result<(), String> + Send + Sync + 'static;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Whether a check, or the whole process, is healthy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

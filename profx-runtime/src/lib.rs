@@ -14,6 +14,7 @@ mod collector;
 mod execution;
 #[cfg(any(feature = "metrics", feature = "tracing"))]
 mod integrations;
+mod lock;
 mod profiler;
 mod report;
 mod serde_util;

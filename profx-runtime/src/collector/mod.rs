@@ -13,6 +13,8 @@ pub use summary::{MemoryPoint, SystemAverage, SystemSnapshot, SystemSummary};
 pub(crate) use trend::HumanRate;
 pub use trend::{MemoryKind, MemoryTrend, TrendDirection};
 
+#[cfg(feature = "enabled")]
+use crate::lock::lock;
 use std::fmt;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -312,12 +314,6 @@ impl Shared {
 #[cfg(feature = "enabled")]
 fn sample_safely(sampler: &mut sample::Sampler) -> Option<SystemSnapshot> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sampler.sample())).ok()
-}
-
-/// A lock that a panic elsewhere does not poison for us.
-#[cfg(feature = "enabled")]
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 static GLOBAL: OnceLock<MetricsCollector> = OnceLock::new();

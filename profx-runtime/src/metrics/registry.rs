@@ -1,8 +1,9 @@
 //! The registry: metric families by name, registration with its conflict checks, and the
 //! functions that hand out handles.
 
+use crate::lock::lock;
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 #[cfg(feature = "enabled")]
 use std::sync::Arc;
@@ -14,10 +15,6 @@ use super::names::{histogram_base, is_valid_metric_name, validate, MetricError, 
 use super::snapshot::MetricFamily;
 #[cfg(feature = "enabled")]
 use super::snapshot::{HistogramSnapshot, MetricSeries, MetricValue};
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 #[cfg(feature = "enabled")]
 #[derive(Clone)]

@@ -116,8 +116,9 @@ mod transport;
 
 pub use error::OtlpError;
 
+use crate::lock::lock;
 use std::fmt;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -362,10 +363,6 @@ struct Problem {
     current: Option<String>,
     /// The collector's last partial-success message (warned about once).
     partial: Option<String>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Shared {

@@ -12,7 +12,7 @@
 //! - [`table`]: a thread's slots, found by name id;
 //! - [`rings`]: the kept executions of each agent.
 
-use std::sync::{Mutex, MutexGuard};
+use crate::lock::lock;
 
 mod names;
 mod rings;
@@ -32,7 +32,3 @@ pub(crate) use table::{SlotRef, ThreadTable};
 pub(crate) const AGENT_LEVEL: u32 = u32::MAX;
 /// Parent of a phase that ran outside any execution (name id 0 is never assigned).
 pub(crate) const NO_AGENT: u32 = 0;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}

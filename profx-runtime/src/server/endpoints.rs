@@ -30,12 +30,11 @@ pub(super) async fn health(query: &str, state: &State) -> Response<Body> {
 fn health_timeout(query: &str, state: &State) -> Result<Duration, String> {
     let limit = state.request_timeout.mul_f64(0.8);
     let mut timeout = state.health_timeout.min(limit);
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+    for (key, value) in super::query::pairs(query) {
         if key != "timeout" {
             continue;
         }
-        timeout = humantime::parse_duration(value)
+        timeout = humantime::parse_duration(&value)
             .ok()
             .filter(|d| !d.is_zero() && *d <= limit)
             .ok_or_else(|| {

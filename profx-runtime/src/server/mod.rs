@@ -55,6 +55,7 @@ mod dashboard;
 mod endpoints;
 #[cfg(all(feature = "pprof", unix))]
 mod pprof;
+mod query;
 mod reply;
 mod routes;
 

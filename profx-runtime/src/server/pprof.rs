@@ -70,9 +70,8 @@ fn parse(query: &str) -> Result<Params, String> {
         hz: DEFAULT_HZ,
         format: Format::Proto,
     };
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match key {
+    for (key, value) in super::query::pairs(query) {
+        match key.as_str() {
             "seconds" => {
                 params.seconds = value
                     .parse()
@@ -94,7 +93,7 @@ fn parse(query: &str) -> Result<Params, String> {
                     })?;
             }
             "format" => {
-                params.format = match value {
+                params.format = match value.as_str() {
                     "proto" => Format::Proto,
                     "flamegraph" => Format::Flamegraph,
                     _ => {
