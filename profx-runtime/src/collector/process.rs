@@ -2,15 +2,120 @@
 //! dashboard and the OTLP export all report them: one shared sampler, so CPU time and the
 //! rest are read the same way everywhere.
 
+#![cfg_attr(not(feature = "enabled"), allow(dead_code))]
+
+/// Which figure of the process: what the exporters match on (never on a name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Figure {
+    ResidentBytes,
+    VirtualBytes,
+    CpuSeconds,
+    StartTime,
+    Uptime,
+    Threads,
+    OpenFds,
+    HeapLive,
+    AllocatedTotal,
+}
+
+impl Figure {
+    /// Every figure.
+    #[cfg(test)]
+    pub(crate) const ALL: [Figure; 9] = [
+        Figure::ResidentBytes,
+        Figure::VirtualBytes,
+        Figure::CpuSeconds,
+        Figure::StartTime,
+        Figure::Uptime,
+        Figure::Threads,
+        Figure::OpenFds,
+        Figure::HeapLive,
+        Figure::AllocatedTotal,
+    ];
+
+    /// The Prometheus name (`process_*` as the client libraries name them, or `profx_*`), its
+    /// help, and whether it is a counter (else a gauge).
+    pub(crate) fn prometheus(self) -> (&'static str, &'static str, bool) {
+        use Figure::*;
+        match self {
+            ResidentBytes => (
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes.",
+                false,
+            ),
+            VirtualBytes => (
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes.",
+                false,
+            ),
+            CpuSeconds => (
+                "process_cpu_seconds_total",
+                "Total user and system CPU time spent in seconds.",
+                true,
+            ),
+            StartTime => (
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds.",
+                false,
+            ),
+            Uptime => (
+                "profx_uptime_seconds",
+                "Seconds since the process started.",
+                false,
+            ),
+            Threads => (
+                "process_threads",
+                "Number of OS threads in the process.",
+                false,
+            ),
+            OpenFds => (
+                "process_open_fds",
+                "Number of open file descriptors.",
+                false,
+            ),
+            HeapLive => (
+                "profx_heap_live_bytes",
+                "Bytes allocated and not yet freed, counted by profx's allocator.",
+                false,
+            ),
+            AllocatedTotal => (
+                "profx_allocated_bytes_total",
+                "Bytes allocated since the process started, counted by profx's allocator.",
+                true,
+            ),
+        }
+    }
+}
+
 /// One figure of the process, as `/metrics` exports it and `/api/metrics` lists it.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct ProcessMetric {
+    pub figure: Figure,
     /// The Prometheus name (`process_*` as the client libraries name them, or `profx_*`).
     pub name: &'static str,
     pub help: &'static str,
     /// A counter (else a gauge).
     pub counter: bool,
     pub value: f64,
+}
+
+impl ProcessMetric {
+    fn new(figure: Figure, value: f64) -> ProcessMetric {
+        let (name, help, counter) = figure.prometheus();
+        ProcessMetric {
+            figure,
+            name,
+            help,
+            counter,
+            value,
+        }
+    }
+}
+
+/// The value of `figure` among `figures`, if it is there.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) fn value_of(figures: &[ProcessMetric], figure: Figure) -> Option<f64> {
+    figures.iter().find(|m| m.figure == figure).map(|m| m.value)
 }
 
 /// The process figures of this moment: memory, CPU time, start time and uptime, threads, open
@@ -20,76 +125,30 @@ pub(crate) fn process_metrics() -> Vec<ProcessMetric> {
     let Some((s, start)) = process_snapshot() else {
         return Vec::new();
     };
-    let gauge = |name, help, value: f64| ProcessMetric {
-        name,
-        help,
-        counter: false,
-        value,
-    };
-    let counter = |name, help, value: f64| ProcessMetric {
-        name,
-        help,
-        counter: true,
-        value,
-    };
+    use Figure::*;
+    let f = ProcessMetric::new;
     let mut out = vec![
-        gauge(
-            "process_resident_memory_bytes",
-            "Resident memory size in bytes.",
-            s.resident_bytes as f64,
-        ),
-        gauge(
-            "process_virtual_memory_bytes",
-            "Virtual memory size in bytes.",
-            s.virtual_bytes as f64,
-        ),
-        counter(
-            "process_cpu_seconds_total",
-            "Total user and system CPU time spent in seconds.",
-            s.cpu_time.as_secs_f64(),
-        ),
+        f(ResidentBytes, s.resident_bytes as f64),
+        f(VirtualBytes, s.virtual_bytes as f64),
+        f(CpuSeconds, s.cpu_time.as_secs_f64()),
     ];
     if let Some(start) = start {
-        out.push(gauge(
-            "process_start_time_seconds",
-            "Start time of the process since unix epoch in seconds.",
-            start as f64,
-        ));
+        out.push(f(StartTime, start as f64));
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        out.push(gauge(
-            "profx_uptime_seconds",
-            "Seconds since the process started.",
-            (now - start as f64).max(0.0),
-        ));
+        out.push(f(Uptime, (now - start as f64).max(0.0)));
     }
     if s.threads > 0 {
-        out.push(gauge(
-            "process_threads",
-            "Number of OS threads in the process.",
-            s.threads as f64,
-        ));
+        out.push(f(Threads, s.threads as f64));
     }
     if let Some(fds) = open_fds() {
-        out.push(gauge(
-            "process_open_fds",
-            "Number of open file descriptors.",
-            fds as f64,
-        ));
+        out.push(f(OpenFds, fds as f64));
     }
     if s.heap_measured {
-        out.push(gauge(
-            "profx_heap_live_bytes",
-            "Bytes allocated and not yet freed, counted by profx's allocator.",
-            s.heap_live_bytes as f64,
-        ));
-        out.push(counter(
-            "profx_allocated_bytes_total",
-            "Bytes allocated since the process started, counted by profx's allocator.",
-            s.allocated_total_bytes as f64,
-        ));
+        out.push(f(HeapLive, s.heap_live_bytes as f64));
+        out.push(f(AllocatedTotal, s.allocated_total_bytes as f64));
     }
     out
 }

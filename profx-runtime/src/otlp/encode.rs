@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use crate::collector::process::{process_metrics, ProcessMetric};
+use crate::collector::process::{process_metrics, Figure, ProcessMetric};
 use crate::metrics::{self, MetricKind, MetricValue, HISTOGRAM_BOUNDS};
 use crate::{KeyHistogram, Profiler};
 
@@ -289,34 +289,30 @@ pub(crate) enum Instrument {
     Gauge,
 }
 
-/// The OpenTelemetry name, unit and instrument of a process figure, by its Prometheus name.
-pub(crate) fn process_name(prometheus: &str) -> Option<(&'static str, &'static str, Instrument)> {
+/// The OpenTelemetry name, unit and instrument of a process figure.
+pub(crate) fn process_name(figure: Figure) -> (&'static str, &'static str, Instrument) {
+    use Figure::*;
     use Instrument::*;
-    Some(match prometheus {
-        "process_resident_memory_bytes" => ("process.memory.usage", "By", UpDown),
-        "process_virtual_memory_bytes" => ("process.memory.virtual", "By", UpDown),
-        "process_cpu_seconds_total" => ("process.cpu.time", "s", Counter),
-        "process_start_time_seconds" => ("profx.process.start_time", "s", Gauge),
-        "profx_uptime_seconds" => ("process.uptime", "s", Gauge),
-        "process_threads" => ("process.thread.count", "{thread}", UpDown),
-        "process_open_fds" => (
+    match figure {
+        ResidentBytes => ("process.memory.usage", "By", UpDown),
+        VirtualBytes => ("process.memory.virtual", "By", UpDown),
+        CpuSeconds => ("process.cpu.time", "s", Counter),
+        StartTime => ("profx.process.start_time", "s", Gauge),
+        Uptime => ("process.uptime", "s", Gauge),
+        Threads => ("process.thread.count", "{thread}", UpDown),
+        OpenFds => (
             "process.unix.file_descriptor.count",
             "{file_descriptor}",
             UpDown,
         ),
-        "profx_heap_live_bytes" => ("profx.heap.live", "By", UpDown),
-        "profx_allocated_bytes_total" => ("profx.heap.allocated", "By", Counter),
-        _ => return None,
-    })
+        HeapLive => ("profx.heap.live", "By", UpDown),
+        AllocatedTotal => ("profx.heap.allocated", "By", Counter),
+    }
 }
 
 fn process(out: &mut Vec<Metric>, figures: &[ProcessMetric], t: Times) {
     for m in figures {
-        // A figure added to `/metrics` without a name here is left out rather than exported
-        // under a guessed one (a unit test checks that every figure has a name).
-        let Some((name, unit, instrument)) = process_name(m.name) else {
-            continue;
-        };
+        let (name, unit, instrument) = process_name(m.figure);
         let value = if unit == "By" || unit.starts_with('{') {
             int(m.value.max(0.0) as u64)
         } else {
@@ -416,22 +412,15 @@ mod tests {
     }
 
     #[test]
-    fn every_process_figure_has_an_opentelemetry_name() {
+    fn process_figures_have_distinct_names_on_both_sides() {
+        // Every figure has a name by construction (the match is exhaustive); no two share one.
+        let otel: std::collections::BTreeSet<&str> =
+            Figure::ALL.iter().map(|&f| process_name(f).0).collect();
+        let prometheus: std::collections::BTreeSet<&str> =
+            Figure::ALL.iter().map(|f| f.prometheus().0).collect();
+        assert_eq!((otel.len(), prometheus.len()), (9, 9));
         for m in process_metrics() {
-            assert!(process_name(m.name).is_some(), "{}", m.name);
-        }
-        for name in [
-            "process_resident_memory_bytes",
-            "process_virtual_memory_bytes",
-            "process_cpu_seconds_total",
-            "process_start_time_seconds",
-            "profx_uptime_seconds",
-            "process_threads",
-            "process_open_fds",
-            "profx_heap_live_bytes",
-            "profx_allocated_bytes_total",
-        ] {
-            assert!(process_name(name).is_some(), "{name}");
+            assert_eq!(m.name, m.figure.prometheus().0);
         }
     }
 }

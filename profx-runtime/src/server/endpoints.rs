@@ -251,22 +251,23 @@ pub(super) async fn stats(state: &State) -> Response<Body> {
     let open = state.open.load(Ordering::Relaxed);
     let stats = blocking(move || {
         let tally = crate::global().tally();
-        let process = crate::collector::process::process_metrics();
-        let figure = |name: &str| process.iter().find(|m| m.name == name).map(|m| m.value);
+        use crate::collector::process::{process_metrics, value_of, Figure};
+        let process = process_metrics();
+        let figure = |f: Figure| value_of(&process, f);
         let mib = |b: Option<f64>| b.map(|b| (b / (1024.0 * 1024.0) * 100.0).round() / 100.0);
-        let heap = figure("profx_heap_live_bytes");
+        let heap = figure(Figure::HeapLive);
         serde_json::json!({
             "uptime_seconds": uptime.as_secs_f64(),
-            "threads": figure("process_threads"),
-            "cpu_seconds": figure("process_cpu_seconds_total"),
-            "open_fds": figure("process_open_fds"),
+            "threads": figure(Figure::Threads),
+            "cpu_seconds": figure(Figure::CpuSeconds),
+            "open_fds": figure(Figure::OpenFds),
             "memory": {
-                "resident_bytes": figure("process_resident_memory_bytes"),
-                "resident_mb": mib(figure("process_resident_memory_bytes")),
-                "virtual_bytes": figure("process_virtual_memory_bytes"),
+                "resident_bytes": figure(Figure::ResidentBytes),
+                "resident_mb": mib(figure(Figure::ResidentBytes)),
+                "virtual_bytes": figure(Figure::VirtualBytes),
                 "heap_live_bytes": heap,
                 "heap_live_mb": mib(heap),
-                "heap_allocated_total_bytes": figure("profx_allocated_bytes_total"),
+                "heap_allocated_total_bytes": figure(Figure::AllocatedTotal),
             },
             "executions_recorded": tally.executions,
             "agents": tally.agents,
