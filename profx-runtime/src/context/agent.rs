@@ -21,9 +21,12 @@ struct ActiveAgent {
     ended: bool,
 }
 
-// SAFETY: the raw pointer is to the profiler (Sync, outlives the state); nothing in the state is
-// tied to the thread that made it.
+// SAFETY (Send): the raw pointers are to the profiler (Sync, outlives the state) and to the
+// record the state owns alone; nothing in the state is tied to the thread that made it (each
+// poll points it at the polling thread's table first).
 unsafe impl Send for AgentState {}
+// SAFETY (Sync): every method takes `&mut self` or `self`: a shared reference reaches nothing.
+// (It is needed so that an instrumented future is `Sync` when its body is.)
 unsafe impl Sync for AgentState {}
 
 impl AgentState {

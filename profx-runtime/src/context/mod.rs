@@ -240,9 +240,9 @@ impl ExecState {
         }
     }
 
-    fn inner<'a>(&self) -> &'a Inner {
-        // SAFETY: whoever owns the state keeps the profiler alive (the global one is 'static;
-        // `Execution` holds a handle).
+    fn inner(&self) -> &Inner {
+        // SAFETY: whoever owns the state keeps the profiler alive while the state lives (the
+        // global one is 'static; `Execution` holds a handle).
         unsafe { &*self.inner }
     }
 
@@ -399,7 +399,8 @@ impl ExecState {
     #[inline(always)]
     pub(crate) fn complete(&mut self, s: Stopped) {
         let ticks = clock::ticks(self.t0, s.end);
-        let inner = self.inner();
+        // SAFETY: as in `inner`; not borrowed from `self`, whose record is taken below.
+        let inner: &Inner = unsafe { &*self.inner };
         // SAFETY: this thread's table (see above), which the profiler keeps.
         let table = unsafe { &*self.table };
         let ended = self.ended;

@@ -45,10 +45,13 @@ struct On {
     agent: String,
 }
 
-// SAFETY: the state's raw pointers are to the profiler this value keeps alive and to the record
-// it owns alone.
+// SAFETY (Send): the state's raw pointers are to the profiler this value keeps alive and to the
+// record it owns alone; every method that records points the state at the calling thread's
+// table first (`run_here`).
 #[cfg(feature = "enabled")]
 unsafe impl Send for On {}
+// SAFETY (Sync): through `&Execution` only plain fields are read (`id`: the agent's name and the
+// serial); everything that writes takes `&mut self` or `self`.
 #[cfg(feature = "enabled")]
 unsafe impl Sync for On {}
 
