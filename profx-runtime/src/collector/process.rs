@@ -20,7 +20,7 @@ pub(crate) enum Figure {
 
 impl Figure {
     /// Every figure.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "otlp"))]
     pub(crate) const ALL: [Figure; 9] = [
         Figure::ResidentBytes,
         Figure::VirtualBytes,

@@ -72,7 +72,8 @@ fn place(v: u64) -> (u32, usize) {
 /// The most significant bit of `v` (not 0).
 #[inline(always)]
 fn msb(v: u64) -> u32 {
-    #[cfg(target_arch = "x86_64")]
+    // (Miri runs no inline assembly: it checks the same code with `ilog2`.)
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
         let m: u64;
         // SAFETY: `bsr` of a value that is not 0 is its most significant bit. (Written out:
@@ -84,7 +85,7 @@ fn msb(v: u64) -> u32 {
         }
         m as u32
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(any(not(target_arch = "x86_64"), miri))]
     v.ilog2()
 }
 
@@ -254,7 +255,7 @@ impl Sparse {
             }
             let (m, i) = place(v);
             let k = (m - M0) as usize;
-            let d = self.dir.load(Relaxed);
+            let d = self.dir(Relaxed);
             // SAFETY: `dir` always points to a live directory of 1 + n words.
             let (lo, n) = window(unsafe { (*d).load(Relaxed) });
             let o = k.wrapping_sub(lo);
@@ -320,7 +321,7 @@ impl Sparse {
     /// Publishes a directory whose window also covers block `k`: the inline one around it for
     /// the first value, else one of every block.
     fn widen(&self, k: usize, lo: usize, n: usize, pool: &mut Pool) {
-        let d = self.dir.load(Relaxed);
+        let d = self.dir(Relaxed);
         let (new, new_lo) = if n == 0 {
             // First value: the inline directory, around it (durations drift both ways).
             let lo = k.saturating_sub(1).min(BLOCKS - INLINE);
@@ -365,10 +366,26 @@ impl Sparse {
         };
     }
 
+    /// The current directory. One in `inline` is reached through `self`, not through the
+    /// pointer stored when it was published: the same address, but derived from an earlier
+    /// borrow of `self`, which Rust's aliasing rules (as Miri checks them) end at a later
+    /// `&mut self`, such as `Drop`'s. Not on the hot path (`try_add` reads the writer's own
+    /// directory).
+    #[inline(always)]
+    fn dir(&self, order: std::sync::atomic::Ordering) -> *mut AtomicUsize {
+        let d = self.dir.load(order);
+        let inline = self.inline.as_ptr() as *mut AtomicUsize;
+        if d == inline {
+            inline
+        } else {
+            d
+        }
+    }
+
     /// Calls `f` with each block that has counters: its index and its first counter's
     /// address. Any thread (what it finds lives until the histogram drops).
     fn blocks(&self, mut f: impl FnMut(usize, usize)) {
-        let d = self.dir.load(Acquire);
+        let d = self.dir(Acquire);
         // SAFETY: `dir` always points to a live directory of 1 + n words.
         let (lo, n) = window(unsafe { (*d).load(Acquire) });
         for o in 0..n {
@@ -437,7 +454,7 @@ impl Sparse {
     /// retired).
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
-        let d = self.dir.load(Acquire);
+        let d = self.dir(Acquire);
         let (_, n) = window(unsafe { (*d).load(Acquire) });
         let mut bytes = 0;
         if !std::ptr::eq(d, self.inline.as_ptr()) && n > 0 {
@@ -486,7 +503,7 @@ impl Drop for Sparse {
                 }
             }
         }
-        let d = *self.dir.get_mut();
+        let d = self.dir(Relaxed);
         // SAFETY: as in `blocks`; nothing else uses the histogram any more.
         let (_, n) = window(unsafe { (*d).load(Relaxed) });
         if n > 0 && d != self.inline.as_mut_ptr() {
