@@ -10,7 +10,6 @@
 mod aggregate;
 mod alloc;
 mod bottleneck;
-mod collector;
 mod execution;
 #[cfg(any(feature = "metrics", feature = "tracing"))]
 mod integrations;
@@ -18,6 +17,7 @@ mod lock;
 mod profiler;
 mod report;
 mod serde_util;
+mod system;
 
 pub mod health;
 pub mod metrics;
@@ -49,10 +49,6 @@ mod threads;
 pub use aggregate::{AggregateMetrics, Percentiles, PhaseMetrics};
 pub use alloc::CountingAlloc;
 pub use bottleneck::{Bottleneck, BottleneckKind, Severity};
-pub use collector::{
-    global_collector, MemoryKind, MemoryPoint, MemoryTrend, MetricsCollector, SystemAverage,
-    SystemSnapshot, TrendDirection,
-};
 pub use execution::{
     Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, Outcome, PhaseName, PhaseProfile,
 };
@@ -60,6 +56,10 @@ pub use profiler::{global, KeyHistogram, Profiler};
 pub use report::{
     parse_report_targets, HumanBytes, HumanDuration, Report, ReportFormat, ReportGuard,
     ReportSpecError, ReportTarget, SystemSummary, SCHEMA_VERSION,
+};
+pub use system::{
+    global_collector, MemoryKind, MemoryPoint, MemoryTrend, MetricsCollector, SystemAverage,
+    SystemSnapshot, TrendDirection,
 };
 
 /// Times the enclosing scope as a phase until the guard is dropped.

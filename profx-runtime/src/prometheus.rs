@@ -173,7 +173,7 @@ fn profx_families<'a>(e: &mut Encoder, keys: &'a [KeyHistogram]) {
 // The process
 
 fn process_families(e: &mut Encoder) {
-    for m in crate::collector::process::process_metrics() {
+    for m in crate::system::process::process_metrics() {
         if m.counter {
             e.float_counter(m.name, m.help, m.value);
         } else {

@@ -361,7 +361,7 @@ impl fmt::Debug for HistogramTimer<'_> {
 mod tests {
     use super::*;
     use crate::metrics::buckets::MAX_OBSERVATION_NS;
-    use crate::metrics::registry::Registry;
+    use crate::metrics::store::Registry;
     use crate::metrics::{MetricKind, MAX_STRIPES};
 
     #[test]

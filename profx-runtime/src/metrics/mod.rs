@@ -64,16 +64,16 @@ mod buckets;
 mod cells;
 mod handles;
 mod names;
-mod registry;
 mod snapshot;
+mod store;
 
 pub use buckets::HISTOGRAM_BOUNDS;
 pub use handles::{Counter, Gauge, Histogram, HistogramTimer};
 pub use names::{is_valid_label_name, is_valid_metric_name, MetricError, MetricKind};
-pub use registry::{counter, describe, gauge, histogram, snapshot};
 pub use snapshot::{
     to_json, HistogramBucket, HistogramSnapshot, MetricFamily, MetricSeries, MetricValue,
 };
+pub use store::{counter, describe, gauge, histogram, snapshot};
 
 /// The most stripes a counter or histogram has.
 pub const MAX_STRIPES: usize = 8;

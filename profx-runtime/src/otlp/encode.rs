@@ -11,8 +11,8 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use crate::collector::process::{process_metrics, Figure, ProcessMetric};
 use crate::metrics::{self, MetricKind, MetricValue, HISTOGRAM_BOUNDS};
+use crate::system::process::{process_metrics, Figure, ProcessMetric};
 use crate::{KeyHistogram, Profiler};
 
 /// The scope every metric is exported under.

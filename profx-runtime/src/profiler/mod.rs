@@ -260,7 +260,7 @@ impl Profiler {
             let mut report = Report::from_parts(r.agents, r.phases, executions);
             report.bottlenecks = bottlenecks;
             report.bottleneck_threshold = threshold;
-            report.system = crate::collector::system_for(self);
+            report.system = crate::system::system_for(self);
             // Memory figures are real (not zeros) once the counting allocator is in use.
             report.memory_measured = crate::alloc::installed();
             report

@@ -249,7 +249,7 @@ impl ReportGuard {
     /// The guard, with the global metrics collector running until the end, and the end's work
     /// armed.
     fn running(targets: Vec<ReportTarget>) -> ReportGuard {
-        crate::collector::guard_created();
+        crate::system::guard_created();
         #[cfg(feature = "otlp")]
         let otlp = Arc::new(Mutex::new(None::<crate::otlp::Exporter>));
         let end = {
@@ -258,7 +258,7 @@ impl ReportGuard {
             let otlp = otlp.clone();
             crate::shutdown::arm(Box::new(move || {
                 // The collector's closing snapshot goes into the report.
-                crate::collector::guard_dropped();
+                crate::system::guard_dropped();
                 // The exporter's final export, so that the collector has the last figures.
                 #[cfg(feature = "otlp")]
                 if let Some(exporter) = otlp.lock().unwrap_or_else(|e| e.into_inner()).take() {

@@ -8,7 +8,7 @@ use crate::serde_util::{duration_ns, rfc3339};
 use crate::{AggregateMetrics, Bottleneck, ExecutionProfile, PhaseMetrics};
 
 /// The system metrics of a run (defined with the collector that makes them).
-pub use crate::collector::SystemSummary;
+pub use crate::system::SystemSummary;
 
 /// The version of the report's serialized form; readers refuse other versions.
 pub const SCHEMA_VERSION: u32 = 1;

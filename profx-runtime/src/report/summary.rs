@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, Write};
 
 use super::text::bottleneck_subject;
 use super::units::{HumanBytes, HumanDuration};
-use crate::collector::HumanRate;
+use crate::system::HumanRate;
 use crate::{Bottleneck, Report, SystemSummary};
 
 /// How many bottlenecks the summary names (the most severe).

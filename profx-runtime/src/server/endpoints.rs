@@ -106,7 +106,7 @@ fn api_metrics() -> ApiMetrics {
             serde_json::Value::Array(a) => a,
             _ => Vec::new(),
         },
-        process: crate::collector::process::process_metrics(),
+        process: crate::system::process::process_metrics(),
         read: crate::global().read(),
     }
 }
@@ -114,7 +114,7 @@ fn api_metrics() -> ApiMetrics {
 /// What `/api/metrics` answers, serialised as one JSON array.
 struct ApiMetrics {
     custom: Vec<serde_json::Value>,
-    process: Vec<crate::collector::process::ProcessMetric>,
+    process: Vec<crate::system::process::ProcessMetric>,
     read: crate::profiler::Read,
 }
 
@@ -251,7 +251,7 @@ pub(super) async fn stats(state: &State) -> Response<Body> {
     let open = state.open.load(Ordering::Relaxed);
     let stats = blocking(move || {
         let tally = crate::global().tally();
-        use crate::collector::process::{process_metrics, value_of, Figure};
+        use crate::system::process::{process_metrics, value_of, Figure};
         let process = process_metrics();
         let figure = |f: Figure| value_of(&process, f);
         let mib = |b: Option<f64>| b.map(|b| (b / (1024.0 * 1024.0) * 100.0).round() / 100.0);

@@ -6,8 +6,8 @@ use super::summary::card;
 use super::svg::*;
 use super::text::*;
 use super::Out;
-use crate::collector::HumanRate;
 use crate::report::{HumanBytes, Report};
+use crate::system::HumanRate;
 use crate::{MemoryPoint, MemoryTrend, SystemSummary, TrendDirection};
 
 pub(super) fn section(r: &Report, out: &mut Out) -> fmt::Result {

@@ -102,7 +102,7 @@ fn agents(agents: &BTreeMap<String, AggregateMetrics>) -> Value {
 
 fn process() -> Value {
     // A snapshot of this process now (`None` without the `enabled` feature).
-    let s = crate::collector::process::process_snapshot().map(|(s, _start)| s);
+    let s = crate::system::process::process_snapshot().map(|(s, _start)| s);
     let resident = s.as_ref().map(|s| s.resident_bytes).filter(|&b| b > 0);
     let threads = s.as_ref().map(|s| s.threads).filter(|&t| t > 0);
     let heap = s

@@ -1,5 +1,5 @@
-//! The registry: metric families by name, registration with its conflict checks, and the
-//! functions that hand out handles.
+//! The store of custom metrics (its `Registry`): metric families by name, registration with
+//! its conflict checks, and the functions that hand out handles.
 
 use crate::lock::lock;
 use std::collections::BTreeMap;

@@ -162,7 +162,7 @@ pub(crate) fn process_metrics() -> Vec<ProcessMetric> {
 /// by the server's endpoints; `None` without `enabled`.
 #[cfg(feature = "enabled")]
 pub(crate) fn process_snapshot() -> Option<(crate::SystemSnapshot, Option<u64>)> {
-    use crate::collector::sample::Sampler;
+    use crate::system::sample::Sampler;
     use std::sync::{LazyLock, Mutex};
     static SAMPLER: LazyLock<Mutex<Sampler>> = LazyLock::new(|| Mutex::new(Sampler::new()));
     let mut sampler = SAMPLER.lock().unwrap_or_else(|e| e.into_inner());
