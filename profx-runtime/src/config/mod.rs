@@ -85,7 +85,17 @@ pub(crate) fn quiet() -> bool {
 }
 
 impl Config {
-    /// The configuration the environment asks for.
+    /// The process's settings, read from the environment once, when first asked for (by the
+    /// global profiler as it starts): the global profiler, the metrics collector, the server
+    /// and the OTLP exporter run with the same values, and each bad value is warned about
+    /// once.
+    pub(crate) fn process() -> &'static Config {
+        static PROCESS: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
+        PROCESS.get_or_init(Config::from_env)
+    }
+
+    /// The configuration the environment asks for now (an isolated profiler's, read at its
+    /// creation).
     pub(crate) fn from_env() -> Config {
         Self::from_lookup(|k| std::env::var(k).ok())
     }

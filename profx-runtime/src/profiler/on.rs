@@ -81,7 +81,7 @@ static GLOBAL_INNER: OnceLock<&'static Inner> = OnceLock::new();
 #[cold]
 fn init_global() -> &'static Profiler {
     GLOBAL.get_or_init(|| Profiler {
-        inner: Arc::new(Inner::new(Config::from_env(), true)),
+        inner: Arc::new(Inner::new(Config::process().clone(), true)),
     })
 }
 

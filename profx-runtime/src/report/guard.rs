@@ -203,10 +203,10 @@ impl ReportGuard {
     /// Starts the monitoring server when `PROFX_SERVER_ADDR` is set (with feature `server`;
     /// without it, one warning says that the variable is ignored).
     fn start_server(&mut self) {
-        let config = crate::config::Config::from_env();
+        let config = crate::config::Config::process();
         #[cfg(feature = "server")]
         {
-            self.server = crate::server::start_from_config(&config);
+            self.server = crate::server::start_from_config(config);
         }
         #[cfg(not(feature = "server"))]
         if let Some(addr) = &config.server_addr {
@@ -223,11 +223,11 @@ impl ReportGuard {
     /// is set (with feature `otlp`; without it, one warning says that `PROFX_OTLP_ENDPOINT` is
     /// ignored).
     fn start_otlp(&mut self) {
-        let config = crate::config::Config::from_env();
+        let config = crate::config::Config::process();
         #[cfg(feature = "otlp")]
         {
             *self.otlp.lock().unwrap_or_else(|e| e.into_inner()) =
-                crate::otlp::start_from_config(&config);
+                crate::otlp::start_from_config(config);
         }
         #[cfg(not(feature = "otlp"))]
         if let Ok(endpoint) = std::env::var("PROFX_OTLP_ENDPOINT") {
