@@ -113,19 +113,35 @@ impl Ring {
         self.head.fetch_add(CLAIM, Relaxed) & self.mask
     }
 
+    /// Claims the next line, as the address of its first slot: the line's slots are that one
+    /// and the `CLAIM - 1` after it, which [`put_at`](Ring::put_at) fills in turn.
+    #[inline]
+    pub(crate) fn claim_line(&self) -> *const AtomicPtr<ExecRecord> {
+        // A claimed index is a multiple of `CLAIM` below the slots' number (masked).
+        self.slots[self.claim() / CLAIM].0.as_ptr()
+    }
+
     /// Stores `rec` in slot `i`, claimed by this thread, returning the record it evicted
     /// (null when the slot was empty).
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn put(&self, i: usize, rec: Box<ExecRecord>) -> *mut ExecRecord {
-        // SAFETY: a claimed index is below the slots' number (masked, and claims are lines).
-        let slot = unsafe {
-            self.slots
-                .get_unchecked(i / CLAIM)
-                .0
-                .get_unchecked(i % CLAIM)
-        };
+        // SAFETY: a slot of this ring, claimed by this thread.
+        unsafe { Self::put_at(&self.slots[i / CLAIM].0[i % CLAIM], rec) }
+    }
+
+    /// Stores `rec` in `slot`, returning the record it evicted (null when the slot was empty).
+    ///
+    /// # Safety
+    /// `slot` is one of a line this thread claimed ([`claim_line`](Ring::claim_line)) in a
+    /// ring it keeps alive.
+    #[inline(always)]
+    pub(crate) unsafe fn put_at(
+        slot: *const AtomicPtr<ExecRecord>,
+        rec: Box<ExecRecord>,
+    ) -> *mut ExecRecord {
         // SeqCst: ordered against the writer's later load of `readers` (see `Rings`).
-        slot.swap(Box::into_raw(rec), SeqCst)
+        // SAFETY: the caller's.
+        unsafe { (*slot).swap(Box::into_raw(rec), SeqCst) }
     }
 
     fn each_slot(&self) -> impl Iterator<Item = &AtomicPtr<ExecRecord>> {

@@ -14,7 +14,7 @@
 use std::cell::UnsafeCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 
 use super::lock;
@@ -80,12 +80,13 @@ struct Local {
     pool: Pool,
 }
 
-/// A ring and the slots `next..end` this thread has claimed in it and not filled yet.
+/// A ring and the slots `next..end` (addresses within one line) this thread has claimed in it
+/// and not filled yet; the ring is kept alive here.
 #[derive(Clone)]
 struct Claim {
     ring: Arc<Ring>,
-    next: usize,
-    end: usize,
+    next: *const AtomicPtr<ExecRecord>,
+    end: *const AtomicPtr<ExecRecord>,
 }
 
 /// One thread's recording state for one profiler.
@@ -290,11 +291,14 @@ impl ThreadTable {
             _ => Self::ring_slow(&mut local.rings, rings, rec.agent, capacity),
         };
         if c.next == c.end {
-            c.next = c.ring.claim();
-            c.end = c.next + CLAIM;
+            c.next = c.ring.claim_line();
+            // SAFETY: the end of the line just claimed.
+            c.end = unsafe { c.next.add(CLAIM) };
         }
-        let old = c.ring.put(c.next, rec);
-        c.next += 1;
+        // SAFETY: `next` is a slot of the line this thread claimed in `ring`, kept alive.
+        let old = unsafe { Ring::put_at(c.next, rec) };
+        // SAFETY: within the line, or one past its end.
+        c.next = unsafe { c.next.add(1) };
         if old.is_null() {
             return;
         }
@@ -327,8 +331,8 @@ impl ThreadTable {
             }
             claims[i].get_or_insert_with(|| Claim {
                 ring: rings.get_or_make(agent, capacity),
-                next: 0,
-                end: 0,
+                next: std::ptr::null(),
+                end: std::ptr::null(),
             })
         })
     }
