@@ -212,10 +212,9 @@ impl ExecState {
         let (cursor, end) = match &mut rec {
             Some(r) => {
                 let base = r.phases.as_mut_ptr();
+                debug_assert_eq!(r.room, r.phases.capacity().min(inner.config.max_phases));
                 // SAFETY: within (or one past) the buffer's capacity.
-                (base, unsafe {
-                    base.add(r.phases.capacity().min(inner.config.max_phases))
-                })
+                (base, unsafe { base.add(r.room) })
             }
             None => {
                 let p = ptr::NonNull::dangling().as_ptr();
@@ -295,10 +294,11 @@ impl ExecState {
             unsafe { v.set_len(len) };
             crate::alloc::push(v, p);
             let base = v.as_mut_ptr();
+            rec.room = v.capacity().min(max);
             // SAFETY: within (or one past) the buffer's capacity.
             unsafe {
                 self.cursor = base.add(v.len());
-                self.end = base.add(v.capacity().min(max));
+                self.end = base.add(rec.room);
             }
         } else {
             self.dropped += 1;

@@ -57,6 +57,10 @@ pub(crate) struct ExecRecord {
     /// Why it failed or was cancelled (empty when it succeeded).
     pub(crate) error: String,
     pub(crate) phases: Vec<RawPhase>,
+    /// Phase records that can be written in place: `min(phases.capacity(), PROFX_MAX_PHASES)`
+    /// as of the last growth of `phases` (0 for a new record), kept here so that an execution
+    /// finds its room with one load.
+    pub(crate) room: usize,
     pub(crate) phases_dropped: u64,
     pub(crate) memory: u64,
     pub(crate) allocations: u64,
