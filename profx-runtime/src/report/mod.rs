@@ -71,6 +71,13 @@ impl Report {
             .collect()
     }
 
+    /// Executions of all agents that were cancelled (left out of the success rates).
+    pub fn cancelled_total(&self) -> u64 {
+        self.agents
+            .values()
+            .fold(0u64, |n, a| n.saturating_add(a.cancelled_count))
+    }
+
     /// [`overall_success_rate`](Report::overall_success_rate), or `None` when no execution
     /// completed (none at all, or all cancelled): what reports print as "n/a".
     pub fn overall_success_rate_checked(&self) -> Option<f64> {

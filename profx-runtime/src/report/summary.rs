@@ -91,10 +91,7 @@ fn executions(r: &Report, w: &mut impl Write) -> io::Result<()> {
             Some(rate) => format!("{rate:.1}%"),
             None => "n/a".to_owned(),
         };
-        let cancelled = r
-            .agents
-            .values()
-            .fold(0u64, |n, a| n.saturating_add(a.cancelled_count));
+        let cancelled = r.cancelled_total();
         let cancelled = if cancelled > 0 {
             format!(" | Cancelled: {cancelled}")
         } else {

@@ -71,10 +71,7 @@ fn text(r: &Report, w: &mut impl Write) -> io::Result<()> {
                 Some(rate) => writeln!(w, "Overall Success Rate: {rate:.2}%")?,
                 None => writeln!(w, "Overall Success Rate: n/a")?,
             }
-            let cancelled = r
-                .agents
-                .values()
-                .fold(0u64, |n, a| n.saturating_add(a.cancelled_count));
+            let cancelled = r.cancelled_total();
             if cancelled > 0 {
                 writeln!(
                     w,

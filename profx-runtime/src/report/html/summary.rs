@@ -17,10 +17,7 @@ pub(super) fn card(out: &mut Out, label: &str, value: &str, class: &str, sub: &s
 
 pub(super) fn header(r: &Report, out: &mut Out) -> fmt::Result {
     let failures: u64 = r.agents.values().map(|a| a.failure_count).sum();
-    let cancelled = r
-        .agents
-        .values()
-        .fold(0u64, |n, a| n.saturating_add(a.cancelled_count));
+    let cancelled = r.cancelled_total();
     let succeeded = r
         .agents
         .values()

@@ -285,17 +285,9 @@ pub(super) fn waterfall_svg(name: &str, e: &ExecutionProfile, out: &mut Out) -> 
             hd(p.start_offset),
             hd(p.duration),
             p.depth,
-            match p.outcome {
-                Outcome::Success => "",
-                Outcome::Failure => " — failed",
-                Outcome::Cancelled => " — cancelled",
-            }
+            ended(p.outcome, " — ")
         );
-        let ended = match p.outcome {
-            Outcome::Success => "",
-            Outcome::Failure => " failed",
-            Outcome::Cancelled => " cancelled",
-        };
+        let ended = ended(p.outcome, " ");
         bar(
             out,
             i + 1,
@@ -329,6 +321,15 @@ pub(super) fn waterfall_svg(name: &str, e: &ExecutionProfile, out: &mut Out) -> 
         out.push_str("</p>\n");
     }
     Ok(())
+}
+
+/// A phase's outcome after `sep` when it did not succeed (for its tooltip and its bar's class),
+/// else nothing.
+fn ended(o: Outcome, sep: &str) -> String {
+    match o {
+        Outcome::Success => String::new(),
+        _ => format!("{sep}{}", status(o)),
+    }
 }
 
 /// An execution's outcome in a word.
