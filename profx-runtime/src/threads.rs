@@ -4,9 +4,18 @@ use std::sync::atomic::{AtomicU64, Ordering::*};
 
 use crate::clock;
 
-static VALUE: AtomicU64 = AtomicU64::new(0);
-/// The clock reading after which `VALUE` is re-read (0: never read).
-static DEADLINE: AtomicU64 = AtomicU64::new(0);
+/// The last count read, and when to read it again: together, so that the hot path reaches
+/// both from one address.
+struct Cached {
+    /// The clock reading after which `value` is re-read (0: never read).
+    deadline: AtomicU64,
+    value: AtomicU64,
+}
+
+static CACHED: Cached = Cached {
+    deadline: AtomicU64::new(0),
+    value: AtomicU64::new(0),
+};
 /// Re-read at most every 50 ms.
 const MAX_AGE_NS: u64 = 50_000_000;
 
@@ -14,11 +23,11 @@ const MAX_AGE_NS: u64 = 50_000_000;
 /// clock reading the caller already has.
 #[inline]
 pub(crate) fn process_threads(now: u64) -> u64 {
-    let deadline = DEADLINE.load(Relaxed);
+    let deadline = CACHED.deadline.load(Relaxed);
     if now >= deadline {
         refresh(deadline, now);
     }
-    VALUE.load(Relaxed)
+    CACHED.value.load(Relaxed)
 }
 
 #[cold]
@@ -26,11 +35,12 @@ pub(crate) fn process_threads(now: u64) -> u64 {
 fn refresh(deadline: u64, now: u64) {
     // One thread refreshes; the others use the value they find.
     let next = now.saturating_add(clock::from_ns(MAX_AGE_NS)).max(1);
-    if DEADLINE
+    if CACHED
+        .deadline
         .compare_exchange(deadline, next, Relaxed, Relaxed)
         .is_ok()
     {
-        VALUE.store(read(), Relaxed);
+        CACHED.value.store(read(), Relaxed);
     }
 }
 

@@ -332,20 +332,31 @@ impl Tally {
         self.thread != POLLED && m.thread != self.thread
     }
 
-    /// Ends the execution: (bytes allocated, allocations).
+    /// Ends the execution's counting: from now on [`totals`](Tally::totals) are what it
+    /// allocated. (Not counting, or async: they are already.)
     #[inline(always)]
-    pub(crate) fn finish(&mut self) -> (u64, u64) {
-        if self.thread == POLLED {
-            return (self.bytes, self.count);
+    pub(crate) fn settle(&mut self) {
+        if self.thread != 0 && self.thread != POLLED {
+            self.settle_sync();
         }
-        if self.thread == 0 {
-            return (0, 0);
-        }
+    }
+
+    /// A sync execution's counters from its start to now.
+    #[inline(never)]
+    fn settle_sync(&mut self) {
         let start = Mark {
             bytes: self.bytes,
             count: self.count,
             thread: self.thread,
         };
-        start.since().unwrap_or((0, 0))
+        (self.bytes, self.count) = start.since().unwrap_or((0, 0));
+        self.thread = POLLED;
+    }
+
+    /// (bytes allocated, allocations), once [`settle`](Tally::settle)d (zeros when not
+    /// counting: a tally that never began holds them).
+    #[inline(always)]
+    pub(crate) fn totals(&self) -> (u64, u64) {
+        (self.bytes, self.count)
     }
 }

@@ -68,7 +68,9 @@ impl Tally {
         false
     }
     #[inline(always)]
-    pub(crate) fn finish(&mut self) -> (u64, u64) {
+    pub(crate) fn settle(&mut self) {}
+    #[inline(always)]
+    pub(crate) fn totals(&self) -> (u64, u64) {
         (0, 0)
     }
 }

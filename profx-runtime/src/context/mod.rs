@@ -156,7 +156,6 @@ pub(crate) struct ExecState {
     ended: Ended,
     /// The record being filled when this execution is kept (sampling).
     rec: Option<Box<ExecRecord>>,
-    dropped: u64,
     /// What it allocated (when the counting allocator is installed).
     pub(crate) alloc: crate::alloc::Tally,
 }
@@ -191,6 +190,7 @@ impl ExecState {
         let serial = table.next_serial();
         let mut rec = if table.sample(inner.config.sample) {
             let mut r = table.take_record();
+            r.phases_dropped = 0;
             (r.parent_agent, r.parent_serial) = if parent.is_null() {
                 (0, 0)
             } else {
@@ -212,9 +212,14 @@ impl ExecState {
         let (cursor, end) = match &mut rec {
             Some(r) => {
                 let base = r.phases.as_mut_ptr();
-                debug_assert_eq!(r.room, r.phases.capacity().min(inner.config.max_phases));
-                // SAFETY: within (or one past) the buffer's capacity.
-                (base, unsafe { base.add(r.room) })
+                debug_assert!(
+                    r.room_end.is_null() || {
+                        let room = r.phases.capacity().min(inner.config.max_phases);
+                        // SAFETY: within (or one past) the buffer's capacity.
+                        r.room_end == unsafe { base.add(room) }
+                    }
+                );
+                (base, r.room_end)
             }
             None => {
                 let p = ptr::NonNull::dangling().as_ptr();
@@ -234,7 +239,6 @@ impl ExecState {
             tsc: TSC,
             ended: Ended::Ok,
             rec,
-            dropped: 0,
             alloc: crate::alloc::Tally::default(),
         }
     }
@@ -294,14 +298,14 @@ impl ExecState {
             unsafe { v.set_len(len) };
             crate::alloc::push(v, p);
             let base = v.as_mut_ptr();
-            rec.room = v.capacity().min(max);
             // SAFETY: within (or one past) the buffer's capacity.
             unsafe {
+                rec.room_end = base.add(v.capacity().min(max));
                 self.cursor = base.add(v.len());
-                self.end = base.add(rec.room);
             }
+            self.end = rec.room_end;
         } else {
-            self.dropped += 1;
+            rec.phases_dropped += 1;
         }
         self.rec = Some(rec);
     }
@@ -373,13 +377,9 @@ impl ExecState {
     /// the execution allocated (plus `extra`, counted elsewhere). `TSC`: as it started.
     #[inline(always)]
     pub(crate) fn stop<const TSC: bool>(&mut self, extra: (u64, u64)) -> Stopped {
-        let (memory, allocations) = self.alloc.finish();
+        self.alloc.settle();
         let end = if TSC { clock::tsc() } else { clock::now() };
-        Stopped {
-            end,
-            memory: memory + extra.0,
-            allocations: allocations + extra.1,
-        }
+        Stopped { end, extra }
     }
 
     /// Notes that the execution failed or was cancelled (`outcome`), whose message goes into
@@ -389,7 +389,10 @@ impl ExecState {
     pub(crate) fn fail(&mut self, outcome: &Returned<'_>) {
         self.ended = outcome.ended();
         if let Some(r) = &mut self.rec {
-            // Into the record's own buffer: a recycled record keeps its capacity.
+            // Into the record's own buffer: a recycled record keeps its capacity (and its last
+            // message, which only a record that did not succeed shows: cleared here, not on
+            // the path of every kept execution).
+            r.error.clear();
             crate::alloc::exclude(|| outcome.write_message(&mut r.error));
         }
     }
@@ -404,31 +407,33 @@ impl ExecState {
         // SAFETY: this thread's table (see above), which the profiler keeps.
         let table = unsafe { &*self.table };
         let ended = self.ended;
-        table.record(self.agent, AGENT_LEVEL, ticks, ended, s.memory);
+        let (bytes, allocations) = self.alloc.totals();
+        let memory = bytes + s.extra.0;
+        let slot = table.record(self.agent, AGENT_LEVEL, ticks, ended, memory);
         if let Some(mut r) = self.rec.take() {
-            let len = self.phases_len(&r);
-            // SAFETY: the first `len` records were written in place.
-            unsafe { r.phases.set_len(len) };
+            // The records before the cursor were written in place.
+            r.phases_end = self.cursor;
             r.gen = inner.gen.load(Relaxed);
             r.serial = self.serial;
             r.agent = self.agent;
             r.start = self.t0;
             r.duration = ticks;
             r.ended = ended;
-            r.phases_dropped = self.dropped;
-            r.memory = s.memory;
-            r.allocations = s.allocations;
+            r.memory = memory;
+            r.allocations = allocations + s.extra.1;
             r.threads = crate::threads::process_threads(s.end);
-            table.publish(&inner.rings, r, inner.config.max_executions);
+            table.publish(slot, &inner.rings, r, inner.config.max_executions);
         }
     }
 }
 
-/// What [`ExecState::stop`] read, for [`ExecState::complete`].
+/// What [`ExecState::stop`] read, for [`ExecState::complete`] (what the execution allocated
+/// is in its tally, settled).
 pub(crate) struct Stopped {
     end: u64,
-    memory: u64,
-    allocations: u64,
+    /// (bytes, allocations) counted elsewhere (a manual execution's `in_scope` on other
+    /// threads).
+    extra: (u64, u64),
 }
 
 /// Puts the previous execution back when a body or a poll ends, even by unwinding.

@@ -95,7 +95,7 @@ pub(super) fn profile(r: &ExecRecord, names: &[&'static str]) -> ExecutionProfil
     let name = |id: u32| names.get(id as usize).copied().unwrap_or("?").to_owned();
     let agent = name(r.agent);
     let mut phases: Vec<PhaseProfile> = r
-        .phases
+        .phases()
         .iter()
         .map(|p| PhaseProfile {
             name: PhaseName::from(names.get(p.name as usize).copied().unwrap_or("?")),

@@ -8,24 +8,26 @@
 //! gets the same thread id), so what an exited thread recorded is still read.
 //!
 //! - [`names`]: name ids and call sites;
-//! - [`slot`]: the counters of one key on one thread;
+//! - [`slot`]: the counters of one key on one thread ([`ended`]: how a call ended);
 //! - [`table`]: a thread's slots, found by name id;
 //! - [`rings`]: the kept executions of each agent.
 
 use crate::lock::lock;
 
+mod ended;
 mod names;
 mod rings;
 mod slot;
 mod table;
 
+pub(crate) use ended::Ended;
 #[allow(unused_imports)] // `intern`: the tracing layer's
 pub(crate) use names::{
     intern, intern_cached, is_long_lived, lookup, names, set_threshold, threshold_of,
 };
 pub use names::{Site, SiteRef};
 pub(crate) use rings::{ExecRecord, RawPhase, Rings};
-pub(crate) use slot::{Ended, SlotTotals};
+pub(crate) use slot::SlotTotals;
 pub(crate) use table::{SlotRef, ThreadTable};
 
 /// Parent of an agent's own aggregate.

@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 
+use super::ended::Ended;
 use super::lock;
-use super::slot::Ended;
 
 /// A phase inside a kept execution (clock ticks).
 #[derive(Clone, Copy, Debug)]
@@ -44,7 +44,7 @@ impl RawPhase {
 
 /// A kept execution, as stored in a ring. Strings and vectors keep their capacity when a
 /// record is reused, so a steady workload allocates nothing here.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ExecRecord {
     pub(crate) gen: u64,
     pub(crate) serial: u64,
@@ -56,11 +56,16 @@ pub(crate) struct ExecRecord {
     pub(crate) ended: Ended,
     /// Why it failed or was cancelled (empty when it succeeded).
     pub(crate) error: String,
+    /// The buffer phase records are written in place in (its length is not kept up to date:
+    /// the records are those before `phases_end`; see [`phases`](ExecRecord::phases)).
     pub(crate) phases: Vec<RawPhase>,
-    /// Phase records that can be written in place: `min(phases.capacity(), PROFX_MAX_PHASES)`
-    /// as of the last growth of `phases` (0 for a new record), kept here so that an execution
-    /// finds its room with one load.
-    pub(crate) room: usize,
+    /// One past the last phase record in `phases`' buffer (null: none), set when the record is
+    /// published: the execution's write cursor, stored as it is.
+    pub(crate) phases_end: *const RawPhase,
+    /// Where the phase records that can be written in place end: the buffer's start plus
+    /// `min(phases.capacity(), PROFX_MAX_PHASES)` as of the last growth of `phases` (null for a
+    /// new record: no room), kept here so that an execution finds its room with one load.
+    pub(crate) room_end: *mut RawPhase,
     pub(crate) phases_dropped: u64,
     pub(crate) memory: u64,
     pub(crate) allocations: u64,
@@ -68,6 +73,52 @@ pub(crate) struct ExecRecord {
     /// The execution it ran inside: its agent's name id and its serial (0: none).
     pub(crate) parent_agent: u32,
     pub(crate) parent_serial: u64,
+}
+
+// SAFETY: `phases_end` and `room_end` point into the record's own buffer (`phases`), which moves with it;
+// everything else is owned data.
+unsafe impl Send for ExecRecord {}
+// SAFETY: a shared record is only read (`phases` through `phases_end` included).
+unsafe impl Sync for ExecRecord {}
+
+impl Default for ExecRecord {
+    fn default() -> ExecRecord {
+        ExecRecord {
+            gen: 0,
+            serial: 0,
+            agent: 0,
+            request: String::new(),
+            start: 0,
+            duration: 0,
+            ended: Ended::Ok,
+            error: String::new(),
+            phases: Vec::new(),
+            phases_end: std::ptr::null(),
+            room_end: std::ptr::null_mut(),
+            phases_dropped: 0,
+            memory: 0,
+            allocations: 0,
+            threads: 0,
+            parent_agent: 0,
+            parent_serial: 0,
+        }
+    }
+}
+
+impl ExecRecord {
+    /// The phase records written, in the order they ended.
+    pub(crate) fn phases(&self) -> &[RawPhase] {
+        if self.phases_end.is_null() {
+            return &[];
+        }
+        let base = self.phases.as_ptr();
+        // SAFETY: `phases_end` is within (or one past) the initialised prefix of `phases`'
+        // buffer, from its start (see `ExecState::complete`).
+        unsafe {
+            let len = self.phases_end.offset_from(base) as usize;
+            std::slice::from_raw_parts(base, len)
+        }
+    }
 }
 
 /// The recent executions of one agent: a ring of records shared by all threads, of which
@@ -89,6 +140,21 @@ pub(crate) struct Ring {
     /// Slots less one.
     mask: usize,
     slots: Box<[Line]>,
+}
+
+/// The slots `next..end` of a line a thread claimed in a ring and has not filled yet
+/// (addresses within the line; equal: nothing left, claim the next line).
+pub(crate) struct LineCursor {
+    pub(crate) next: *const AtomicPtr<ExecRecord>,
+    pub(crate) end: *const AtomicPtr<ExecRecord>,
+}
+
+impl LineCursor {
+    /// Nothing claimed.
+    pub(crate) const EMPTY: LineCursor = LineCursor {
+        next: std::ptr::null(),
+        end: std::ptr::null(),
+    };
 }
 
 /// Slots a writer claims at once: a cache line of slot pointers.
@@ -117,12 +183,16 @@ impl Ring {
         self.head.fetch_add(CLAIM, Relaxed) & self.mask
     }
 
-    /// Claims the next line, as the address of its first slot: the line's slots are that one
-    /// and the `CLAIM - 1` after it, which [`put_at`](Ring::put_at) fills in turn.
+    /// Claims the next line: its `CLAIM` slots, which [`put_at`](Ring::put_at) fills in turn.
     #[inline]
-    pub(crate) fn claim_line(&self) -> *const AtomicPtr<ExecRecord> {
+    pub(crate) fn claim_line(&self) -> LineCursor {
         // A claimed index is a multiple of `CLAIM` below the slots' number (masked).
-        self.slots[self.claim() / CLAIM].0.as_ptr()
+        let next = self.slots[self.claim() / CLAIM].0.as_ptr();
+        LineCursor {
+            next,
+            // SAFETY: the end of the line.
+            end: unsafe { next.add(CLAIM) },
+        }
     }
 
     /// Stores `rec` in slot `i`, claimed by this thread, returning the record it evicted

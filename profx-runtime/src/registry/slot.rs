@@ -1,41 +1,13 @@
 //! The counters of one (name, parent) key on one thread.
 
+use std::cell::UnsafeCell;
 use std::sync::atomic::{fence, AtomicU64, Ordering::*};
 
 use crate::histogram::sparse::{Pool, Sparse};
 use crate::histogram::Counts;
 
-/// How a call ended, as the counters tell it apart: success, failure (an `Err` that is one, a
-/// panic) or cancelled (a future dropped before it completed). Disjoint: each call is one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(u32)]
-pub(crate) enum Ended {
-    #[default]
-    Ok = 0,
-    Failed = 1,
-    Cancelled = 2,
-}
-
-impl Ended {
-    /// `Failed` when `failed`, else `Ok`.
-    #[inline(always)]
-    pub(crate) fn failed_if(failed: bool) -> Ended {
-        if failed {
-            Ended::Failed
-        } else {
-            Ended::Ok
-        }
-    }
-
-    /// From its code (`Ended as u32`); anything unknown reads as `Failed`.
-    pub(crate) fn from_code(c: u32) -> Ended {
-        match c {
-            0 => Ended::Ok,
-            2 => Ended::Cancelled,
-            _ => Ended::Failed,
-        }
-    }
-}
+use super::ended::Ended;
+use super::rings::LineCursor;
 
 /// The counters of one key on one thread. Written by the owning thread only, with relaxed
 /// loads and stores (no read-modify-write); read by any thread.
@@ -60,7 +32,19 @@ pub(crate) struct Slot {
     pub(crate) name: u32,
     pub(crate) parent: u32,
     pub(crate) gen: u64,
+    /// On an agent's own slot: the slots of its ring this thread has claimed and not filled
+    /// yet, so that publishing a kept execution starts from the slot its aggregate was just
+    /// counted in. Owner only (see the `Sync` impl).
+    claim: UnsafeCell<LineCursor>,
 }
+
+// SAFETY: everything but `claim` is atomics or written once before the slot is shared; `claim`
+// is only touched by the thread that owns the slot's table, through `claim()`, whose callers
+// hold no other borrow of it (see `ThreadTable::publish`).
+unsafe impl Sync for Slot {}
+// SAFETY: the claim's pointers are addresses in a ring that the owning table keeps alive; a
+// slot dropped on another thread never follows them.
+unsafe impl Send for Slot {}
 
 /// What a reader takes from a slot (durations in ticks).
 #[derive(Clone, Copy, Debug, Default)]
@@ -98,7 +82,16 @@ impl Slot {
             name,
             parent,
             gen,
+            claim: UnsafeCell::new(LineCursor::EMPTY),
         }
+    }
+
+    /// The claimed ring slots not filled yet. Owner only, with no other borrow of them alive.
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    pub(crate) fn claim(&self) -> &mut LineCursor {
+        // SAFETY: see the `Sync` impl.
+        unsafe { &mut *self.claim.get() }
     }
 
     /// Records one call of `ticks`, growing the histogram from `pool` if it must. Only the
@@ -206,9 +199,10 @@ mod tests {
         // One per key and thread: 64 threads x 1,000 keys must stay within 32 MiB with their
         // counters. Seven totals; the histogram's directory pointer, its first window (a header
         // and four entries), the writer's mask and biased directory, and two pointers to
-        // what is rarely there (spills, retired directories); the key and its generation.
+        // what is rarely there (spills, retired directories); the key and its generation; the
+        // two addresses of a claim in an agent's ring.
         assert!(
-            std::mem::size_of::<Slot>() <= 152,
+            std::mem::size_of::<Slot>() <= 168,
             "{}",
             std::mem::size_of::<Slot>()
         );

@@ -14,12 +14,13 @@
 use std::cell::UnsafeCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 
+use super::ended::Ended;
 use super::lock;
-use super::rings::{ExecRecord, Ring, Rings, CLAIM, HAZARDS};
-use super::slot::{Ended, Slot, NO_SLOT};
+use super::rings::{ExecRecord, LineCursor, Ring, Rings, HAZARDS};
+use super::slot::{Slot, NO_SLOT};
 use crate::histogram::sparse::Pool;
 
 /// The slots of this thread by key (`name << 32 | parent`): where the slow path finds a key
@@ -61,9 +62,9 @@ struct Local {
     keys: Keys,
     /// The generation the slots in `index` belong to.
     gen: u64,
-    /// The profiler's rings by agent name id, held here so the hot path takes no lock, with
-    /// the slots this thread has claimed in each.
-    rings: Vec<Option<Claim>>,
+    /// The profiler's rings by agent name id, held here so that claiming a line takes no
+    /// lock (the slots claimed are in each agent's own slot: see [`Slot::claim`]).
+    rings: Vec<Option<Arc<Ring>>>,
     serial_next: u64,
     serial_end: u64,
     sample_tick: u64,
@@ -78,15 +79,6 @@ struct Local {
     retired: Vec<*mut ExecRecord>,
     /// What the slots' histograms grow by.
     pool: Pool,
-}
-
-/// A ring and the slots `next..end` (addresses within one line) this thread has claimed in it
-/// and not filled yet; the ring is kept alive here.
-#[derive(Clone)]
-struct Claim {
-    ring: Arc<Ring>,
-    next: *const AtomicPtr<ExecRecord>,
-    end: *const AtomicPtr<ExecRecord>,
 }
 
 /// One thread's recording state for one profiler.
@@ -155,10 +147,18 @@ impl ThreadTable {
 
     /// Records one call of (name, parent). Owner only.
     #[inline(always)]
-    pub(crate) fn record(&self, name: u32, parent: u32, ticks: u64, ended: Ended, mem: u64) {
+    pub(crate) fn record(
+        &self,
+        name: u32,
+        parent: u32,
+        ticks: u64,
+        ended: Ended,
+        mem: u64,
+    ) -> &Slot {
         if let Some(slot) = self.slot_fast(name, parent) {
             if slot.try_count(ticks) {
-                return slot.commit(ticks, ended, mem);
+                slot.commit(ticks, ended, mem);
+                return slot;
             }
         }
         self.record_slow(name, parent, ticks, ended, mem)
@@ -166,9 +166,10 @@ impl ThreadTable {
 
     #[cold]
     #[inline(never)]
-    fn record_slow(&self, name: u32, parent: u32, ticks: u64, ended: Ended, mem: u64) {
+    fn record_slow(&self, name: u32, parent: u32, ticks: u64, ended: Ended, mem: u64) -> &Slot {
         let slot = self.slot(name, parent);
         slot.record(ticks, ended, mem, &mut self.local().pool);
+        slot
     }
 
     /// The slot of (name, parent) if it was the last one used for its name. Owner only.
@@ -282,58 +283,64 @@ impl ThreadTable {
             .unwrap_or_else(|| crate::alloc::exclude(Box::default))
     }
 
-    /// Stores a finished record in the ring of its agent. Owner only.
+    /// Stores a finished record in the ring of its agent, whose own slot on this thread is
+    /// `slot` (where the agent's aggregate was just counted). Owner only.
     #[inline(always)]
-    pub(crate) fn publish(&self, rings: &Rings, rec: Box<ExecRecord>, capacity: usize) {
-        let local = self.local();
-        let c = match local.rings.get_mut(rec.agent as usize) {
-            Some(Some(c)) => c,
-            _ => Self::ring_slow(&mut local.rings, rings, rec.agent, capacity),
-        };
+    pub(crate) fn publish(
+        &self,
+        slot: &Slot,
+        rings: &Rings,
+        rec: Box<ExecRecord>,
+        capacity: usize,
+    ) {
+        let c = slot.claim();
         if c.next == c.end {
-            c.next = c.ring.claim_line();
-            // SAFETY: the end of the line just claimed.
-            c.end = unsafe { c.next.add(CLAIM) };
+            self.claim_line(c, rings, rec.agent, capacity);
         }
-        // SAFETY: `next` is a slot of the line this thread claimed in `ring`, kept alive.
+        // SAFETY: `next` is a slot of the line this thread claimed in the agent's ring, which
+        // `local.rings` keeps alive.
         let old = unsafe { Ring::put_at(c.next, rec) };
         // SAFETY: within the line, or one past its end.
         c.next = unsafe { c.next.add(1) };
         if old.is_null() {
             return;
         }
-        if rings.readers.load(SeqCst) == 0 && local.retired.is_empty() && local.next.is_null() {
-            // No reader can hold `old`: the next execution fills it.
+        let local = self.local();
+        if rings.readers.load(SeqCst) == 0 && local.next.is_null() {
+            // No reader can hold `old`: the next execution fills it. (Records retired while
+            // readers were at work wait for the next publish that meets one, or for a spare.)
             // SAFETY: evicted, held by no reader, owned by this table now.
-            unsafe {
-                (*old).request.clear();
-                (*old).error.clear();
-            }
+            // (Its error message is cleared when the next one is written: only a record that
+            // did not succeed shows one.)
+            unsafe { (*old).request.clear() };
             local.next = old;
             return;
         }
         Self::publish_slow(local, rings, old);
     }
 
-    /// The ring of `agent`, held by the table from now on.
+    /// Claims the next line of `agent`'s ring into `c` (once in `CLAIM` publishes).
+    #[inline(always)]
+    fn claim_line(&self, c: &mut LineCursor, rings: &Rings, agent: u32, capacity: usize) {
+        let ring = match self.local().rings.get(agent as usize) {
+            Some(Some(r)) => r,
+            _ => self.hold_ring(rings, agent, capacity),
+        };
+        *c = ring.claim_line();
+    }
+
+    /// The ring of `agent`, taken from the profiler's list the first time this thread
+    /// publishes into it, and held by the table from then on.
     #[cold]
     #[inline(never)]
-    fn ring_slow<'a>(
-        claims: &'a mut Vec<Option<Claim>>,
-        rings: &Rings,
-        agent: u32,
-        capacity: usize,
-    ) -> &'a mut Claim {
+    fn hold_ring(&self, rings: &Rings, agent: u32, capacity: usize) -> &Ring {
+        let held = &mut self.local().rings;
         let i = agent as usize;
         crate::alloc::exclude(|| {
-            if claims.len() <= i {
-                claims.resize(i + 1, None);
+            if held.len() <= i {
+                held.resize(i + 1, None);
             }
-            claims[i].get_or_insert_with(|| Claim {
-                ring: rings.get_or_make(agent, capacity),
-                next: std::ptr::null(),
-                end: std::ptr::null(),
-            })
+            &**held[i].get_or_insert_with(|| rings.get_or_make(agent, capacity))
         })
     }
 
