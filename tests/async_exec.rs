@@ -65,6 +65,19 @@ fn concurrent_agents_on_two_workers_each_own_their_phases() {
         }
     });
     check_owned("async-owner");
+    // Each started on one of the two workers: named as tokio names them, with at most two
+    // distinct numbers among them.
+    let execs = profx::global().executions("async-owner");
+    let threads: std::collections::BTreeSet<u64> = execs.iter().map(|e| e.thread_id).collect();
+    assert!(!threads.contains(&0) && threads.len() <= 2, "{threads:?}");
+    for e in &execs {
+        // "tokio-runtime-worker" before tokio 1.44, "tokio-rt-worker" since.
+        let name = e.thread_name.as_deref().unwrap_or_default();
+        assert!(
+            name.starts_with("tokio-r") && name.ends_with("-worker"),
+            "{e:?}"
+        );
+    }
     let m = profx::global().agent_metrics("async-owner").unwrap();
     assert_eq!(m.total_executions, 8);
     // 1 + 2 + ... + 8 steps.

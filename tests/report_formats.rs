@@ -514,7 +514,11 @@ fn execution() -> impl Strategy<Value = ExecutionProfile> {
         (any::<u64>(), any::<u64>(), any::<u64>(), outcome()),
         proptest::option::of(name()),
         prop::collection::vec(phase, 0..4),
-        (any::<u64>(), proptest::option::of(name())),
+        (
+            any::<u64>(),
+            proptest::option::of(name()),
+            (any::<u64>(), proptest::option::of(name())),
+        ),
     )
         .prop_map(
             |(
@@ -522,7 +526,7 @@ fn execution() -> impl Strategy<Value = ExecutionProfile> {
                 (memory_allocated, allocations, thread_count, outcome),
                 error,
                 phases,
-                (phases_dropped, parent),
+                (phases_dropped, parent, (thread_id, thread_name)),
             )| ExecutionProfile {
                 id,
                 agent,
@@ -538,6 +542,8 @@ fn execution() -> impl Strategy<Value = ExecutionProfile> {
                 phases,
                 phases_dropped,
                 parent,
+                thread_id,
+                thread_name,
             },
         )
 }

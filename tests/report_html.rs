@@ -367,6 +367,8 @@ fn large(agents: usize, phases: usize) -> Report {
                     .collect(),
                 phases_dropped: 0,
                 parent: None,
+                thread_id: 0,
+                thread_name: None,
             })
             .collect();
         executions.insert(name.clone(), kept);
@@ -395,6 +397,8 @@ fn agent_lasting(durations: &[Duration]) -> Report {
             phases: Vec::new(),
             phases_dropped: 0,
             parent: None,
+            thread_id: 0,
+            thread_name: None,
         })
         .collect();
     let m = AggregateMetrics {

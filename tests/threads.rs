@@ -316,3 +316,74 @@ fn four_writers_and_a_reader_in_a_loop_read_exact_totals() {
     assert_eq!(failed, 4 * PER_THREAD / 8);
     assert_eq!(m.phases["threads-rw-step"].calls, 2 * 4 * PER_THREAD);
 }
+
+#[profx::agent(name = "threads-where")]
+fn where_am_i(i: u64) -> u64 {
+    std::hint::black_box(i)
+}
+
+#[test]
+fn an_execution_names_the_thread_it_started_on() {
+    // Two named threads and an unnamed one, each running its own executions.
+    let run = |name: Option<&str>| {
+        let mut b = thread::Builder::new();
+        if let Some(n) = name {
+            b = b.name(n.to_owned());
+        }
+        b.spawn(|| {
+            for i in 0..3 {
+                where_am_i(i);
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    };
+    run(Some("where-one"));
+    run(Some("where-two"));
+    run(None);
+    let execs = profx::global().executions("threads-where");
+    assert_eq!(execs.len(), 9);
+    let mut by_thread: std::collections::BTreeMap<u64, Vec<Option<String>>> = Default::default();
+    for e in &execs {
+        assert!(e.thread_id > 0, "{e:?}");
+        by_thread
+            .entry(e.thread_id)
+            .or_default()
+            .push(e.thread_name.clone());
+    }
+    // Three threads, three executions each, one name per thread.
+    assert_eq!(by_thread.len(), 3, "{by_thread:?}");
+    let mut names: Vec<String> = by_thread
+        .values()
+        .map(|v| {
+            assert_eq!(v.len(), 3);
+            assert!(v.windows(2).all(|w| w[0] == w[1]), "{v:?}");
+            v[0].clone().expect("every numbered thread has a name")
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names[0],
+        "thread ".to_owned() + &names[0]["thread ".len()..]
+    );
+    assert!(
+        names[0]["thread ".len()..].parse::<u64>().is_ok(),
+        "{names:?}"
+    );
+    assert_eq!(&names[1..], ["where-one", "where-two"]);
+    // Numbers are never reused: a later thread gets a new one.
+    let before: std::collections::BTreeSet<u64> = by_thread.keys().copied().collect();
+    run(Some("where-three"));
+    let later = profx::global().executions("threads-where");
+    let new: Vec<_> = later
+        .iter()
+        .filter(|e| e.thread_name.as_deref() == Some("where-three"))
+        .collect();
+    assert_eq!(new.len(), 3);
+    assert!(!before.contains(&new[0].thread_id));
+    // Serialised, and read back.
+    let json = serde_json::to_value(new[0]).unwrap();
+    assert_eq!(json["thread_id"], serde_json::json!(new[0].thread_id));
+    assert_eq!(json["thread_name"], "where-three");
+}

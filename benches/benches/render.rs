@@ -93,6 +93,8 @@ fn big_report() -> Report {
                     .collect(),
                 phases_dropped: 0,
                 parent: None,
+                thread_id: 0,
+                thread_name: None,
             })
             .collect();
         executions.insert(name, list);

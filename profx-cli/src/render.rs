@@ -20,6 +20,14 @@ pub enum Format {
     Details,
     /// A self-contained HTML page with plots.
     Html,
+    /// The kept executions as a Chrome trace (JSON): open it in Perfetto UI
+    /// (ui.perfetto.dev) or chrome://tracing.
+    Trace,
+    /// Folded stacks (`agent;phase;subphase MICROSECONDS` of self time) of the kept
+    /// executions, for flamegraph.pl, inferno or speedscope.
+    Folded,
+    /// An SVG flame graph of the same stacks.
+    Flamegraph,
 }
 
 /// Writes `report` in `format` to `w`; `agent` is the agent of `Format::Details`.
@@ -36,6 +44,9 @@ pub fn render(
         Format::Summary => report.write_summary(w),
         Format::Details => report.write_details(w, agent.unwrap_or_default()),
         Format::Html => report.write_html(w),
+        Format::Trace => report.write_trace(w),
+        Format::Folded => report.write_folded(w),
+        Format::Flamegraph => report.write_flamegraph(w),
     }
 }
 
@@ -73,7 +84,8 @@ mod tests {
         for f in Format::value_variants() {
             let mut out = Vec::new();
             render(&r, *f, Some("a"), &mut out).unwrap();
-            assert!(!out.is_empty(), "{f:?}");
+            // No kept executions: no stacks to fold (the format has no comments).
+            assert_eq!(out.is_empty(), *f == Format::Folded, "{f:?}");
         }
     }
 

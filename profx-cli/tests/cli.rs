@@ -210,6 +210,47 @@ fn report_renders_every_format() {
     assert_eq!(html.code, 0, "{}", html.stderr);
     assert!(html.stdout.to_lowercase().contains("<html"), "not HTML");
     assert!(html.stdout.contains("codebase-analyzer"));
+
+    // Where the time went: a trace for timeline viewers, folded stacks, a flame graph.
+    let trace = profx(&["report", &file, "--format", "trace"]);
+    assert_eq!(trace.code, 0, "{}", trace.stderr);
+    let t: serde_json::Value = serde_json::from_str(&trace.stdout).unwrap();
+    let events = t["traceEvents"].as_array().unwrap();
+    let kept: usize = common::fixture().executions.values().map(Vec::len).sum();
+    assert_eq!(
+        events.iter().filter(|e| e["cat"] == "agent").count(),
+        kept,
+        "{}",
+        trace.stdout
+    );
+    assert!(events
+        .iter()
+        .any(|e| e["args"]["id"] == "codebase-locator-17"));
+
+    let folded = profx(&["report", &file, "--format", "folded"]);
+    assert_eq!(folded.code, 0, "{}", folded.stderr);
+    let fixture = common::fixture();
+    for (agent, execs) in &fixture.executions {
+        let total_us: u128 = execs.iter().map(|e| e.duration.as_nanos()).sum::<u128>() / 1000;
+        let lines: Vec<(&str, u128)> = folded
+            .stdout
+            .lines()
+            .filter_map(|l| l.rsplit_once(' '))
+            .filter(|(s, _)| s.split(';').next() == Some(agent.as_str()))
+            .map(|(s, n)| (s, n.parse().unwrap()))
+            .collect();
+        let sum: u128 = lines.iter().map(|l| l.1).sum();
+        assert!(
+            sum.abs_diff(total_us) <= lines.len() as u128 + 1,
+            "{agent}: {sum} vs {total_us}\n{}",
+            folded.stdout
+        );
+    }
+
+    let svg = profx(&["report", &file, "--format", "flamegraph"]);
+    assert_eq!(svg.code, 0, "{}", svg.stderr);
+    assert!(svg.stdout.contains("<svg"), "not SVG");
+    assert!(svg.stdout.contains("codebase-locator"), "{}", svg.stdout);
 }
 
 #[test]

@@ -44,6 +44,8 @@ mod histogram;
 mod registry;
 mod shutdown;
 #[cfg(feature = "enabled")]
+mod thread_ids;
+#[cfg(feature = "enabled")]
 mod threads;
 
 pub use aggregate::{AggregateMetrics, Percentiles, PhaseMetrics};

@@ -170,6 +170,8 @@ pub fn fixture() -> Report {
                 ],
                 phases_dropped: 0,
                 parent: None,
+                thread_id: 0,
+                thread_name: None,
             },
             ExecutionProfile {
                 id: "codebase-locator-18".into(),
@@ -192,6 +194,8 @@ pub fn fixture() -> Report {
                 ],
                 phases_dropped: 2,
                 parent: None,
+                thread_id: 0,
+                thread_name: None,
             },
         ],
     );
@@ -215,6 +219,8 @@ pub fn fixture() -> Report {
             ],
             phases_dropped: 0,
             parent: None,
+            thread_id: 0,
+            thread_name: None,
         }],
     );
 

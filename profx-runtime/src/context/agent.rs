@@ -135,8 +135,9 @@ impl<S: SiteRef> SyncAgent<S> {
     /// [`armed`](super::armed) is positive, with its value.
     #[inline(never)]
     pub fn run<R>(body: impl FnOnce() -> R, end: impl FnOnce(&R, AgentEnd<'_>), armed: i32) -> R {
-        // One thread-local access for both.
-        let (prev, table) = TLS.with(|t| (t.current.get(), t.global_table.get()));
+        // One thread-local access for all three.
+        let (prev, table, thread) =
+            TLS.with(|t| (t.current.get(), t.global_table.get(), t.thread_no.get()));
         let agent = S::site().known_id();
         if armed as u32 & crate::profiler::GLOBAL_ON == 0 || table.is_null() || agent == 0 {
             // Not recording, this thread's first execution, or the site's first.
@@ -148,7 +149,7 @@ impl<S: SiteRef> SyncAgent<S> {
         let none = None::<fn(&mut String)>;
         // Never dropped: `finish` takes all it holds.
         let mut st = std::mem::ManuallyDrop::new(ExecState::start_in::<true>(
-            inner, table, agent, prev, none,
+            inner, table, agent, prev, thread, none,
         ));
         // Last: the record is profx's, not the execution's.
         st.alloc.begin();

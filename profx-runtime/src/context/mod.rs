@@ -35,6 +35,9 @@ pub(crate) struct Tls {
     pub(crate) current: Cell<*mut ExecState>,
     /// This thread's table of the global profiler (null until its first use).
     pub(crate) global_table: Cell<*const ThreadTable>,
+    /// profx's number for this thread (0 until its first execution; set before
+    /// `global_table`), which kept executions carry.
+    pub(crate) thread_no: Cell<u32>,
 }
 
 thread_local! {
@@ -42,6 +45,7 @@ thread_local! {
         Tls {
             current: Cell::new(ptr::null_mut()),
             global_table: Cell::new(ptr::null()),
+            thread_no: Cell::new(0),
         }
     };
 }
@@ -50,6 +54,23 @@ thread_local! {
 #[inline(always)]
 pub(crate) fn current() -> *mut ExecState {
     TLS.with(|t| t.current.get())
+}
+
+/// profx's number for this thread, given at its first execution.
+#[inline(always)]
+pub(crate) fn thread_no() -> u32 {
+    TLS.with(|t| match t.thread_no.get() {
+        0 => number_thread(t),
+        n => n,
+    })
+}
+
+#[cold]
+#[inline(never)]
+fn number_thread(t: &Tls) -> u32 {
+    let n = crate::thread_ids::assign();
+    t.thread_no.set(n);
+    n
 }
 
 /// Makes `exec` the current execution, returning the previous one.
@@ -168,14 +189,16 @@ impl ExecState {
         agent: u32,
         request: Option<impl FnOnce(&mut String)>,
     ) -> Self {
-        let mut st = Self::start_in::<false>(inner, inner.table(), agent, current(), request);
+        let table = inner.table();
+        let mut st = Self::start_in::<false>(inner, table, agent, current(), thread_no(), request);
         // Last: the request and the record are profx's, not the execution's.
         st.alloc.begin();
         st
     }
 
     /// Starts an execution of `agent` in `inner`, whose table on this thread is `table`,
-    /// inside `parent` (the current execution; null: none). `TSC`: the clock is known to be
+    /// inside `parent` (the current execution; null: none), on the thread profx numbers
+    /// `thread` (see [`thread_no`]). `TSC`: the clock is known to be
     /// the TSC (read inline at the start and the end). Its
     /// allocations count from `alloc.begin()`, which the caller calls next, on the state where
     /// it keeps it (so that the state is not copied to be returned).
@@ -185,12 +208,14 @@ impl ExecState {
         table: &ThreadTable,
         agent: u32,
         parent: *mut ExecState,
+        thread: u32,
         request: Option<impl FnOnce(&mut String)>,
     ) -> Self {
         let serial = table.next_serial();
         let mut rec = if table.sample(inner.config.sample) {
             let mut r = table.take_record();
             r.phases_dropped = 0;
+            r.thread = thread;
             (r.parent_agent, r.parent_serial) = if parent.is_null() {
                 (0, 0)
             } else {

@@ -95,6 +95,15 @@ pub struct ExecutionProfile {
     /// code, or a nested manual execution); `None` for a top-level one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// The thread it started on: profx's number for it (1, 2, … in the order threads first
+    /// started an execution in the process; unlike an OS thread id, never reused). 0 when not
+    /// known (a report written before threads were recorded).
+    #[serde(default)]
+    pub thread_id: u64,
+    /// That thread's name (`std::thread::Builder::name`, e.g. `tokio-runtime-worker`), or
+    /// `thread <OS id>` for an unnamed one; `None` when not known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_name: Option<String>,
 }
 
 /// One phase inside an execution.
@@ -139,6 +148,10 @@ mod wire {
         phases_dropped: u64,
         #[serde(default)]
         parent: Option<String>,
+        #[serde(default)]
+        thread_id: u64,
+        #[serde(default)]
+        thread_name: Option<String>,
     }
 
     impl From<ExecutionWire> for ExecutionProfile {
@@ -163,6 +176,8 @@ mod wire {
                 phases: w.phases,
                 phases_dropped: w.phases_dropped,
                 parent: w.parent,
+                thread_id: w.thread_id,
+                thread_name: w.thread_name,
             }
         }
     }

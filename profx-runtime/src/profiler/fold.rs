@@ -90,7 +90,12 @@ pub(super) fn for_each_key<K>(slots: &[Keyed<K>], mut f: impl FnMut(u32, u32, &A
     }
 }
 
-pub(super) fn profile(r: &ExecRecord, names: &[&'static str]) -> ExecutionProfile {
+/// A kept execution as reports see it; `threads`: the names of the threads profx numbered.
+pub(super) fn profile(
+    r: &ExecRecord,
+    names: &[&'static str],
+    threads: &std::collections::HashMap<u32, String>,
+) -> ExecutionProfile {
     use crate::clock::{delta_ns, to_ns};
     let name = |id: u32| names.get(id as usize).copied().unwrap_or("?").to_owned();
     let agent = name(r.agent);
@@ -123,6 +128,8 @@ pub(super) fn profile(r: &ExecRecord, names: &[&'static str]) -> ExecutionProfil
         phases_dropped: r.phases_dropped,
         parent: (r.parent_serial != 0)
             .then(|| format!("{}-{}", name(r.parent_agent), r.parent_serial)),
+        thread_id: u64::from(r.thread),
+        thread_name: threads.get(&r.thread).cloned(),
     }
 }
 

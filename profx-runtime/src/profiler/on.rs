@@ -194,6 +194,9 @@ impl Inner {
         // The table is profx's memory: no execution counts it.
         crate::alloc::exclude(|| {
             let t = self.tables.get_or(|| ThreadTable::new(&self.gen));
+            // Numbered before it has a table: an execution that finds the table finds the
+            // number (see `SyncAgent::run`).
+            crate::context::thread_no();
             // Before any thread-local block names a table of it (see `global_inner_here`).
             GLOBAL_PTR.store(self as *const Inner as *mut Inner, Release);
             crate::context::TLS.with(|tls| tls.global_table.set(t));
@@ -360,9 +363,10 @@ impl Inner {
     pub(crate) fn executions(&self, agent: Option<u32>) -> BTreeMap<String, Vec<ExecutionProfile>> {
         let gen = self.gen.load(Acquire);
         let names = registry::names();
+        let threads = crate::thread_ids::names();
         let mut found: Vec<(u32, u64, u64, ExecutionProfile)> = Vec::new();
         self.rings.read(agent, gen, |r| {
-            found.push((r.agent, r.start, r.serial, profile(r, &names)));
+            found.push((r.agent, r.start, r.serial, profile(r, &names, &threads)));
         });
         found.sort_by_key(|f| (f.0, f.1, f.2));
         let mut out: BTreeMap<String, Vec<ExecutionProfile>> = BTreeMap::new();
@@ -385,10 +389,11 @@ impl Inner {
         let a = registry::lookup(agent)?;
         let gen = self.gen.load(Acquire);
         let names = registry::names();
+        let threads = crate::thread_ids::names();
         let mut found = None;
         self.rings.read(Some(a), gen, |r| {
             if r.serial == serial {
-                found = Some(profile(r, &names));
+                found = Some(profile(r, &names, &threads));
             }
         });
         found

@@ -73,6 +73,8 @@ pub(crate) struct ExecRecord {
     /// The execution it ran inside: its agent's name id and its serial (0: none).
     pub(crate) parent_agent: u32,
     pub(crate) parent_serial: u64,
+    /// profx's number for the thread it started on (see `thread_ids`).
+    pub(crate) thread: u32,
 }
 
 // SAFETY: `phases_end` and `room_end` point into the record's own buffer (`phases`), which moves with it;
@@ -101,6 +103,7 @@ impl Default for ExecRecord {
             threads: 0,
             parent_agent: 0,
             parent_serial: 0,
+            thread: 0,
         }
     }
 }

@@ -22,28 +22,63 @@ pub enum ReportFormat {
     Summary,
     /// [`Report::write_html`].
     Html,
+    /// [`Report::write_trace`]: the kept executions as a Chrome trace (Perfetto UI,
+    /// `chrome://tracing`).
+    Trace,
+    /// [`Report::write_folded`]: folded stacks of the kept executions' self times.
+    Folded,
+    /// `Report::write_flamegraph`: an SVG flame graph of the same stacks (feature
+    /// `flamegraph`; refused by [`parse_report_targets`] without it).
+    Flamegraph,
 }
 
 impl ReportFormat {
-    const ALL: [(&'static str, ReportFormat); 5] = [
+    #[cfg(feature = "flamegraph")]
+    const ALL: &'static [(&'static str, ReportFormat)] = &[
         ("text", ReportFormat::Text),
         ("json", ReportFormat::Json),
         ("csv", ReportFormat::Csv),
         ("summary", ReportFormat::Summary),
         ("html", ReportFormat::Html),
+        ("trace", ReportFormat::Trace),
+        ("folded", ReportFormat::Folded),
+        ("flamegraph", ReportFormat::Flamegraph),
+    ];
+    #[cfg(not(feature = "flamegraph"))]
+    const ALL: &'static [(&'static str, ReportFormat)] = &[
+        ("text", ReportFormat::Text),
+        ("json", ReportFormat::Json),
+        ("csv", ReportFormat::Csv),
+        ("summary", ReportFormat::Summary),
+        ("html", ReportFormat::Html),
+        ("trace", ReportFormat::Trace),
+        ("folded", ReportFormat::Folded),
     ];
 
     fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, f)| *f == self)
-            .map_or("?", |(n, _)| n)
+        match self {
+            ReportFormat::Text => "text",
+            ReportFormat::Json => "json",
+            ReportFormat::Csv => "csv",
+            ReportFormat::Summary => "summary",
+            ReportFormat::Html => "html",
+            ReportFormat::Trace => "trace",
+            ReportFormat::Folded => "folded",
+            ReportFormat::Flamegraph => "flamegraph",
+        }
     }
 
-    /// Whether the format shows kept executions (JSON and HTML do; summary, text and CSV
-    /// show aggregates only).
+    /// Whether the format shows kept executions (JSON, HTML, trace, folded stacks and flame
+    /// graphs do; summary, text and CSV show aggregates only).
     pub(crate) fn shows_executions(self) -> bool {
-        matches!(self, ReportFormat::Json | ReportFormat::Html)
+        matches!(
+            self,
+            ReportFormat::Json
+                | ReportFormat::Html
+                | ReportFormat::Trace
+                | ReportFormat::Folded
+                | ReportFormat::Flamegraph
+        )
     }
 
     /// Writes `report` in this format.
@@ -55,6 +90,15 @@ impl ReportFormat {
             ReportFormat::Csv => report.write_csv(&mut w),
             ReportFormat::Summary => report.write_summary(&mut w),
             ReportFormat::Html => report.write_html(&mut w),
+            ReportFormat::Trace => report.write_trace(&mut w),
+            ReportFormat::Folded => report.write_folded(&mut w),
+            #[cfg(feature = "flamegraph")]
+            ReportFormat::Flamegraph => report.write_flamegraph(&mut w),
+            #[cfg(not(feature = "flamegraph"))]
+            ReportFormat::Flamegraph => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "flame graphs need profx's `flamegraph` feature",
+            )),
         }
     }
 }
@@ -93,7 +137,10 @@ impl fmt::Display for ReportSpecError {
 
 impl std::error::Error for ReportSpecError {}
 
-const SPEC_FORM: &str = "comma-separated FORMAT[:PATH], FORMAT one of text, json, csv, summary, html; e.g. summary,json:report.json";
+#[cfg(feature = "flamegraph")]
+const SPEC_FORM: &str = "comma-separated FORMAT[:PATH], FORMAT one of text, json, csv, summary, html, trace, folded, flamegraph; e.g. summary,json:report.json";
+#[cfg(not(feature = "flamegraph"))]
+const SPEC_FORM: &str = "comma-separated FORMAT[:PATH], FORMAT one of text, json, csv, summary, html, trace, folded (flamegraph with the `flamegraph` feature); e.g. summary,json:report.json";
 
 /// Parses `FORMAT[:PATH],...` (the form of `PROFX_REPORT`).
 ///
@@ -349,7 +396,7 @@ mod tests {
         let without = p.report_with(false);
         assert_eq!(with.executions["guard-agent"].len(), 3);
         assert!(without.executions.is_empty());
-        for (name, format) in ReportFormat::ALL {
+        for &(name, format) in ReportFormat::ALL {
             let write = |r: &Report| {
                 let mut out = Vec::new();
                 format.write(r, &mut out).unwrap();

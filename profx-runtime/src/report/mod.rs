@@ -171,11 +171,13 @@ impl Report {
 
 mod csv;
 mod details;
+mod folded;
 mod guard;
 mod html;
 mod json;
 mod summary;
 mod text;
+mod trace;
 mod units;
 
 pub use guard::{parse_report_targets, ReportFormat, ReportGuard, ReportSpecError, ReportTarget};
