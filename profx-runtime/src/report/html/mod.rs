@@ -6,6 +6,8 @@
 //! stays small and quick to render.
 
 mod breakdown;
+#[cfg(feature = "flamegraph")]
+mod flame;
 mod latency;
 mod summary;
 mod svg;
@@ -246,6 +248,8 @@ fn agent_section(
     breakdown_figure(name, a, &phases, out)?;
     out.push_str("</div>\n");
     waterfall_figure(r, idx, name, execs, out)?;
+    #[cfg(feature = "flamegraph")]
+    flame::flame_figure(name, execs, out)?;
 
     // Phases table.
     out.push_str("<h3>Phases</h3>\n");
