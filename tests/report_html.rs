@@ -72,11 +72,17 @@ fn one_self_contained_document() {
     assert_eq!(count(&page, "</html>"), 1);
     assert_eq!(count(&page, "<body>"), 1);
     assert!(page.trim_end().ends_with("</html>"));
-    // Nothing to fetch: no URL at all, no external scripts, styles, images or fonts.
-    for bad in [
-        "http://", "https://", "src=", "@import", "url(", "<link", "//cdn",
-    ] {
+    // Nothing to fetch: no URL at all, no external scripts, styles, images or fonts (the
+    // flame graphs are images in the page itself: data URIs).
+    for bad in ["http://", "https://", "@import", "url(", "<link", "//cdn"] {
         assert!(!page.contains(bad), "the page refers to {bad:?}");
+    }
+    for src in page.split("src=\"").skip(1) {
+        assert!(
+            src.starts_with("data:image/svg+xml;base64,"),
+            "a source outside the page: src=\"{}",
+            &src[..40.min(src.len())]
+        );
     }
     for href in page.split("href=\"").skip(1) {
         assert!(
@@ -720,5 +726,106 @@ fn chromium_check_catches_script_errors() {
             .iter()
             .any(|p| p.contains("did not run to its end")),
         "{problems:#?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flame graphs (feature `flamegraph`)
+
+/// The bytes of standard base64 (RFC 4648).
+#[cfg(feature = "flamegraph")]
+fn unbase64(s: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let digits: Vec<u8> = s.bytes().filter(|&c| c != b'=').map(value).collect();
+    digits
+        .chunks(4)
+        .flat_map(|c| {
+            let n = c
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, &d)| n | u32::from(d) << (18 - 6 * i));
+            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+            bytes[..c.len() - 1].to_vec()
+        })
+        .collect()
+}
+
+/// Each agent with kept executions gets its flame graph: an SVG (drawn by inferno) of its own
+/// stacks, and Chromium decodes every one of them.
+#[cfg(feature = "flamegraph")]
+#[test]
+fn every_agent_with_executions_has_its_flame_graph() {
+    let report = common::fixture();
+    let page = html(&report);
+    let with_execs: Vec<&String> = report
+        .executions
+        .iter()
+        .filter(|(_, e)| !e.is_empty())
+        .map(|(a, _)| a)
+        .collect();
+    let figures: Vec<&str> = page
+        .split("<figure class=\"flame\">")
+        .skip(1)
+        .map(|f| &f[..f.find("</figure>").unwrap()])
+        .collect();
+    assert_eq!(figures.len(), with_execs.len());
+    for (fig, agent) in figures.iter().zip(&with_execs) {
+        let data = fig
+            .split("src=\"data:image/svg+xml;base64,")
+            .nth(1)
+            .and_then(|d| d.split('"').next())
+            .expect("an image with a data URI");
+        let svg = String::from_utf8(unbase64(data)).expect("an SVG in UTF-8");
+        assert!(svg.contains("<svg"), "{svg}");
+        // Its own agent and phases, no other agent's.
+        let title = agent.replace('&', "&amp;").replace('"', "&quot;");
+        assert!(
+            svg.contains(&title) || svg.contains(agent.as_str()),
+            "{agent}"
+        );
+        for other in with_execs.iter().filter(|o| o != &agent) {
+            assert!(
+                !svg.contains(&format!(">{other}<")),
+                "{agent} shows {other}"
+            );
+        }
+        for e in &report.executions[agent.as_str()] {
+            for p in &e.phases {
+                assert!(
+                    svg.contains(p.name.as_str()),
+                    "{agent}: {}",
+                    p.name.as_str()
+                );
+            }
+        }
+    }
+    if !chromium::present() {
+        return;
+    }
+    let probe = "<script>window.addEventListener('load', function () {\
+        var w = [].map.call(document.querySelectorAll('figure.flame img'), function (i) {\
+          return i.complete ? i.naturalWidth : -1; });\
+        document.body.setAttribute('data-flames', w.join(','));\
+      });</script>\n</body>";
+    let probed = page.replacen("</body>", probe, 1);
+    let r = dump_dom(&probed, "flames");
+    let widths = r
+        .dom
+        .split("data-flames=\"")
+        .nth(1)
+        .and_then(|d| d.split('"').next())
+        .expect("the probe ran");
+    let widths: Vec<i64> = widths.split(',').map(|w| w.parse().unwrap()).collect();
+    assert_eq!(widths.len(), with_execs.len());
+    assert!(
+        widths.iter().all(|&w| w > 0),
+        "images not decoded: {widths:?}"
     );
 }

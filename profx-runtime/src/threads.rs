@@ -39,6 +39,9 @@ fn refresh(deadline: u64, now: u64) {
         .deadline
         .compare_exchange(deadline, next, Relaxed, Relaxed)
         .is_ok()
+        // The first time, the thread that lost the race must not stamp 0 while the winner
+        // reads: it reads too.
+        || CACHED.value.load(Relaxed) == 0
     {
         CACHED.value.store(read(), Relaxed);
     }
