@@ -82,6 +82,11 @@ extern crate self as profx;
 /// - `name = "..."` (default: the function's name);
 /// - `request = <expression>`: what the execution was asked to do; any `Display` expression
 ///   of the arguments, formatted only when the execution's profile is kept;
+/// - `traceparent = <expression>`: the W3C `traceparent` of a caller's distributed trace to
+///   join (a `&str`, a `String`, an `Option` of one, or a reference to any of these; `None`
+///   or a value that does not parse: a trace of its own). With the `otlp` feature the
+///   execution's span is exported as a child of the caller's span, in the caller's trace;
+///   the kept profile carries it ([`ExecutionProfile::traceparent`]);
 /// - `threshold = "2s"`: the agent's own bottleneck threshold, for it and its phases, a
 ///   duration literal checked at compile time (without it, `PROFX_BOTTLENECK_THRESHOLD`,
 ///   100 ms by default);
@@ -98,7 +103,18 @@ extern crate self as profx;
 /// fn serve(id: u32) -> u32 {
 ///     id
 /// }
-/// # fn main() { serve(1); }
+///
+/// // The header as an HTTP server would hand it over.
+/// #[profx::agent(request = path, traceparent = headers.get("traceparent"))]
+/// fn handle(path: &str, headers: &std::collections::HashMap<&str, String>) -> usize {
+///     path.len()
+/// }
+/// # fn main() {
+/// #     serve(1);
+/// #     let mut h = std::collections::HashMap::new();
+/// #     h.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned());
+/// #     handle("/", &h);
+/// # }
 /// ```
 pub use profx_macros::agent;
 /// On `fn main`: writes what was recorded when `main` returns, returns `Err` or panics, in the

@@ -517,7 +517,11 @@ fn execution() -> impl Strategy<Value = ExecutionProfile> {
         (
             any::<u64>(),
             proptest::option::of(name()),
-            (any::<u64>(), proptest::option::of(name())),
+            (
+                any::<u64>(),
+                proptest::option::of(name()),
+                proptest::option::of(name()),
+            ),
         ),
     )
         .prop_map(
@@ -526,7 +530,7 @@ fn execution() -> impl Strategy<Value = ExecutionProfile> {
                 (memory_allocated, allocations, thread_count, outcome),
                 error,
                 phases,
-                (phases_dropped, parent, (thread_id, thread_name)),
+                (phases_dropped, parent, (thread_id, thread_name, traceparent)),
             )| ExecutionProfile {
                 id,
                 agent,
@@ -542,6 +546,7 @@ fn execution() -> impl Strategy<Value = ExecutionProfile> {
                 phases,
                 phases_dropped,
                 parent,
+                traceparent,
                 thread_id,
                 thread_name,
             },

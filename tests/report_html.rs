@@ -373,6 +373,7 @@ fn large(agents: usize, phases: usize) -> Report {
                     .collect(),
                 phases_dropped: 0,
                 parent: None,
+                traceparent: None,
                 thread_id: 0,
                 thread_name: None,
             })
@@ -403,6 +404,7 @@ fn agent_lasting(durations: &[Duration]) -> Report {
             phases: Vec::new(),
             phases_dropped: 0,
             parent: None,
+            traceparent: None,
             thread_id: 0,
             thread_name: None,
         })

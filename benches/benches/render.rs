@@ -93,6 +93,7 @@ fn big_report() -> Report {
                     .collect(),
                 phases_dropped: 0,
                 parent: None,
+                traceparent: None,
                 thread_id: 0,
                 thread_name: None,
             })

@@ -29,7 +29,7 @@ impl Kind {
     pub(crate) fn accepted(self) -> &'static str {
         match self {
             Kind::Agent => {
-                "#[profx::agent], or any of #[profx::agent(name = \"...\")], #[profx::agent(request = <expression>)], #[profx::agent(threshold = \"2s\")], #[profx::agent(failure = <fn(&E) -> bool>)], #[profx::agent(long_lived)] together"
+                "#[profx::agent], or any of #[profx::agent(name = \"...\")], #[profx::agent(request = <expression>)], #[profx::agent(traceparent = <expression>)], #[profx::agent(threshold = \"2s\")], #[profx::agent(failure = <fn(&E) -> bool>)], #[profx::agent(long_lived)] together"
             }
             Kind::Phase => {
                 "#[profx::phase], or any of #[profx::phase(name = \"...\")], #[profx::phase(failure = <fn(&E) -> bool>)] together"
@@ -48,6 +48,7 @@ impl Kind {
         match key {
             Key::Name => format!("#[profx::{name}(name = \"...\")]"),
             Key::Request => format!("#[profx::{name}(request = <expression>)]"),
+            Key::Traceparent => format!("#[profx::{name}(traceparent = <expression>)]"),
             Key::Threshold => format!("#[profx::{name}(threshold = \"2s\")]"),
             Key::Failure => format!("#[profx::{name}(failure = <fn(&E) -> bool>)]"),
             Key::LongLived => format!("#[profx::{name}(long_lived)]"),
@@ -59,6 +60,7 @@ impl Kind {
         match (ident.to_string().as_str(), self) {
             ("name", Kind::Agent | Kind::Phase) => Some(Key::Name),
             ("request", Kind::Agent) => Some(Key::Request),
+            ("traceparent", Kind::Agent) => Some(Key::Traceparent),
             ("threshold", Kind::Agent) => Some(Key::Threshold),
             ("failure", Kind::Agent | Kind::Phase) => Some(Key::Failure),
             ("long_lived", Kind::Agent) => Some(Key::LongLived),
@@ -71,6 +73,7 @@ impl Kind {
 enum Key {
     Name,
     Request,
+    Traceparent,
     Threshold,
     Failure,
     /// A flag: no value.
@@ -82,6 +85,9 @@ enum Key {
 pub(crate) struct Args {
     pub(crate) name: Option<LitStr>,
     pub(crate) request: Option<Expr>,
+    /// `traceparent = <expression>`: the W3C `traceparent` of the caller's trace to join
+    /// (`&str`, `String`, an `Option` of one, or a reference to any of these).
+    pub(crate) traceparent: Option<Expr>,
     /// `threshold = "2s"`: the agent's bottleneck threshold, in nanoseconds.
     pub(crate) threshold: Option<u64>,
     /// `failure = <expression>`: which `Err` is a failure (`Fn(&E) -> bool`), and the key's
@@ -191,6 +197,7 @@ fn parse_arg(
     match known {
         Key::Name if args.name.is_some() => errors.push(duplicate(kind, known, &key)),
         Key::Request if args.request.is_some() => errors.push(duplicate(kind, known, &key)),
+        Key::Traceparent if args.traceparent.is_some() => errors.push(duplicate(kind, known, &key)),
         Key::Threshold if args.threshold.is_some() => errors.push(duplicate(kind, known, &key)),
         Key::Failure if args.failure.is_some() => errors.push(duplicate(kind, known, &key)),
         Key::Name => match name(kind, &value) {
@@ -198,6 +205,7 @@ fn parse_arg(
             Err(e) => errors.push(e),
         },
         Key::Request => args.request = Some(value),
+        Key::Traceparent => args.traceparent = Some(value),
         Key::Threshold => match threshold(kind, &value) {
             Ok(ns) => args.threshold = Some(ns),
             Err(e) => errors.push(e),
@@ -300,11 +308,12 @@ fn failure(kind: Kind, value: &Expr) -> syn::Result<()> {
 }
 
 fn unknown(kind: Kind, key: &Ident) -> syn::Error {
-    let what = if key == "request" || key == "threshold" || key == "long_lived" {
-        format!("`{key}` is only accepted on #[profx::agent]")
-    } else {
-        format!("unknown argument `{key}`")
-    };
+    let what =
+        if key == "request" || key == "traceparent" || key == "threshold" || key == "long_lived" {
+            format!("`{key}` is only accepted on #[profx::agent]")
+        } else {
+            format!("unknown argument `{key}`")
+        };
     syn::Error::new(
         key.span(),
         format!("{what}; {} accepts {}", kind.attr(), kind.accepted()),

@@ -125,12 +125,18 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
                 )),
                 None => quote!(::core::option::Option::None),
             };
-            let new = quote!(::profx::__private::AgentState::new(&#site, #request));
-            match &args.request {
+            let traceparent = match &args.traceparent {
+                Some(expr) => quote_spanned!(expr.span()=>
+                    ::profx::__private::TraceparentArg::traceparent(&(#expr))
+                ),
+                None => quote!(::core::option::Option::None),
+            };
+            let new = quote!(::profx::__private::AgentState::new(&#site, #request, #traceparent));
+            match (&args.request, &args.traceparent) {
                 // The request may name bindings of patterns that the signature no longer has:
                 // bind them again, by reference, for the request alone. (`let`, so that the
                 // request's temporaries end before those bindings.)
-                Some(_) if !renamed.is_empty() => {
+                (Some(_), _) | (_, Some(_)) if !renamed.is_empty() => {
                     let views = renamed.iter().map(|(arg, pat)| request_view(arg, pat));
                     quote!({ #(#views)* let #state = #new; #state })
                 }
@@ -141,7 +147,11 @@ pub(crate) fn expand(kind: Kind, args: Args, mut item: ItemFn) -> TokenStream {
         _ => quote!(),
     };
     // A sync agent that names no request (and returns) has the shape of a sync phase.
-    let sync_agent = kind == Kind::Agent && !is_async && args.request.is_none() && !diverges;
+    let sync_agent = kind == Kind::Agent
+        && !is_async
+        && args.request.is_none()
+        && args.traceparent.is_none()
+        && !diverges;
     let site_init = match args.threshold {
         Some(ns) => quote!(::profx::__private::Site::with_threshold(#name, #ns)),
         None => quote!(::profx::__private::Site::new(#name)),

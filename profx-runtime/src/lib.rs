@@ -118,6 +118,7 @@ pub mod __private {
         armed, body, once, AgentEnd, AgentFuture, AgentState, PhaseFuture, PhaseSpan, Returned,
         SyncAgent, SyncPhase,
     };
+    pub use crate::execution::TraceparentArg;
     pub use crate::registry::{Site, SiteRef};
 
     /// Classifies `Result<T, E>` with `E: Display` (first choice of the autoref ladder).

@@ -212,6 +212,7 @@ fn measured(values: &[u64]) -> (AggregateMetrics, Vec<profx::ExecutionProfile>) 
             }],
             phases_dropped: 0,
             parent: None,
+            traceparent: None,
             thread_id: 0,
             thread_name: None,
         })

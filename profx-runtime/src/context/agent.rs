@@ -30,9 +30,15 @@ unsafe impl Send for AgentState {}
 unsafe impl Sync for AgentState {}
 
 impl AgentState {
-    /// Starts an execution of the agent at `site` in the global profiler.
+    /// Starts an execution of the agent at `site` in the global profiler, inside the
+    /// distributed trace of `traceparent` when it is a valid W3C `traceparent` (else in a trace
+    /// of its own).
     #[inline(always)]
-    pub fn new(site: &'static Site, request: Option<fmt::Arguments<'_>>) -> AgentState {
+    pub fn new(
+        site: &'static Site,
+        request: Option<fmt::Arguments<'_>>,
+        traceparent: Option<&str>,
+    ) -> AgentState {
         if !crate::profiler::armed() {
             return AgentState(None);
         }
@@ -40,7 +46,7 @@ impl AgentState {
         if !inner.enabled.load(Relaxed) {
             return AgentState(None);
         }
-        Self::begin(inner, site, request)
+        Self::begin(inner, site, request, traceparent)
     }
 
     #[inline(never)]
@@ -48,6 +54,7 @@ impl AgentState {
         inner: &Inner,
         site: &'static Site,
         request: Option<fmt::Arguments<'_>>,
+        traceparent: Option<&str>,
     ) -> AgentState {
         let st = ExecState::start_with(
             inner,
@@ -57,6 +64,7 @@ impl AgentState {
                     let _ = s.write_fmt(a);
                 }
             }),
+            traceparent.and_then(crate::execution::TraceParent::parse),
         );
         AgentState(Some(ActiveAgent {
             st,
@@ -149,7 +157,7 @@ impl<S: SiteRef> SyncAgent<S> {
         let none = None::<fn(&mut String)>;
         // Never dropped: `finish` takes all it holds.
         let mut st = std::mem::ManuallyDrop::new(ExecState::start_in::<true>(
-            inner, table, agent, prev, thread, none,
+            inner, table, agent, prev, thread, none, None,
         ));
         // Last: the record is profx's, not the execution's.
         st.alloc.begin();
@@ -168,7 +176,7 @@ impl<S: SiteRef> SyncAgent<S> {
         let none = None::<fn(&mut String)>;
         // Never dropped: `finish` takes all it holds.
         let mut st =
-            std::mem::ManuallyDrop::new(ExecState::start_with(inner, S::site().id(), none));
+            std::mem::ManuallyDrop::new(ExecState::start_with(inner, S::site().id(), none, None));
         Self::body_in::<false, R>(&mut st, current(), body, end)
     }
 

@@ -188,9 +188,11 @@ impl ExecState {
         inner: &Inner,
         agent: u32,
         request: Option<impl FnOnce(&mut String)>,
+        trace: Option<crate::execution::TraceParent>,
     ) -> Self {
         let table = inner.table();
-        let mut st = Self::start_in::<false>(inner, table, agent, current(), thread_no(), request);
+        let mut st =
+            Self::start_in::<false>(inner, table, agent, current(), thread_no(), request, trace);
         // Last: the request and the record are profx's, not the execution's.
         st.alloc.begin();
         st
@@ -210,11 +212,16 @@ impl ExecState {
         parent: *mut ExecState,
         thread: u32,
         request: Option<impl FnOnce(&mut String)>,
+        trace: Option<crate::execution::TraceParent>,
     ) -> Self {
         let serial = table.next_serial();
         let mut rec = if table.sample(inner.config.sample) {
             let mut r = table.take_record();
-            r.phases_dropped = 0;
+            r.marks = crate::registry::Marks::default();
+            if let Some(t) = trace {
+                r.trace = t;
+                r.marks.set_traced();
+            }
             r.thread = thread;
             (r.parent_agent, r.parent_serial) = if parent.is_null() {
                 (0, 0)
@@ -330,7 +337,7 @@ impl ExecState {
             }
             self.end = rec.room_end;
         } else {
-            rec.phases_dropped += 1;
+            rec.marks.drop_phase();
         }
         self.rec = Some(rec);
     }

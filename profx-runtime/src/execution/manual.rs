@@ -125,7 +125,12 @@ impl Drop for ExecutionPhase<'_> {
 
 impl Execution {
     #[cfg(feature = "enabled")]
-    pub(crate) fn start(profiler: crate::Profiler, agent: &str, request: &str) -> Execution {
+    pub(crate) fn start(
+        profiler: crate::Profiler,
+        agent: &str,
+        request: &str,
+        traceparent: Option<&str>,
+    ) -> Execution {
         use std::sync::atomic::Ordering::Relaxed;
         if !profiler.inner.enabled.load(Relaxed) {
             return Execution { on: None };
@@ -138,6 +143,7 @@ impl Execution {
                 &profiler.inner,
                 id,
                 Some(|s: &mut String| s.push_str(request)),
+                traceparent.and_then(super::TraceParent::parse),
             )),
             _profiler: profiler,
             open: Vec::new(),

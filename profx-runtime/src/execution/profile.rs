@@ -95,6 +95,11 @@ pub struct ExecutionProfile {
     /// code, or a nested manual execution); `None` for a top-level one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// The W3C `traceparent` of the distributed trace it joined
+    /// (`#[profx::agent(traceparent = …)]`, [`Profiler::start_execution_in_trace`](crate::Profiler::start_execution_in_trace));
+    /// `None` when it started a trace of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
     /// The thread it started on: profx's number for it (1, 2, … in the order threads first
     /// started an execution in the process; unlike an OS thread id, never reused). 0 when not
     /// known (a report written before threads were recorded).
@@ -149,6 +154,8 @@ mod wire {
         #[serde(default)]
         parent: Option<String>,
         #[serde(default)]
+        traceparent: Option<String>,
+        #[serde(default)]
         thread_id: u64,
         #[serde(default)]
         thread_name: Option<String>,
@@ -176,6 +183,7 @@ mod wire {
                 phases: w.phases,
                 phases_dropped: w.phases_dropped,
                 parent: w.parent,
+                traceparent: w.traceparent,
                 thread_id: w.thread_id,
                 thread_name: w.thread_name,
             }

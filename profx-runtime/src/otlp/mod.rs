@@ -1,6 +1,6 @@
-//! Periodic export of profx's metrics to an OpenTelemetry collector over OTLP/HTTP with
-//! protobuf (feature `otlp`): `POST {endpoint}/v1/metrics`,
-//! `Content-Type: application/x-protobuf`, from a thread of its own.
+//! Periodic export of profx's metrics and of its kept executions as traces to an OpenTelemetry
+//! collector over OTLP/HTTP with protobuf (feature `otlp`): `POST {endpoint}/v1/metrics` and
+//! `POST {endpoint}/v1/traces`, `Content-Type: application/x-protobuf`, from a thread of its own.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -33,6 +33,26 @@
 //! Resource attributes: `service.name` (default: the executable's file name), `process.pid`,
 //! `telemetry.sdk.name` = `profx`, `telemetry.sdk.language` = `rust`, `telemetry.sdk.version`,
 //! and whatever [`Builder::resource`] adds (it may replace these).
+//!
+//! # Traces
+//!
+//! Each export also sends, to `/v1/traces`, the kept executions that ended since the last one
+//! (executions not kept, with `PROFX_SAMPLE` above 1, are not sent): each execution a span
+//! named after its agent, the root of a trace of its own — or, when it joined a caller's trace
+//! (`#[profx::agent(traceparent = …)]`,
+//! [`Profiler::start_execution_in_trace`](crate::Profiler::start_execution_in_trace)), a child
+//! of the caller's span in the caller's trace, with the caller's flags — and each of its phases
+//! a child span of the phase it ran in (or of the execution), with its real start and end.
+//! Span status: `Ok` for a success, `Error` with the error's message for a failure, unset for a
+//! cancellation. Attributes: `profx.execution.id`, `profx.outcome`, `profx.request`,
+//! `profx.error`, `profx.parent` (the execution it ran inside: a trace of its own),
+//! `thread.id` and `thread.name`, and the memory when counted; on phases `profx.agent`,
+//! `profx.execution.id`, `profx.outcome` and `profx.depth`. Resource attributes as for
+//! metrics; scope `profx`. A periodic export sends what ended up to 200 ms before it (an
+//! execution is published a moment after its end); [`Exporter::export_now`] and the final
+//! export send up to the moment they start. Spans that could not be delivered are sent again
+//! with the next export, as long as the agent's ring (`PROFX_MAX_EXECUTIONS`) still holds them;
+//! the request is only sent when there are spans.
 //!
 //! # Names
 //!
@@ -110,21 +130,24 @@
 //! Without the `enabled` feature nothing is recorded: the exporter works the same and sends
 //! the resource with no metrics.
 
+mod builder;
 mod encode;
 mod error;
+mod traces;
 mod transport;
 
+pub use builder::Builder;
 pub use error::OtlpError;
 
 use crate::lock::lock;
 use std::fmt;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 
-use self::encode::{attr, int_attr, Times};
+use self::encode::Times;
 use self::transport::Transport;
 
 /// The message types profx encodes (`opentelemetry-proto`'s prost types), so that a receiver
@@ -141,183 +164,8 @@ pub use prost::Message;
 
 /// The path appended to the endpoint, as OTLP/HTTP specifies for metrics.
 pub const METRICS_PATH: &str = "/v1/metrics";
-
-/// Settings of an [`Exporter`]; [`start`](Self::start) checks them and starts it.
-///
-/// ```no_run
-/// use std::time::Duration;
-/// let exporter = profx_runtime::otlp::Builder::new()
-///     .endpoint("http://collector:4318")
-///     .interval(Duration::from_secs(15))
-///     .timeout(Duration::from_secs(5))
-///     .header("authorization", "Bearer s3cret")
-///     .resource("service.name", "importer")
-///     .resource("deployment.environment.name", "staging")
-///     .start()?;
-/// # Ok::<(), profx_runtime::otlp::OtlpError>(())
-/// ```
-#[derive(Clone, Debug)]
-pub struct Builder {
-    endpoint: String,
-    interval: Duration,
-    timeout: Duration,
-    headers: Vec<(String, String)>,
-    resource: Vec<(String, String)>,
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Builder {
-    /// The defaults: endpoint `http://localhost:4318` (OTLP/HTTP's), every 10 s, 10 s
-    /// timeout, no headers, the default resource.
-    ///
-    /// ```
-    /// let b = profx_runtime::otlp::Builder::new();
-    /// # let _ = b;
-    /// ```
-    pub fn new() -> Builder {
-        Builder {
-            endpoint: "http://localhost:4318".to_owned(),
-            interval: Duration::from_secs(10),
-            timeout: Duration::from_secs(10),
-            headers: Vec::new(),
-            resource: Vec::new(),
-        }
-    }
-
-    /// The collector's base URL, `http://HOST[:PORT][/PATH]`; exports go to
-    /// `{endpoint}/v1/metrics` (as with `OTEL_EXPORTER_OTLP_ENDPOINT`).
-    ///
-    /// ```
-    /// let b = profx_runtime::otlp::Builder::new().endpoint("http://127.0.0.1:4318");
-    /// # let _ = b;
-    /// ```
-    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Builder {
-        self.endpoint = endpoint.into();
-        self
-    }
-
-    /// How often the thread exports (at least 10 ms).
-    ///
-    /// ```
-    /// let b = profx_runtime::otlp::Builder::new().interval(std::time::Duration::from_secs(30));
-    /// # let _ = b;
-    /// ```
-    pub fn interval(mut self, interval: Duration) -> Builder {
-        self.interval = interval.max(Duration::from_millis(10));
-        self
-    }
-
-    /// The most one export may take, connection to answer (at least 1 ms).
-    ///
-    /// ```
-    /// let b = profx_runtime::otlp::Builder::new().timeout(std::time::Duration::from_secs(2));
-    /// # let _ = b;
-    /// ```
-    pub fn timeout(mut self, timeout: Duration) -> Builder {
-        self.timeout = timeout.max(Duration::from_millis(1));
-        self
-    }
-
-    /// A header sent with every export (an API key, a tenant); checked by `start`.
-    ///
-    /// ```
-    /// let b = profx_runtime::otlp::Builder::new().header("x-api-key", "abc");
-    /// # let _ = b;
-    /// ```
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Builder {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// A string attribute of the resource; replaces a default one of the same key
-    /// (`service.name`, ...).
-    ///
-    /// ```
-    /// let b = profx_runtime::otlp::Builder::new().resource("service.name", "my-svc");
-    /// # let _ = b;
-    /// ```
-    pub fn resource(mut self, key: impl Into<String>, value: impl Into<String>) -> Builder {
-        self.resource.push((key.into(), value.into()));
-        self
-    }
-
-    /// Checks the settings and starts the thread `profx-otlp`, which exports every interval
-    /// (the first one an interval from now).
-    ///
-    /// ```
-    /// let e = profx_runtime::otlp::Builder::new().endpoint("https://c:4318").start();
-    /// assert!(e.unwrap_err().to_string().contains("https is not supported"));
-    /// ```
-    pub fn start(self) -> Result<Exporter, OtlpError> {
-        let base = crate::config::parse_endpoint(&self.endpoint).map_err(|reason| {
-            OtlpError::InvalidEndpoint {
-                value: self.endpoint.clone(),
-                reason: reason.to_owned(),
-            }
-        })?;
-        let url = format!("{base}{METRICS_PATH}");
-        if ureq::http::Uri::try_from(url.as_str()).is_err() {
-            return Err(OtlpError::InvalidEndpoint {
-                value: self.endpoint,
-                reason: "it is not a valid URL".to_owned(),
-            });
-        }
-        for (name, value) in &self.headers {
-            let ok = ureq::http::HeaderName::from_bytes(name.as_bytes()).is_ok()
-                && ureq::http::HeaderValue::from_str(value).is_ok();
-            if !ok {
-                return Err(OtlpError::InvalidHeader { name: name.clone() });
-            }
-        }
-        let shared = Arc::new(Shared {
-            transport: Transport::new(url, self.headers, self.timeout),
-            resource: resource(&self.resource),
-            start: *PROCESS_START.get_or_init(|| encode::unix_nanos(SystemTime::now())),
-            interval: self.interval,
-            sending: Mutex::new(Problem::default()),
-            stop: Mutex::new(None),
-            wake: Condvar::new(),
-        });
-        let run = Arc::clone(&shared);
-        let interval = self.interval;
-        let thread = std::thread::Builder::new()
-            .name("profx-otlp".into())
-            .spawn(move || run.run())
-            .map_err(OtlpError::Thread)?;
-        Ok(Exporter {
-            shared,
-            interval,
-            thread: Mutex::new(Some(thread)),
-        })
-    }
-}
-
-/// When the first exporter of the process started: the start of every cumulative series.
-static PROCESS_START: OnceLock<u64> = OnceLock::new();
-
-fn resource(extra: &[(String, String)]) -> Vec<KeyValue> {
-    let exe = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "unknown_service".to_owned());
-    let mut attrs = vec![
-        attr("service.name", &exe),
-        int_attr("process.pid", i64::from(std::process::id())),
-        attr("telemetry.sdk.name", "profx"),
-        attr("telemetry.sdk.language", "rust"),
-        attr("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
-    ];
-    for (k, v) in extra {
-        attrs.retain(|a| &a.key != k);
-        attrs.push(attr(k, v));
-    }
-    attrs
-}
+/// The path appended to the endpoint, as OTLP/HTTP specifies for traces.
+pub const TRACES_PATH: &str = "/v1/traces";
 
 /// Pushes profx's metrics to an OpenTelemetry collector every interval; see the
 /// [module documentation](self). Stops (with a final export) on [`stop`](Self::stop) or drop.
@@ -345,7 +193,9 @@ impl fmt::Debug for Exporter {
 
 /// What the exporter and its thread share.
 struct Shared {
+    /// Metrics.
     transport: Transport,
+    traces: Transport,
     resource: Vec<KeyValue>,
     start: u64,
     interval: Duration,
@@ -363,22 +213,44 @@ struct Problem {
     current: Option<String>,
     /// The collector's last partial-success message (warned about once).
     partial: Option<String>,
+    /// Which kept executions were sent as spans.
+    cut: traces::Cut,
 }
 
 impl Shared {
-    /// Encodes what profx holds now and posts it within `timeout`.
+    /// Encodes what profx holds now and posts it within `timeout`: the metrics, then the
+    /// spans of the kept executions that ended since the last export (`last`: up to now, else
+    /// up to a moment ago; see [`traces::Cut`]).
     fn export(
         &self,
         problem: &mut Problem,
         timeout: Duration,
         warn: bool,
-    ) -> Result<(), OtlpError> {
+        last: bool,
+    ) -> Result<Option<String>, OtlpError> {
+        let started = Instant::now();
+        let now = encode::unix_nanos(SystemTime::now());
         let times = Times {
             start: self.start,
-            now: encode::unix_nanos(SystemTime::now()),
+            now,
         };
         let body = encode::request(crate::global(), &self.resource, times).encode_to_vec();
-        let result = self.transport.post(body, timeout);
+        let result = self.transport.post(body, timeout).and_then(|partial| {
+            let until = if last {
+                now
+            } else {
+                now.saturating_sub(traces::LAG_NS)
+            };
+            let pending = problem.cut.pending(crate::global(), until);
+            let Some(req) = traces::request(&pending, &self.resource) else {
+                problem.cut.sent_until = problem.cut.sent_until.max(until);
+                return Ok(partial);
+            };
+            let left = timeout.saturating_sub(started.elapsed());
+            let spans = self.traces.post(req.encode_to_vec(), left)?;
+            problem.cut.sent_until = problem.cut.sent_until.max(until);
+            Ok(partial.or(spans))
+        });
         if warn {
             match &result {
                 Ok(partial) => {
@@ -407,7 +279,7 @@ impl Shared {
                 }
             }
         }
-        result.map(|_| ())
+        result
     }
 
     /// The thread: an export every interval until `stop`, then a last one within what is left
@@ -438,7 +310,7 @@ impl Shared {
                 return;
             }
             let mut problem = lock(&self.sending);
-            let _ = self.export(&mut problem, self.transport.timeout, true);
+            let _ = self.export(&mut problem, self.transport.timeout, true, false);
             drop(problem);
             next += interval;
             let now = Instant::now();
@@ -461,7 +333,7 @@ impl Shared {
             );
             return;
         }
-        let _ = self.export(&mut problem, left, true);
+        let _ = self.export(&mut problem, left, true, true);
     }
 }
 
@@ -479,7 +351,8 @@ impl Exporter {
     pub fn export_now(&self) -> Result<(), OtlpError> {
         let mut problem = lock(&self.shared.sending);
         self.shared
-            .export(&mut problem, self.shared.transport.timeout, false)
+            .export(&mut problem, self.shared.transport.timeout, false, true)
+            .map(|_| ())
     }
 
     /// Stops exporting: the thread makes a final export and is joined. Returns within about
@@ -511,6 +384,17 @@ impl Exporter {
     /// ```
     pub fn url(&self) -> &str {
         &self.shared.transport.url
+    }
+
+    /// The URL spans are posted to (`{endpoint}/v1/traces`).
+    ///
+    /// ```
+    /// let e = profx_runtime::otlp::Builder::new().endpoint("http://127.0.0.1:9/").interval(std::time::Duration::from_secs(3600)).start()?;
+    /// assert_eq!(e.traces_url(), "http://127.0.0.1:9/v1/traces");
+    /// # Ok::<(), profx_runtime::otlp::OtlpError>(())
+    /// ```
+    pub fn traces_url(&self) -> &str {
+        &self.shared.traces.url
     }
 
     /// How often the thread exports.

@@ -14,8 +14,10 @@ const MAX_RESPONSE: u64 = 64 * 1024;
 /// An HTTP client for one endpoint.
 pub(crate) struct Transport {
     agent: ureq::Agent,
-    /// `{endpoint}/v1/metrics`.
+    /// `{endpoint}/v1/metrics` or `{endpoint}/v1/traces`.
     pub(crate) url: String,
+    /// What the collector may reject part of: "data points", "spans".
+    items: &'static str,
     headers: Vec<(String, String)>,
     pub(crate) timeout: Duration,
 }
@@ -30,7 +32,12 @@ struct Status {
 }
 
 impl Transport {
-    pub(crate) fn new(url: String, headers: Vec<(String, String)>, timeout: Duration) -> Self {
+    pub(crate) fn new(
+        url: String,
+        headers: Vec<(String, String)>,
+        timeout: Duration,
+        items: &'static str,
+    ) -> Self {
         let agent = ureq::Agent::config_builder()
             // 4xx and 5xx come back as responses, so that their body can be read.
             .http_status_as_error(false)
@@ -42,6 +49,7 @@ impl Transport {
         Transport {
             agent,
             url,
+            items,
             headers,
             timeout,
         }
@@ -86,8 +94,9 @@ impl Transport {
                 .filter(|p| p.rejected_data_points > 0 || !p.error_message.is_empty())
                 .map(|p| {
                     format!(
-                        "the collector rejected {} data points: {}",
+                        "the collector rejected {} {}: {}",
                         p.rejected_data_points,
+                        self.items,
                         if p.error_message.is_empty() {
                             "(no message)"
                         } else {

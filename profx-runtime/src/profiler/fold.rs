@@ -125,9 +125,10 @@ pub(super) fn profile(
         outcome: outcome(r.ended),
         error: (r.ended != Ended::Ok).then(|| r.error.clone()),
         phases,
-        phases_dropped: r.phases_dropped,
+        phases_dropped: u64::from(r.marks.phases_dropped()),
         parent: (r.parent_serial != 0)
             .then(|| format!("{}-{}", name(r.parent_agent), r.parent_serial)),
+        traceparent: r.marks.traced().then(|| r.trace.header()),
         thread_id: u64::from(r.thread),
         thread_name: threads.get(&r.thread).cloned(),
     }

@@ -117,11 +117,43 @@ impl Profiler {
     pub fn start_execution(&self, agent: &str, request: &str) -> Execution {
         #[cfg(feature = "enabled")]
         {
-            Execution::start(self.clone(), agent, request)
+            Execution::start(self.clone(), agent, request, None)
         }
         #[cfg(not(feature = "enabled"))]
         {
             let _ = (agent, request);
+            Execution::disabled()
+        }
+    }
+
+    /// [`start_execution`](Profiler::start_execution) inside a distributed trace: `traceparent`
+    /// is the caller's W3C `traceparent` header (`00-<trace id>-<parent id>-<flags>`), and the
+    /// execution's span, exported over OTLP (feature `otlp`), is a child of the caller's span
+    /// in the caller's trace. A value that is not a valid `traceparent` is ignored, as the W3C
+    /// recommendation says: the execution starts a trace of its own.
+    ///
+    /// ```
+    /// let p = profx_runtime::Profiler::new(true);
+    /// let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    /// let e = p.start_execution_in_trace("handler", "GET /", tp);
+    /// let id = e.id();
+    /// e.end(Ok::<(), String>(()));
+    /// # #[cfg(feature = "enabled")]
+    /// assert_eq!(p.execution(&id).unwrap().traceparent.as_deref(), Some(tp));
+    /// ```
+    pub fn start_execution_in_trace(
+        &self,
+        agent: &str,
+        request: &str,
+        traceparent: &str,
+    ) -> Execution {
+        #[cfg(feature = "enabled")]
+        {
+            Execution::start(self.clone(), agent, request, Some(traceparent))
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            let _ = (agent, request, traceparent);
             Execution::disabled()
         }
     }
@@ -352,6 +384,19 @@ impl Profiler {
         #[cfg(not(feature = "enabled"))]
         {
             Read::default()
+        }
+    }
+
+    /// The kept executions of every agent, oldest first per agent (the OTLP exporter's spans).
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn all_executions(&self) -> BTreeMap<String, Vec<ExecutionProfile>> {
+        #[cfg(feature = "enabled")]
+        {
+            self.inner.executions(None)
+        }
+        #[cfg(not(feature = "enabled"))]
+        {
+            BTreeMap::new()
         }
     }
 

@@ -26,7 +26,7 @@ pub(crate) use names::{
     intern, intern_cached, is_long_lived, lookup, names, set_threshold, threshold_of,
 };
 pub use names::{Site, SiteRef};
-pub(crate) use rings::{ExecRecord, RawPhase, Rings};
+pub(crate) use rings::{ExecRecord, Marks, RawPhase, Rings};
 pub(crate) use slot::SlotTotals;
 pub(crate) use table::{SlotRef, ThreadTable};
 

@@ -66,7 +66,10 @@ pub(crate) struct ExecRecord {
     /// `min(phases.capacity(), PROFX_MAX_PHASES)` as of the last growth of `phases` (null for a
     /// new record: no room), kept here so that an execution finds its room with one load.
     pub(crate) room_end: *mut RawPhase,
-    pub(crate) phases_dropped: u64,
+    /// What is reset for each execution that fills the record, in one store.
+    pub(crate) marks: Marks,
+    /// The distributed trace the execution joined (valid when `marks.traced`).
+    pub(crate) trace: crate::execution::TraceParent,
     pub(crate) memory: u64,
     pub(crate) allocations: u64,
     pub(crate) threads: u64,
@@ -97,7 +100,8 @@ impl Default for ExecRecord {
             phases: Vec::new(),
             phases_end: std::ptr::null(),
             room_end: std::ptr::null_mut(),
-            phases_dropped: 0,
+            marks: Marks::default(),
+            trace: Default::default(),
             memory: 0,
             allocations: 0,
             threads: 0,
@@ -121,6 +125,34 @@ impl ExecRecord {
             let len = self.phases_end.offset_from(base) as usize;
             std::slice::from_raw_parts(base, len)
         }
+    }
+}
+
+/// The parts of a record each execution that fills it starts from zero, in one word so that
+/// resetting them is one store: the phase records not kept past `PROFX_MAX_PHASES` (low half,
+/// saturating), and whether `trace` holds the `traceparent` the execution joined (bit 32).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Marks(u64);
+
+impl Marks {
+    const TRACED: u64 = 1 << 32;
+
+    pub(crate) fn phases_dropped(self) -> u32 {
+        self.0 as u32
+    }
+
+    pub(crate) fn drop_phase(&mut self) {
+        if self.phases_dropped() < u32::MAX {
+            self.0 += 1;
+        }
+    }
+
+    pub(crate) fn traced(self) -> bool {
+        self.0 & Self::TRACED != 0
+    }
+
+    pub(crate) fn set_traced(&mut self) {
+        self.0 |= Self::TRACED;
     }
 }
 

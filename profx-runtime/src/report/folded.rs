@@ -32,6 +32,7 @@ impl Report {
     ///     start: SystemTime::now(), duration: Duration::from_micros(100),
     ///     memory_allocated: 0, allocations: 0, thread_count: 1, success: true,
     ///     outcome: Outcome::Success, error: None, phases_dropped: 0, parent: None,
+    ///     traceparent: None,
     ///     thread_id: 1, thread_name: None,
     ///     phases: vec![phase("parse", 0, 30, 0), phase("lex", 5, 20, 1), phase("db", 40, 50, 0)],
     /// }]);
@@ -189,6 +190,7 @@ mod tests {
                 .collect(),
             phases_dropped: 0,
             parent: None,
+            traceparent: None,
             thread_id: 1,
             thread_name: None,
         }
