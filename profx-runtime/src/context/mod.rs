@@ -358,14 +358,20 @@ impl ExecState {
         let Some(slot) = table.slot_fast(name, self.agent) else {
             return false;
         };
-        if self.cursor < self.end {
+        // Read once: the stores to the slot below could alias it, for all the compiler knows.
+        let cursor = self.cursor;
+        if cursor < self.end {
             if !slot.try_count(ticks) {
                 return false;
             }
             slot.commit(ticks, ended, 0);
             let depth = self.depth.wrapping_sub(1);
             self.depth = depth;
-            self.write_phase(RawPhase::new(start, ticks, name, depth, ended));
+            // SAFETY: `cursor` is within the kept record's buffer, before `end`.
+            unsafe {
+                cursor.write(RawPhase::new(start, ticks, name, depth, ended));
+                self.cursor = cursor.add(1);
+            }
             true
         } else if self.rec.is_none() {
             // Not kept: aggregates only.

@@ -60,18 +60,19 @@ pub(crate) const BLOCKS: usize = super::OCTAVES - 1;
 /// within them).
 const INLINE: usize = 4;
 /// `m` of block 0.
-const M0: u32 = 6;
+const M0: usize = 6;
 
 /// The block's `m` and the value's counter index in it (see the module documentation).
 #[inline(always)]
-fn place(v: u64) -> (u32, usize) {
+fn place(v: u64) -> (usize, usize) {
     let m = msb(v | 64);
     (m, (v >> (m - M0)) as usize)
 }
 
-/// The most significant bit of `v` (not 0).
+/// The most significant bit of `v` (not 0), as a `usize`: the width `bsr` gives it in, so
+/// that indexing with it needs no zero extension.
 #[inline(always)]
-fn msb(v: u64) -> u32 {
+fn msb(v: u64) -> usize {
     // (Miri runs no inline assembly: it checks the same code with `ilog2`.)
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
@@ -83,10 +84,12 @@ fn msb(v: u64) -> u32 {
             std::arch::asm!("bsr {m}, {v}", v = in(reg) v, m = lateout(reg) m,
                 options(pure, nomem, nostack));
         }
-        m as u32
+        m as usize
     }
     #[cfg(any(not(target_arch = "x86_64"), miri))]
-    v.ilog2()
+    {
+        v.ilog2() as usize
+    }
 }
 
 /// Counters of a block: `N` of them (128 for block 0, 64 above).
@@ -231,13 +234,15 @@ impl Sparse {
         // SAFETY: a mask bit is set only while `by_m` points at the entries of a live
         // directory that covers block `m - 6` and holds its counters there, which live until
         // the histogram is dropped; `i` is within the block (see `place`).
-        let e = unsafe { (*w.by_m.wrapping_add(m as usize)).load(Relaxed) };
+        let e = unsafe { (*w.by_m.wrapping_add(m)).load(Relaxed) };
         let c = unsafe { &*(e as *const AtomicU16).wrapping_add(i).wrapping_sub(SUB) };
-        let n = c.load(Relaxed);
-        if n == u16::MAX {
+        // Wrapped to 0: it was full, and the slow path spills it (tested after the
+        // increment, whose flags say it: no compare).
+        let n = c.load(Relaxed).wrapping_add(1);
+        if n == 0 {
             return false;
         }
-        c.store(n + 1, Relaxed);
+        c.store(n, Relaxed);
         true
     }
 
@@ -254,7 +259,7 @@ impl Sparse {
                 return;
             }
             let (m, i) = place(v);
-            let k = (m - M0) as usize;
+            let k = m - M0;
             let d = self.dir(Relaxed);
             // SAFETY: `dir` always points to a live directory of 1 + n words.
             let (lo, n) = window(unsafe { (*d).load(Relaxed) });
@@ -345,10 +350,7 @@ impl Sparse {
         // SAFETY: owner only.
         let w = unsafe { &mut *self.writer.get() };
         // Entry of block b at word 1 + b - new_lo; block b is m = b + 6.
-        w.by_m = new
-            .wrapping_add(1)
-            .wrapping_sub(new_lo + M0 as usize)
-            .cast_const();
+        w.by_m = new.wrapping_add(1).wrapping_sub(new_lo + M0).cast_const();
         if n > 0 && !std::ptr::eq(d, self.inline.as_ptr()) {
             // SAFETY: a directory other than EMPTY and `inline` came from a pool, boxed with
             // 1 + n words.

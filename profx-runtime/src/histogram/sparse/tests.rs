@@ -25,7 +25,7 @@ fn place_agrees_with_the_histogram_buckets() {
     {
         let (m, i) = place(v);
         let (o, sub) = locate(v);
-        let k = (m - M0) as usize;
+        let k = m - M0;
         if k == 0 {
             assert_eq!(o * SUB + sub, i, "{v}");
         } else {
