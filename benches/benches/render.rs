@@ -127,13 +127,16 @@ fn main() {
     println!("{:<12} {:>10} {:>12}", "format", "ms", "bytes");
     let mut worst: f64 = 0.0;
     type Writer = fn(&Report, &mut Vec<u8>) -> std::io::Result<()>;
-    let writers: [(&str, Writer); 6] = [
+    let writers: [(&str, Writer); 9] = [
         ("text", |r, w| r.write_text(w)),
         ("json", |r, w| r.write_json(w)),
         ("csv", |r, w| r.write_csv(w)),
         ("summary", |r, w| r.write_summary(w)),
         ("details", |r, w| r.write_details(w, "agent-050")),
         ("html", |r, w| r.write_html(w)),
+        ("trace", |r, w| r.write_trace(w)),
+        ("folded", |r, w| r.write_folded(w)),
+        ("flamegraph", |r, w| r.write_flamegraph(w)),
     ];
     for (name, write) in writers {
         let (ms, size) = median_ms(|| {

@@ -4,6 +4,9 @@
 
 mod manual;
 mod profile;
+// Read by the recording side and the OTLP exporter, which record and send nothing without
+// `enabled`.
+#[cfg_attr(not(feature = "enabled"), allow(dead_code))]
 mod traceparent;
 
 pub use manual::{Execution, ExecutionPhase, ExecutionResult};

@@ -16,8 +16,6 @@ use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{json, Value};
-
 use crate::{ExecutionProfile, Report};
 
 /// The process id of every event (one process per report).
@@ -45,8 +43,7 @@ impl Report {
     /// ```
     pub fn write_trace(&self, w: impl Write) -> io::Result<()> {
         let mut w = BufWriter::new(w);
-        let trace = build(self);
-        serde_json::to_writer(&mut w, &trace)?;
+        write(self, &mut w)?;
         writeln!(w)?;
         w.flush()
     }
@@ -57,12 +54,18 @@ fn epoch_ns(t: SystemTime) -> u128 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())
 }
 
-/// Nanoseconds as microseconds with three decimals: exact, and a JSON number.
-fn micros(ns: u128) -> Value {
-    let text = format!("{}.{:03}", ns / 1000, ns % 1000);
-    // A decimal of at most 39 digits always parses as a number (`arbitrary_precision` off:
-    // an f64, which keeps the nanoseconds of any trace shorter than about 100 days).
-    serde_json::from_str(&text).unwrap_or(Value::Null)
+/// Nanoseconds as microseconds with three decimals, exactly: a JSON number.
+struct Micros(u128);
+
+impl std::fmt::Display for Micros {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{:03}", self.0 / 1000, self.0 % 1000)
+    }
+}
+
+/// `s` as a JSON string.
+fn string(w: &mut impl Write, s: &str) -> io::Result<()> {
+    serde_json::to_writer(w, s).map_err(io::Error::from)
 }
 
 /// One event to place on a track: an execution (`phase: None`) or one of its phases.
@@ -117,7 +120,8 @@ impl Lanes {
     }
 }
 
-fn build(report: &Report) -> Value {
+/// Writes the trace of `report`'s kept executions.
+fn write(report: &Report, w: &mut impl Write) -> io::Result<()> {
     let execs: Vec<&ExecutionProfile> = report.executions.values().flatten().collect();
     let origin = execs.iter().map(|e| epoch_ns(e.start)).min().unwrap_or(0);
     // By thread: the thread's name and its events.
@@ -149,10 +153,10 @@ fn build(report: &Report) -> Value {
             });
         }
     }
-    let mut events = vec![json!({
-        "name": "process_name", "ph": "M", "pid": PID, "tid": 0,
-        "args": {"name": "profx"},
-    })];
+    write!(
+        w,
+        r#"{{"traceEvents":[{{"name":"process_name","ph":"M","pid":{PID},"tid":0,"args":{{"name":"profx"}}}}"#
+    )?;
     // Thread ids of the trace: a thread's own number for its first lane, numbers past every
     // thread's for the others.
     let mut spare_tid = threads.keys().max().copied().unwrap_or(0) + 1;
@@ -185,84 +189,92 @@ fn build(report: &Report) -> Value {
             })
             .collect();
         for (lane, &tid) in tids.iter().enumerate() {
-            let lane_name = if lane == 0 {
-                name.clone()
+            write!(
+                w,
+                r#",{{"name":"thread_name","ph":"M","pid":{PID},"tid":{tid},"args":{{"name":"#
+            )?;
+            if lane == 0 {
+                string(w, &name)?;
             } else {
-                format!("{name} ({})", lane + 1)
-            };
-            events.push(json!({
-                "name": "thread_name", "ph": "M", "pid": PID, "tid": tid,
-                "args": {"name": lane_name},
-            }));
-            events.push(json!({
-                "name": "thread_sort_index", "ph": "M", "pid": PID, "tid": tid,
-                "args": {"sort_index": sort_index},
-            }));
+                string(w, &format!("{name} ({})", lane + 1))?;
+            }
+            write!(
+                w,
+                r#"}}}},{{"name":"thread_sort_index","ph":"M","pid":{PID},"tid":{tid},"args":{{"sort_index":{sort_index}}}}}"#
+            )?;
             sort_index += 1;
         }
         for (it, lane) in items.iter().zip(placed) {
-            events.push(event(it, tids[lane]));
+            event(w, it, tids[lane])?;
         }
     }
-    json!({
-        "traceEvents": events,
-        "displayTimeUnit": "ns",
-        "otherData": {
-            "generator": concat!("profx ", env!("CARGO_PKG_VERSION")),
-            "generated_at": humantime::format_rfc3339_nanos(report.generated_at).to_string(),
-            "origin": humantime::format_rfc3339_nanos(
-                UNIX_EPOCH + Duration::from_nanos(origin.min(u64::MAX as u128) as u64)
-            ).to_string(),
-        },
-    })
+    write!(
+        w,
+        r#"],"displayTimeUnit":"ns","otherData":{{"generator":"profx {}","generated_at":"{}","origin":"{}"}}}}"#,
+        env!("CARGO_PKG_VERSION"),
+        humantime::format_rfc3339_nanos(report.generated_at),
+        humantime::format_rfc3339_nanos(
+            UNIX_EPOCH + Duration::from_nanos(origin.min(u64::MAX as u128) as u64)
+        ),
+    )
 }
 
-/// The complete event of an execution or a phase.
-fn event(it: &Item, tid: u64) -> Value {
+/// The complete event of an execution or a phase, after a comma.
+fn event(w: &mut impl Write, it: &Item, tid: u64) -> io::Result<()> {
     let e = it.exec;
-    let (name, cat, args) = match it.phase {
+    w.write_all(br#",{"name":"#)?;
+    match it.phase {
+        None => string(w, &e.agent)?,
+        Some(i) => string(w, &e.phases[i].name)?,
+    }
+    write!(
+        w,
+        r#","cat":"{}","ph":"X","ts":{},"dur":{},"pid":{PID},"tid":{tid},"args":{{"#,
+        if it.phase.is_none() { "agent" } else { "phase" },
+        Micros(it.start),
+        Micros(it.end - it.start),
+    )?;
+    match it.phase {
         None => {
-            let mut args = json!({
-                "id": e.id,
-                "outcome": e.outcome.as_str(),
-                "memory_allocated": e.memory_allocated,
-                "allocations": e.allocations,
-                "thread_count": e.thread_count,
-            });
+            w.write_all(br#""id":"#)?;
+            string(w, &e.id)?;
+            write!(
+                w,
+                r#","outcome":"{}","memory_allocated":{},"allocations":{},"thread_count":{}"#,
+                e.outcome.as_str(),
+                e.memory_allocated,
+                e.allocations,
+                e.thread_count
+            )?;
             if !e.request.is_empty() {
-                args["request"] = json!(e.request);
+                w.write_all(br#","request":"#)?;
+                string(w, &e.request)?;
             }
             if let Some(err) = &e.error {
-                args["error"] = json!(err);
+                w.write_all(br#","error":"#)?;
+                string(w, err)?;
             }
             if let Some(parent) = &e.parent {
-                args["parent"] = json!(parent);
+                w.write_all(br#","parent":"#)?;
+                string(w, parent)?;
             }
             if e.phases_dropped > 0 {
-                args["phases_dropped"] = json!(e.phases_dropped);
+                write!(w, r#","phases_dropped":{}"#, e.phases_dropped)?;
             }
-            (e.agent.as_str(), "agent", args)
         }
         Some(i) => {
             let p = &e.phases[i];
-            let args = json!({
-                "execution": e.id,
-                "depth": p.depth,
-                "outcome": p.outcome.as_str(),
-            });
-            (p.name.as_str(), "phase", args)
+            w.write_all(br#""execution":"#)?;
+            string(w, &e.id)?;
+            write!(
+                w,
+                r#","depth":{},"outcome":"{}""#,
+                p.depth,
+                p.outcome.as_str()
+            )?;
         }
-    };
-    json!({
-        "name": name,
-        "cat": cat,
-        "ph": "X",
-        "ts": micros(it.start),
-        "dur": micros(it.end - it.start),
-        "pid": PID,
-        "tid": tid,
-        "args": args,
-    })
+    }
+    w.write_all(b"}}")
 }
 
 #[cfg(test)]
@@ -289,8 +301,8 @@ mod tests {
 
     #[test]
     fn microseconds_keep_the_nanoseconds() {
-        assert_eq!(micros(1_234_567).to_string(), "1234.567");
-        assert_eq!(micros(5).to_string(), "0.005");
-        assert_eq!(micros(0).to_string(), "0.0");
+        assert_eq!(Micros(1_234_567).to_string(), "1234.567");
+        assert_eq!(Micros(5).to_string(), "0.005");
+        assert_eq!(Micros(0).to_string(), "0.000");
     }
 }
