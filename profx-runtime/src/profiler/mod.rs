@@ -5,6 +5,12 @@ use std::time::Duration;
 
 use crate::{AggregateMetrics, Bottleneck, Execution, ExecutionProfile, Report};
 
+// One module per state of the `enabled` feature, with the same surface: `Inner`, `Handle`,
+// `global_profiler` and `new`.
+#[cfg(not(feature = "enabled"))]
+mod off;
+#[cfg(not(feature = "enabled"))]
+use off::{global_profiler, Handle};
 #[cfg(feature = "enabled")]
 pub(crate) use on::*;
 
@@ -32,8 +38,7 @@ pub(crate) use on::*;
 /// ```
 #[derive(Clone)]
 pub struct Profiler {
-    #[cfg(feature = "enabled")]
-    pub(crate) inner: std::sync::Arc<Inner>,
+    pub(crate) inner: Handle,
 }
 
 impl std::fmt::Debug for Profiler {
@@ -50,80 +55,44 @@ impl std::fmt::Debug for Profiler {
 /// `PROFX_SAMPLE` are read then (a bad value warns once and the default is used).
 #[inline]
 pub fn global() -> &'static Profiler {
-    #[cfg(feature = "enabled")]
-    {
-        on::global_profiler()
-    }
-    #[cfg(not(feature = "enabled"))]
-    {
-        static OFF: Profiler = Profiler {};
-        &OFF
-    }
+    global_profiler()
 }
 
 impl Profiler {
     /// An isolated profiler, recording or not from the start. Its limits come from the
     /// environment like the global one's.
     pub fn new(enabled: bool) -> Profiler {
-        #[cfg(feature = "enabled")]
-        {
-            let mut config = crate::config::Config::from_env();
-            config.enabled = enabled;
-            Profiler {
-                inner: std::sync::Arc::new(Inner::new(config, false)),
-            }
-        }
         #[cfg(not(feature = "enabled"))]
-        {
-            let _ = enabled;
-            Profiler {}
-        }
+        use off::new;
+        #[cfg(feature = "enabled")]
+        use on::new;
+        new(enabled)
     }
 
     /// Turns recording on.
     pub fn enable(&self) {
-        #[cfg(feature = "enabled")]
         self.inner.set_enabled(true);
     }
 
     /// Turns recording off: an instrumented call then costs one load and a branch.
     pub fn disable(&self) {
-        #[cfg(feature = "enabled")]
         self.inner.set_enabled(false);
     }
 
     /// Whether calls are being recorded (always `false` without the `enabled` feature).
     pub fn is_enabled(&self) -> bool {
-        #[cfg(feature = "enabled")]
-        {
-            self.inner
-                .enabled
-                .load(std::sync::atomic::Ordering::Relaxed)
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            false
-        }
+        self.inner.is_enabled()
     }
 
     /// Forgets everything recorded so far. Calls that are running finish into the new data.
     pub fn clear(&self) {
-        #[cfg(feature = "enabled")]
         self.inner.clear();
     }
 
     /// Starts an execution of `agent` by hand, for code that cannot take an attribute.
     /// `request` says what it was asked to do (`""` for nothing).
     pub fn start_execution(&self, agent: &str, request: &str) -> Execution {
-        #[cfg(feature = "enabled")]
-        {
-            Execution::start(self.clone(), agent, request, None)
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            let _ = (agent, request);
-            Execution::disabled()
-        }
+        self.inner.start_execution(self, agent, request, None)
     }
 
     /// [`start_execution`](Profiler::start_execution) inside a distributed trace: `traceparent`
@@ -147,88 +116,35 @@ impl Profiler {
         request: &str,
         traceparent: &str,
     ) -> Execution {
-        #[cfg(feature = "enabled")]
-        {
-            Execution::start(self.clone(), agent, request, Some(traceparent))
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            let _ = (agent, request, traceparent);
-            Execution::disabled()
-        }
+        self.inner
+            .start_execution(self, agent, request, Some(traceparent))
     }
 
     /// What `agent`'s executions added up to; `None` if it has none.
     pub fn agent_metrics(&self, agent: &str) -> Option<AggregateMetrics> {
-        #[cfg(feature = "enabled")]
-        {
-            let id = crate::registry::lookup(agent)?;
-            self.inner.read(Some(id)).agents.remove(agent)
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            let _ = agent;
-            None
-        }
+        self.inner.agent_metrics(agent)
     }
 
     /// The kept execution with this id (`ExecutionProfile::id`, `Execution::id`).
     pub fn execution(&self, id: &str) -> Option<ExecutionProfile> {
-        #[cfg(feature = "enabled")]
-        {
-            self.inner.execution(id)
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            let _ = id;
-            None
-        }
+        self.inner.execution(id)
     }
 
     /// The kept executions of `agent`, oldest first (at most `PROFX_MAX_EXECUTIONS`).
     pub fn executions(&self, agent: &str) -> Vec<ExecutionProfile> {
-        #[cfg(feature = "enabled")]
-        {
-            let Some(id) = crate::registry::lookup(agent) else {
-                return Vec::new();
-            };
-            self.inner
-                .executions(Some(id))
-                .remove(agent)
-                .unwrap_or_default()
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            let _ = agent;
-            Vec::new()
-        }
+        self.inner.agent_executions(agent)
     }
 
     /// The duration above which reports and the dashboard call an agent or a phase a
     /// bottleneck: `PROFX_BOTTLENECK_THRESHOLD` as this profiler read it (by default, and
     /// without the `enabled` feature, [`Report::BOTTLENECK_THRESHOLD`]).
     pub fn bottleneck_threshold(&self) -> Duration {
-        #[cfg(feature = "enabled")]
-        {
-            self.inner.config.bottleneck_threshold
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            Report::BOTTLENECK_THRESHOLD
-        }
+        self.inner.bottleneck_threshold()
     }
 
     /// Agents and phases that are slow against `threshold` or erratic, most severe first.
     pub fn bottlenecks(&self, threshold: Duration) -> Vec<Bottleneck> {
-        #[cfg(feature = "enabled")]
-        {
-            self.inner.read(None).bottlenecks(threshold)
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            let _ = threshold;
-            Vec::new()
-        }
+        self.inner.read(None).bottlenecks(threshold)
     }
 
     /// Every key's durations folded onto fixed upper `bounds` (ascending), for exporters that
@@ -260,15 +176,7 @@ impl Profiler {
     /// }
     /// ```
     pub fn histograms(&self, bounds: &[Duration]) -> Vec<KeyHistogram> {
-        #[cfg(feature = "enabled")]
-        {
-            self.inner.histograms(bounds)
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            let _ = bounds;
-            Vec::new()
-        }
+        self.inner.histograms(bounds)
     }
 
     /// Everything recorded, now.
@@ -279,29 +187,7 @@ impl Profiler {
     /// [`report`](Profiler::report), with the kept executions only if `executions` (the
     /// formats that show none — summary, text, CSV — need not copy them).
     pub(crate) fn report_with(&self, executions: bool) -> Report {
-        #[cfg(feature = "enabled")]
-        {
-            let r = self.inner.read(None);
-            let executions = if executions {
-                self.inner.executions(None)
-            } else {
-                BTreeMap::new()
-            };
-            let threshold = self.bottleneck_threshold();
-            let bottlenecks = r.bottlenecks(threshold);
-            let mut report = Report::from_parts(r.agents, r.phases, executions);
-            report.bottlenecks = bottlenecks;
-            report.bottleneck_threshold = threshold;
-            report.system = crate::system::system_for(self);
-            // Memory figures are real (not zeros) once the counting allocator is in use.
-            report.memory_measured = crate::alloc::installed();
-            report
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            let _ = executions;
-            Report::empty()
-        }
+        self.inner.report(self, executions)
     }
 }
 
@@ -377,39 +263,18 @@ impl Profiler {
     /// The aggregates of everything recorded (empty without the `enabled` feature): what the
     /// monitoring views and exporters read; the kept executions are not touched.
     pub(crate) fn read(&self) -> Read {
-        #[cfg(feature = "enabled")]
-        {
-            self.inner.read(None)
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            Read::default()
-        }
+        self.inner.read(None)
     }
 
     /// The kept executions of every agent, oldest first per agent (the OTLP exporter's spans).
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) fn all_executions(&self) -> BTreeMap<String, Vec<ExecutionProfile>> {
-        #[cfg(feature = "enabled")]
-        {
-            self.inner.executions(None)
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            BTreeMap::new()
-        }
+        self.inner.executions(None)
     }
 
     /// Counts of what was recorded, from the slots' call counts alone.
     pub(crate) fn tally(&self) -> Tally {
-        #[cfg(feature = "enabled")]
-        {
-            self.inner.tally()
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            Tally::default()
-        }
+        self.inner.tally()
     }
 }
 

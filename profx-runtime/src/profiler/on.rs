@@ -62,6 +62,19 @@ pub(crate) fn armed() -> bool {
     ARMED.load(Relaxed) != 0
 }
 
+/// What a `Profiler` holds.
+pub(crate) type Handle = Arc<Inner>;
+
+/// A profiler of its own, recording from the start or not, with the limits of the
+/// environment.
+pub(crate) fn new(enabled: bool) -> Profiler {
+    let mut config = Config::from_env();
+    config.enabled = enabled;
+    Profiler {
+        inner: Arc::new(Inner::new(config, false)),
+    }
+}
+
 /// The state behind a `Profiler` handle.
 pub(crate) struct Inner {
     pub(crate) enabled: AtomicBool,
@@ -158,6 +171,58 @@ impl Inner {
                 }
             }
         });
+    }
+
+    /// Whether it records.
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.enabled.load(Relaxed)
+    }
+
+    /// An execution of `agent` started by hand in `profiler` (this state's handle).
+    pub(crate) fn start_execution(
+        &self,
+        profiler: &Profiler,
+        agent: &str,
+        request: &str,
+        traceparent: Option<&str>,
+    ) -> Execution {
+        Execution::start(profiler.clone(), agent, request, traceparent)
+    }
+
+    pub(crate) fn agent_metrics(&self, agent: &str) -> Option<AggregateMetrics> {
+        let id = registry::lookup(agent)?;
+        self.read(Some(id)).agents.remove(agent)
+    }
+
+    pub(crate) fn agent_executions(&self, agent: &str) -> Vec<ExecutionProfile> {
+        let Some(id) = registry::lookup(agent) else {
+            return Vec::new();
+        };
+        self.executions(Some(id)).remove(agent).unwrap_or_default()
+    }
+
+    pub(crate) fn bottleneck_threshold(&self) -> Duration {
+        self.config.bottleneck_threshold
+    }
+
+    /// Everything recorded now (the kept executions only if `executions`); `profiler` is this
+    /// state's handle, for the system metrics its collector took.
+    pub(crate) fn report(&self, profiler: &Profiler, executions: bool) -> Report {
+        let r = self.read(None);
+        let executions = if executions {
+            self.executions(None)
+        } else {
+            BTreeMap::new()
+        };
+        let threshold = self.bottleneck_threshold();
+        let bottlenecks = r.bottlenecks(threshold);
+        let mut report = Report::from_parts(r.agents, r.phases, executions);
+        report.bottlenecks = bottlenecks;
+        report.bottleneck_threshold = threshold;
+        report.system = crate::system::system_for(profiler);
+        // Memory figures are real (not zeros) once the counting allocator is in use.
+        report.memory_measured = crate::alloc::installed();
+        report
     }
 
     /// Starts a new generation: what was recorded is no longer read, and every thread's next
