@@ -1,5 +1,15 @@
 //! The manual API: an execution started, phased and ended by hand, for code that cannot take an
-//! attribute.
+//! attribute. The recording state is `On` (`manual/on.rs`), or nothing without the `enabled`
+//! feature (`manual/off.rs`, where it cannot exist): the methods here have one body for both.
+
+#[cfg(not(feature = "enabled"))]
+#[path = "manual/off.rs"]
+mod state;
+#[cfg(feature = "enabled")]
+#[path = "manual/on.rs"]
+mod state;
+
+use state::{On, Open};
 
 /// An execution started by hand ([`Profiler::start_execution`](crate::Profiler::start_execution)),
 /// for code that cannot take an attribute.
@@ -29,31 +39,8 @@
 /// ex.end(&result);
 /// ```
 pub struct Execution {
-    #[cfg(feature = "enabled")]
     on: Option<On>,
 }
-
-#[cfg(feature = "enabled")]
-struct On {
-    // Declared before `profiler`: the state points into it.
-    state: Box<crate::context::ExecState>,
-    _profiler: crate::Profiler,
-    /// Open phases of `start_phase`: name, start, depth.
-    open: Vec<(u32, u64, u32)>,
-    /// (bytes, allocations) of `in_scope` calls on other threads than the starting one.
-    scoped: (u64, u64),
-    agent: String,
-}
-
-// SAFETY (Send): the state's raw pointers are to the profiler this value keeps alive and to the
-// record it owns alone; every method that records points the state at the calling thread's
-// table first (`run_here`).
-#[cfg(feature = "enabled")]
-unsafe impl Send for On {}
-// SAFETY (Sync): through `&Execution` only plain fields are read (`id`: the agent's name and the
-// serial); everything that writes takes `&mut self` or `self`.
-#[cfg(feature = "enabled")]
-unsafe impl Sync for On {}
 
 impl std::fmt::Debug for Execution {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,169 +82,72 @@ impl<R: ExecutionResult + ?Sized> ExecutionResult for &R {
 /// A phase of an [`Execution`], timed until dropped.
 #[must_use = "the phase ends when this guard is dropped"]
 pub struct ExecutionPhase<'a> {
-    #[cfg(feature = "enabled")]
     ex: &'a mut Execution,
-    #[cfg(feature = "enabled")]
-    name: u32,
-    #[cfg(feature = "enabled")]
-    t0: u64,
-    #[cfg(feature = "enabled")]
-    depth: u32,
-    #[cfg(not(feature = "enabled"))]
-    _ex: std::marker::PhantomData<&'a mut Execution>,
+    open: Option<Open>,
 }
 
 impl Drop for ExecutionPhase<'_> {
     fn drop(&mut self) {
-        #[cfg(feature = "enabled")]
-        if let Some(on) = self.ex.on.as_mut() {
-            on.state.depth = self.depth;
-            crate::context::record_phase(
-                &mut on.state,
-                self.name,
-                self.t0,
-                self.depth,
-                crate::registry::Ended::failed_if(std::thread::panicking()),
-            );
+        if let (Some(open), Some(on)) = (self.open.take(), self.ex.on.as_mut()) {
+            on.end_phase(open);
         }
     }
 }
 
 impl Execution {
-    #[cfg(feature = "enabled")]
     pub(crate) fn start(
         profiler: crate::Profiler,
         agent: &str,
         request: &str,
         traceparent: Option<&str>,
     ) -> Execution {
-        use std::sync::atomic::Ordering::Relaxed;
-        if !profiler.inner.enabled.load(Relaxed) {
-            return Execution { on: None };
+        Execution {
+            on: On::start(profiler, agent, request, traceparent),
         }
-        let id = crate::registry::intern_cached(agent);
-        // The box, the name and the request are profx's memory, not this execution's nor that
-        // of one it may run inside.
-        let mut on = crate::alloc::exclude(|| On {
-            state: Box::new(crate::context::ExecState::start_with(
-                &profiler.inner,
-                id,
-                Some(|s: &mut String| s.push_str(request)),
-                traceparent.and_then(super::TraceParent::parse),
-            )),
-            _profiler: profiler,
-            open: Vec::new(),
-            scoped: (0, 0),
-            agent: agent.to_owned(),
-        });
-        // Allocations count from here.
-        on.state.alloc = crate::alloc::Tally::start();
-        Execution { on: Some(on) }
-    }
-
-    #[cfg(not(feature = "enabled"))]
-    pub(crate) fn disabled() -> Execution {
-        Execution {}
     }
 
     /// The execution's id, `"{agent}-{n}"`, for [`Profiler::execution`](crate::Profiler::execution)
     /// (`""` when the profiler is not recording).
     pub fn id(&self) -> String {
-        #[cfg(feature = "enabled")]
-        if let Some(on) = &self.on {
-            return format!("{}-{}", on.agent, on.state.serial);
-        }
-        String::new()
+        self.on.as_ref().map_or_else(String::new, On::id)
     }
 
     /// Times a phase until the returned guard is dropped.
     pub fn phase(&mut self, name: &str) -> ExecutionPhase<'_> {
-        #[cfg(feature = "enabled")]
-        {
-            let (id, depth) = match self.on.as_mut() {
-                Some(on) => {
-                    let d = on.state.depth;
-                    on.state.depth = d + 1;
-                    (crate::registry::intern_cached(name), d)
-                }
-                None => (0, 0),
-            };
-            ExecutionPhase {
-                ex: self,
-                name: id,
-                t0: crate::clock::now(),
-                depth,
-            }
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            let _ = name;
-            ExecutionPhase {
-                _ex: std::marker::PhantomData,
-            }
-        }
+        let open = self.on.as_mut().map(|on| on.begin_phase(name));
+        ExecutionPhase { ex: self, open }
     }
 
     /// Starts a phase; [`end_phase`](Execution::end_phase) ends the most recently started one.
     /// Phases started inside another are nested in it.
     pub fn start_phase(&mut self, name: &str) {
-        #[cfg(feature = "enabled")]
         if let Some(on) = self.on.as_mut() {
-            let d = on.state.depth;
-            on.state.depth = d + 1;
-            let open = (crate::registry::intern_cached(name), crate::clock::now(), d);
-            crate::alloc::push(&mut on.open, open);
+            on.push_phase(name);
         }
-        #[cfg(not(feature = "enabled"))]
-        let _ = name;
     }
 
     /// Ends the most recently started phase (does nothing when none is open).
     pub fn end_phase(&mut self) {
-        #[cfg(feature = "enabled")]
         if let Some(on) = self.on.as_mut() {
-            if let Some((name, t0, depth)) = on.open.pop() {
-                on.state.depth = depth;
-                crate::context::record_phase(
-                    &mut on.state,
-                    name,
-                    t0,
-                    depth,
-                    crate::registry::Ended::Ok,
-                );
-            }
+            on.pop_phase();
         }
     }
 
     /// Runs `f` as part of this execution: `#[phase]` functions and `profx::phase` guards
     /// inside it are recorded in this execution.
     pub fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        #[cfg(feature = "enabled")]
-        if let Some(on) = self.on.as_mut() {
-            let m = crate::alloc::installed().then(crate::alloc::mark);
-            let r = crate::context::with_current(&mut on.state, f);
-            if let Some(m) = m.filter(|m| on.state.alloc.elsewhere(m)) {
-                // Allocations on another thread: counted here, by the window.
-                if let Some((b, n)) = m.since() {
-                    on.scoped.0 += b;
-                    on.scoped.1 += n;
-                }
-            }
-            return r;
+        match self.on.as_mut() {
+            Some(on) => on.in_scope(f),
+            None => f(),
         }
-        f()
     }
 
     /// Ends the execution with its result: `()`, a `Result`, or an `Option` of an error.
     /// Phases still open end with it.
     pub fn end<R: ExecutionResult>(mut self, result: R) {
-        #[cfg(feature = "enabled")]
         if let Some(on) = self.on.take() {
-            let msg = crate::alloc::exclude(|| result.error_message());
-            finish(on, msg.as_ref().map(|m| m as &dyn std::fmt::Display));
+            on.end(|| result.error_message());
         }
-        #[cfg(not(feature = "enabled"))]
-        let _ = (&mut self, result);
     }
 
     /// Ends the execution with a `Result` whose `Err` is a failure only when `is_failure`
@@ -285,61 +175,29 @@ impl Execution {
         result: &Result<T, E>,
         is_failure: impl FnOnce(&E) -> bool,
     ) {
-        #[cfg(feature = "enabled")]
         if let Some(on) = self.on.take() {
             let error = match result {
                 Err(e) if is_failure(e) => Some(e as &dyn std::fmt::Display),
                 _ => None,
             };
-            finish(on, error);
+            on.finish(error);
         }
-        #[cfg(not(feature = "enabled"))]
-        let _ = (&mut self, result, is_failure);
     }
 
     /// Ends the execution as cancelled: given up before it completed (the caller went away,
     /// a timeout fired). Counted apart from successes and failures. Dropping an execution
     /// without ending it does the same.
     pub fn cancel(mut self) {
-        #[cfg(feature = "enabled")]
         if let Some(on) = self.on.take() {
-            finish_as(on, crate::context::Returned::Cancelled);
+            on.cancel();
         }
-        #[cfg(not(feature = "enabled"))]
-        let _ = &mut self;
     }
-}
-
-/// Ends `on` as failed with `error`, or as a success.
-#[cfg(feature = "enabled")]
-fn finish(on: On, error: Option<&dyn std::fmt::Display>) {
-    use crate::context::Returned;
-    finish_as(on, error.map_or(Returned::Success, Returned::Error));
-}
-
-/// Ends `on` with `outcome`; phases still open end the same way.
-#[cfg(feature = "enabled")]
-fn finish_as(mut on: On, outcome: crate::context::Returned<'_>) {
-    let ended = outcome.ended();
-    while let Some((name, t0, depth)) = on.open.pop() {
-        crate::context::record_phase(&mut on.state, name, t0, depth, ended);
-    }
-    let extra = on.scoped;
-    on.state.run_here();
-    on.state.finish(outcome, extra);
 }
 
 impl Drop for Execution {
     fn drop(&mut self) {
-        #[cfg(feature = "enabled")]
         if let Some(on) = self.on.take() {
-            use crate::context::Returned;
-            let outcome = if std::thread::panicking() {
-                Returned::Panicked
-            } else {
-                Returned::Cancelled
-            };
-            finish_as(on, outcome);
+            on.drop_unended();
         }
     }
 }

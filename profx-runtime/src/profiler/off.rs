@@ -38,12 +38,13 @@ impl Inner {
 
     pub(crate) fn start_execution(
         &self,
-        _: &Profiler,
-        _: &str,
-        _: &str,
-        _: Option<&str>,
+        profiler: &Profiler,
+        agent: &str,
+        request: &str,
+        traceparent: Option<&str>,
     ) -> Execution {
-        Execution::disabled()
+        // Not recording: an execution that records nothing.
+        Execution::start(profiler.clone(), agent, request, traceparent)
     }
 
     pub(crate) fn agent_metrics(&self, _: &str) -> Option<AggregateMetrics> {
