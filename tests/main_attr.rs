@@ -117,6 +117,36 @@ fn parent() {
     assert!(page.contains("shutdown-agent"));
     passed += 1;
 
+    // Where the time went: a trace, folded stacks and (with the feature) a flame graph.
+    let trace = dir.join("r.trace.json");
+    let folded = dir.join("r.folded");
+    let mut spec = format!("trace:{},folded:{}", trace.display(), folded.display());
+    let flame = dir.join("r.svg");
+    if cfg!(feature = "flamegraph") {
+        spec.push_str(&format!(",flamegraph:{}", flame.display()));
+    }
+    let o = run("ok", Some(&spec));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    let agents = t["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["cat"] == "agent" && e["name"] == "shutdown-agent")
+        .count();
+    assert_eq!(agents, 5);
+    let stacks = std::fs::read_to_string(&folded).unwrap();
+    assert!(
+        stacks.lines().all(|l| l.starts_with("shutdown-agent")),
+        "{stacks}"
+    );
+    if cfg!(feature = "flamegraph") {
+        let svg = std::fs::read_to_string(&flame).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("shutdown-agent"));
+    }
+    passed += 1;
+
     // An unwritable path: a warning, and the report on stderr instead.
     let o = run("ok", Some("json:/nonexistent-dir/profx/r.json"));
     assert!(o.status.success());

@@ -50,7 +50,7 @@
 //! `profx.execution.id`, `profx.outcome` and `profx.depth`. Resource attributes as for
 //! metrics; scope `profx`. A periodic export sends what ended up to 200 ms before it (an
 //! execution is published a moment after its end); [`Exporter::export_now`] and the final
-//! export send up to the moment they start. Spans that could not be delivered are sent again
+//! export send every kept execution not sent yet. Spans that could not be delivered are sent again
 //! with the next export, as long as the agent's ring (`PROFX_MAX_EXECUTIONS`) still holds them;
 //! the request is only sent when there are spans.
 //!
@@ -236,19 +236,22 @@ impl Shared {
         };
         let body = encode::request(crate::global(), &self.resource, times).encode_to_vec();
         let result = self.transport.post(body, timeout).and_then(|partial| {
+            // Executions' times come from profx's clock, which may run a little ahead of the
+            // system's: the last export takes everything there is.
             let until = if last {
-                now
+                u64::MAX
             } else {
                 now.saturating_sub(traces::LAG_NS)
             };
-            let pending = problem.cut.pending(crate::global(), until);
+            let (pending, newest) = problem.cut.pending(crate::global(), until);
+            let cut = if last { newest.max(now) } else { until };
             let Some(req) = traces::request(&pending, &self.resource) else {
-                problem.cut.sent_until = problem.cut.sent_until.max(until);
+                problem.cut.sent_until = problem.cut.sent_until.max(cut);
                 return Ok(partial);
             };
             let left = timeout.saturating_sub(started.elapsed());
             let spans = self.traces.post(req.encode_to_vec(), left)?;
-            problem.cut.sent_until = problem.cut.sent_until.max(until);
+            problem.cut.sent_until = problem.cut.sent_until.max(cut);
             Ok(partial.or(spans))
         });
         if warn {

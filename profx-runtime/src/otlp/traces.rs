@@ -215,17 +215,28 @@ pub(crate) struct Cut {
 pub(crate) const LAG_NS: u64 = 200_000_000;
 
 impl Cut {
-    /// The kept executions of `profiler` that ended in `(sent_until, until]`.
-    pub(crate) fn pending(&self, profiler: &crate::Profiler, until: u64) -> Vec<ExecutionProfile> {
-        profiler
+    /// The kept executions of `profiler` that ended in `(sent_until, until]`, and when the
+    /// last of them ended (0: none).
+    pub(crate) fn pending(
+        &self,
+        profiler: &crate::Profiler,
+        until: u64,
+    ) -> (Vec<ExecutionProfile>, u64) {
+        let mut newest = 0;
+        let pending = profiler
             .all_executions()
             .into_values()
             .flatten()
             .filter(|e| {
                 let end = end_nanos(e.start, e.duration);
-                end > self.sent_until && end <= until
+                let due = end > self.sent_until && end <= until;
+                if due {
+                    newest = newest.max(end);
+                }
+                due
             })
-            .collect()
+            .collect();
+        (pending, newest)
     }
 }
 
