@@ -63,6 +63,10 @@ impl Inner {
         Report::BOTTLENECK_THRESHOLD
     }
 
+    pub(crate) fn metrics_interval(&self) -> Duration {
+        crate::config::Config::default().metrics_interval
+    }
+
     pub(crate) fn histograms(&self, _: &[Duration]) -> Vec<KeyHistogram> {
         Vec::new()
     }

@@ -205,6 +205,11 @@ impl Inner {
         self.config.bottleneck_threshold
     }
 
+    /// How often the global collector samples (`PROFX_METRICS_INTERVAL`).
+    pub(crate) fn metrics_interval(&self) -> Duration {
+        self.config.metrics_interval
+    }
+
     /// Everything recorded now (the kept executions only if `executions`); `profiler` is this
     /// state's handle, for the system metrics its collector took.
     pub(crate) fn report(&self, profiler: &Profiler, executions: bool) -> Report {

@@ -8,24 +8,23 @@ mod trend;
 
 #[cfg(feature = "enabled")]
 pub(crate) mod sample;
+// The sampling thread and its ring: one module per state of the `enabled` feature.
+#[cfg(feature = "enabled")]
+#[path = "engine/on.rs"]
+mod engine;
+#[cfg(not(feature = "enabled"))]
+#[path = "engine/off.rs"]
+mod engine;
 
 pub use summary::{MemoryPoint, SystemAverage, SystemSnapshot, SystemSummary};
 pub(crate) use trend::HumanRate;
 pub use trend::{MemoryKind, MemoryTrend, TrendDirection};
 
-#[cfg(feature = "enabled")]
-use crate::lock::lock;
 use std::fmt;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-#[cfg(feature = "enabled")]
-use std::{
-    collections::VecDeque,
-    sync::{Arc, Condvar},
-    thread::JoinHandle,
-    time::Instant,
-};
+use engine::Engine;
 
 /// Samples the process's memory, CPU and threads at a fixed interval on a background thread,
 /// keeping the most recent snapshots (the source document's `MetricsCollector`).
@@ -78,21 +77,7 @@ use std::{
 pub struct MetricsCollector {
     interval: Duration,
     capacity: usize,
-    #[cfg(feature = "enabled")]
-    shared: Arc<Shared>,
-    /// The sampling thread while it runs. Held across the whole of `stop` so that a `start`
-    /// racing with it waits for the old thread to be gone.
-    #[cfg(feature = "enabled")]
-    thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-/// What the collector and its thread share.
-#[cfg(feature = "enabled")]
-struct Shared {
-    ring: Mutex<VecDeque<SystemSnapshot>>,
-    /// Set by `stop`; the thread waits on `wake` with it.
-    stop: Mutex<bool>,
-    wake: Condvar,
+    engine: Engine,
 }
 
 impl MetricsCollector {
@@ -112,14 +97,7 @@ impl MetricsCollector {
         MetricsCollector {
             interval: interval.max(Duration::from_millis(1)),
             capacity,
-            #[cfg(feature = "enabled")]
-            shared: Arc::new(Shared {
-                ring: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
-                stop: Mutex::new(false),
-                wake: Condvar::new(),
-            }),
-            #[cfg(feature = "enabled")]
-            thread: Mutex::new(None),
+            engine: Engine::new(capacity),
         }
     }
 
@@ -138,63 +116,19 @@ impl MetricsCollector {
     /// feature). If the thread cannot be spawned, a warning is printed and nothing else
     /// happens.
     pub fn start(&self) {
-        #[cfg(feature = "enabled")]
-        {
-            let mut slot = lock(&self.thread);
-            if slot.as_ref().is_some_and(|h| !h.is_finished()) {
-                return;
-            }
-            if let Some(old) = slot.take() {
-                let _ = old.join();
-            }
-            *lock(&self.shared.stop) = false;
-            let mut sampler = sample::Sampler::new();
-            let first = Instant::now();
-            if let Some(s) = sample_safely(&mut sampler) {
-                self.shared.push(s, self.capacity);
-            }
-            let shared = Arc::clone(&self.shared);
-            let (interval, capacity) = (self.interval, self.capacity);
-            let spawned = std::thread::Builder::new()
-                .name("profx-collector".into())
-                .spawn(move || shared.run(sampler, first, interval, capacity));
-            match spawned {
-                Ok(h) => *slot = Some(h),
-                Err(e) => eprintln!("profx: warning: cannot start the metrics collector: {e}"),
-            }
-        }
+        self.engine.start(self.interval, self.capacity);
     }
 
     /// Stops sampling and joins the thread; it returns promptly (it does not wait for the end
     /// of an interval). The thread takes a closing snapshot first unless the last one is less
     /// than half an interval (or 100 ms) old. Does nothing if it is not running.
     pub fn stop(&self) {
-        #[cfg(feature = "enabled")]
-        {
-            let mut slot = lock(&self.thread);
-            let Some(handle) = slot.take() else {
-                return;
-            };
-            *lock(&self.shared.stop) = true;
-            self.shared.wake.notify_all();
-            if handle.thread().id() != std::thread::current().id() {
-                let _ = handle.join();
-            }
-        }
+        self.engine.stop();
     }
 
     /// Whether the sampling thread is running.
     pub fn is_running(&self) -> bool {
-        #[cfg(feature = "enabled")]
-        {
-            lock(&self.thread)
-                .as_ref()
-                .is_some_and(|h| !h.is_finished())
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            false
-        }
+        self.engine.is_running()
     }
 
     /// The kept snapshots, oldest first.
@@ -226,15 +160,7 @@ impl MetricsCollector {
     }
 
     fn with_snapshots<T>(&self, f: impl FnOnce(&[SystemSnapshot]) -> T) -> T {
-        #[cfg(feature = "enabled")]
-        {
-            let mut ring = lock(&self.shared.ring);
-            f(ring.make_contiguous())
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            f(&[])
-        }
+        self.engine.with_snapshots(f)
     }
 }
 
@@ -252,68 +178,6 @@ impl fmt::Debug for MetricsCollector {
             .field("running", &self.is_running())
             .finish_non_exhaustive()
     }
-}
-
-#[cfg(feature = "enabled")]
-impl Shared {
-    fn push(&self, s: SystemSnapshot, capacity: usize) {
-        let mut ring = lock(&self.ring);
-        while ring.len() >= capacity {
-            ring.pop_front();
-        }
-        ring.push_back(s);
-    }
-
-    /// The sampling thread: a snapshot every `interval` after `last` (on a fixed schedule, not
-    /// drifting by the cost of a sample), until `stop` is set.
-    fn run(
-        &self,
-        mut sampler: sample::Sampler,
-        mut last: Instant,
-        interval: Duration,
-        capacity: usize,
-    ) {
-        let mut next = last + interval;
-        loop {
-            let mut stop = lock(&self.stop);
-            loop {
-                if *stop {
-                    drop(stop);
-                    if last.elapsed() >= (interval / 2).min(Duration::from_millis(100)) {
-                        if let Some(s) = sample_safely(&mut sampler) {
-                            self.push(s, capacity);
-                        }
-                    }
-                    return;
-                }
-                let now = Instant::now();
-                if now >= next {
-                    break;
-                }
-                stop = self
-                    .wake
-                    .wait_timeout(stop, next - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
-            drop(stop);
-            if let Some(s) = sample_safely(&mut sampler) {
-                self.push(s, capacity);
-            }
-            last = Instant::now();
-            next += interval;
-            if next <= last {
-                // Fell behind (a suspended process, a slow sample): resume from now.
-                next = last + interval;
-            }
-        }
-    }
-}
-
-/// One snapshot; a panic while taking it (there should be none) loses that snapshot only.
-#[cfg(feature = "enabled")]
-fn sample_safely(sampler: &mut sample::Sampler) -> Option<SystemSnapshot> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sampler.sample())).ok()
 }
 
 static GLOBAL: OnceLock<MetricsCollector> = OnceLock::new();
@@ -339,14 +203,7 @@ pub fn global_collector() -> &'static MetricsCollector {
 }
 
 fn configured_interval() -> Duration {
-    #[cfg(feature = "enabled")]
-    {
-        crate::global().inner.config.metrics_interval
-    }
-    #[cfg(not(feature = "enabled"))]
-    {
-        crate::config::Config::default().metrics_interval
-    }
+    crate::global().inner.metrics_interval()
 }
 
 /// Shutdown guards alive; the global collector runs while there is one.
@@ -378,7 +235,7 @@ pub(crate) fn guard_dropped() {
 #[cfg(feature = "enabled")]
 pub(crate) fn system_for(profiler: &crate::Profiler) -> Option<SystemSummary> {
     let collector = GLOBAL.get()?;
-    if !Arc::ptr_eq(&profiler.inner, &crate::global().inner) {
+    if !std::sync::Arc::ptr_eq(&profiler.inner, &crate::global().inner) {
         return None;
     }
     collector.summary()
