@@ -7,17 +7,24 @@ use std::net::TcpStream;
 
 #[test]
 fn the_guard_starts_and_stops_the_server_the_environment_asks_for() {
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let addr = format!("127.0.0.1:{port}");
     let report = std::env::temp_dir().join(format!("profx-server-env-{}.json", std::process::id()));
-    std::env::set_var("PROFX_SERVER_ADDR", &addr);
     std::env::set_var("PROFX_SERVER_TOKEN", "s3cret");
     std::env::set_var("PROFX_REPORT", format!("json:{}", report.display()));
-
-    let guard = profx::ReportGuard::from_env();
+    // A free port, found by binding and releasing it: another process (this file's other test
+    // starts children that bind port 0) may take it in between, and the guard's server then
+    // cannot bind (it warns and goes on). So try again with another port, a few times.
+    let (addr, guard) = (0..5)
+        .find_map(|_| {
+            let port = {
+                let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                probe.local_addr().unwrap().port()
+            };
+            let addr = format!("127.0.0.1:{port}");
+            std::env::set_var("PROFX_SERVER_ADDR", &addr);
+            let guard = profx::ReportGuard::from_env();
+            TcpStream::connect(&addr).is_ok().then_some((addr, guard))
+        })
+        .expect("the guard's server listens on a free port");
     let ask = |auth: &str| {
         let mut s = TcpStream::connect(&addr).unwrap();
         write!(
