@@ -51,7 +51,6 @@ pub const HISTOGRAM_BOUNDS: [Duration; 28] = [
 ];
 
 /// Buckets, with `+Inf`.
-#[cfg(feature = "enabled")]
 pub(super) const BUCKETS: usize = HISTOGRAM_BOUNDS.len() + 1;
 
 /// [`HISTOGRAM_BOUNDS`] in nanoseconds, for the update path.

@@ -4,13 +4,9 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-#[cfg(feature = "enabled")]
 use std::sync::Arc;
 
 use super::buckets::clamp_ns;
-#[cfg(not(feature = "enabled"))]
-use super::buckets::HISTOGRAM_BOUNDS;
-#[cfg(feature = "enabled")]
 use super::cells::{CounterCell, GaugeCell, HistogramCell};
 use super::snapshot::HistogramSnapshot;
 
@@ -27,7 +23,6 @@ use super::snapshot::HistogramSnapshot;
 /// ```
 #[derive(Clone)]
 pub struct Counter {
-    #[cfg(feature = "enabled")]
     pub(super) cell: Arc<CounterCell>,
 }
 
@@ -53,10 +48,7 @@ impl Counter {
     /// ```
     #[inline]
     pub fn inc_by(&self, n: u64) {
-        #[cfg(feature = "enabled")]
         self.cell.add(n);
-        #[cfg(not(feature = "enabled"))]
-        let _ = n;
     }
 
     /// The current count (0 without the `enabled` feature). Sums the stripes: meant for
@@ -69,14 +61,7 @@ impl Counter {
     /// # Ok::<(), profx_runtime::metrics::MetricError>(())
     /// ```
     pub fn value(&self) -> u64 {
-        #[cfg(feature = "enabled")]
-        {
-            self.cell.get()
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            0
-        }
+        self.cell.get()
     }
 }
 
@@ -102,7 +87,6 @@ impl fmt::Debug for Counter {
 /// ```
 #[derive(Clone)]
 pub struct Gauge {
-    #[cfg(feature = "enabled")]
     pub(super) cell: Arc<GaugeCell>,
 }
 
@@ -116,10 +100,7 @@ impl Gauge {
     /// ```
     #[inline]
     pub fn set(&self, value: f64) {
-        #[cfg(feature = "enabled")]
         self.cell.set(value);
-        #[cfg(not(feature = "enabled"))]
-        let _ = value;
     }
 
     /// Adds `delta` (negative to subtract). Lock-free: a compare-and-swap loop.
@@ -132,10 +113,7 @@ impl Gauge {
     /// ```
     #[inline]
     pub fn add(&self, delta: f64) {
-        #[cfg(feature = "enabled")]
         self.cell.add(delta);
-        #[cfg(not(feature = "enabled"))]
-        let _ = delta;
     }
 
     /// Adds one.
@@ -171,14 +149,7 @@ impl Gauge {
     /// # Ok::<(), profx_runtime::metrics::MetricError>(())
     /// ```
     pub fn value(&self) -> f64 {
-        #[cfg(feature = "enabled")]
-        {
-            self.cell.get()
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            0.0
-        }
+        self.cell.get()
     }
 }
 
@@ -213,7 +184,6 @@ impl fmt::Debug for Gauge {
 /// ```
 #[derive(Clone)]
 pub struct Histogram {
-    #[cfg(feature = "enabled")]
     pub(super) cell: Arc<HistogramCell>,
 }
 
@@ -229,10 +199,7 @@ impl Histogram {
     #[inline]
     pub fn record(&self, duration: Duration) {
         let ns = clamp_ns(duration);
-        #[cfg(feature = "enabled")]
         self.cell.record_ns(ns);
-        #[cfg(not(feature = "enabled"))]
-        let _ = ns;
     }
 
     /// Records the time since `start`.
@@ -282,15 +249,8 @@ impl Histogram {
     /// # Ok::<(), profx_runtime::metrics::MetricError>(())
     /// ```
     pub fn snapshot(&self) -> HistogramSnapshot {
-        #[cfg(feature = "enabled")]
-        {
-            let (buckets, sum_ns) = self.cell.read();
-            HistogramSnapshot::from_raw(&buckets, sum_ns)
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            HistogramSnapshot::from_raw(&[0; HISTOGRAM_BOUNDS.len() + 1], 0)
-        }
+        let (buckets, sum_ns) = self.cell.read();
+        HistogramSnapshot::from_raw(&buckets, sum_ns)
     }
 }
 

@@ -60,7 +60,12 @@
 //! go up).
 
 mod buckets;
+// The atomics behind the handles: one module per state of the `enabled` feature.
 #[cfg(feature = "enabled")]
+#[path = "cells/on.rs"]
+mod cells;
+#[cfg(not(feature = "enabled"))]
+#[path = "cells/off.rs"]
 mod cells;
 mod handles;
 mod names;

@@ -5,18 +5,14 @@ use crate::lock::lock;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-#[cfg(feature = "enabled")]
 use std::sync::Arc;
 
-#[cfg(feature = "enabled")]
 use super::cells::{CounterCell, GaugeCell, HistogramCell};
 use super::handles::{Counter, Gauge, Histogram};
 use super::names::{histogram_base, is_valid_metric_name, validate, MetricError, MetricKind};
 use super::snapshot::MetricFamily;
-#[cfg(feature = "enabled")]
 use super::snapshot::{HistogramSnapshot, MetricSeries, MetricValue};
 
-#[cfg(feature = "enabled")]
 #[derive(Clone)]
 pub(super) enum Cell {
     Counter(Arc<CounterCell>),
@@ -29,7 +25,6 @@ struct Family {
     /// In the order of the first registration.
     label_names: Vec<String>,
     /// By label values, in `label_names` order.
-    #[cfg(feature = "enabled")]
     series: BTreeMap<Vec<String>, Cell>,
 }
 
@@ -46,10 +41,7 @@ pub(super) struct Registry {
 }
 
 /// What a registration resolves to.
-#[cfg(feature = "enabled")]
 pub(super) type Resolved = Cell;
-#[cfg(not(feature = "enabled"))]
-pub(super) type Resolved = ();
 
 impl Registry {
     pub(super) fn global() -> &'static Registry {
@@ -92,33 +84,24 @@ impl Registry {
                 t.families.entry(name.to_owned()).or_insert(Family {
                     kind,
                     label_names: labels.iter().map(|&(l, _)| l.to_owned()).collect(),
-                    #[cfg(feature = "enabled")]
                     series: BTreeMap::new(),
                 })
             }
         };
-        #[cfg(feature = "enabled")]
-        {
-            let values: Vec<String> = family
-                .label_names
-                .iter()
-                .map(|n| {
-                    let &(_, v) = labels.iter().find(|&&(l, _)| l == n).expect("same names");
-                    v.to_owned()
-                })
-                .collect();
-            let cell = family.series.entry(values).or_insert_with(|| match kind {
-                MetricKind::Counter => Cell::Counter(Arc::new(CounterCell::new())),
-                MetricKind::Gauge => Cell::Gauge(Arc::new(GaugeCell::new())),
-                MetricKind::Histogram => Cell::Histogram(Arc::new(HistogramCell::new())),
-            });
-            Ok(cell.clone())
-        }
-        #[cfg(not(feature = "enabled"))]
-        {
-            let _ = family;
-            Ok(())
-        }
+        let values: Vec<String> = family
+            .label_names
+            .iter()
+            .map(|n| {
+                let &(_, v) = labels.iter().find(|&&(l, _)| l == n).expect("same names");
+                v.to_owned()
+            })
+            .collect();
+        let cell = family.series.entry(values).or_insert_with(|| match kind {
+            MetricKind::Counter => Cell::Counter(Arc::new(CounterCell::new())),
+            MetricKind::Gauge => Cell::Gauge(Arc::new(GaugeCell::new())),
+            MetricKind::Histogram => Cell::Histogram(Arc::new(HistogramCell::new())),
+        });
+        Ok(cell.clone())
     }
 
     /// A histogram `x` is exposed as `x_bucket`, `x_sum` and `x_count`: no other metric may
@@ -158,7 +141,10 @@ impl Registry {
     }
 
     pub(super) fn snapshot(&self) -> Vec<MetricFamily> {
-        #[cfg(feature = "enabled")]
+        if !super::cells::RECORDS {
+            // Nothing is recorded: nothing to show, not series of zeros.
+            return Vec::new();
+        }
         {
             // Copy the handles out, then read the atomics without the lock.
             let families: Vec<_> = {
@@ -210,14 +196,9 @@ impl Registry {
                 })
                 .collect()
         }
-        #[cfg(not(feature = "enabled"))]
-        {
-            Vec::new()
-        }
     }
 }
 
-#[cfg(feature = "enabled")]
 impl Cell {
     pub(super) fn counter(self) -> Counter {
         match self {
@@ -236,26 +217,6 @@ impl Cell {
             Cell::Histogram(cell) => Histogram { cell },
             _ => unreachable!("kind checked at registration"),
         }
-    }
-}
-
-#[cfg(not(feature = "enabled"))]
-trait Noop {
-    fn counter(self) -> Counter;
-    fn gauge(self) -> Gauge;
-    fn histogram(self) -> Histogram;
-}
-
-#[cfg(not(feature = "enabled"))]
-impl Noop for () {
-    fn counter(self) -> Counter {
-        Counter {}
-    }
-    fn gauge(self) -> Gauge {
-        Gauge {}
-    }
-    fn histogram(self) -> Histogram {
-        Histogram {}
     }
 }
 

@@ -1,4 +1,7 @@
-//! Storage (only with `enabled`): the striped atomics behind the handles.
+//! Storage with `enabled`: the striped atomics behind the handles.
+
+/// Whether these cells record (the store shows their series).
+pub(super) const RECORDS: bool = true;
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
