@@ -111,6 +111,32 @@ pub struct ExecutionProfile {
     pub thread_name: Option<String>,
 }
 
+impl ExecutionProfile {
+    /// The order of the phases by start (the outer one first when two start together), and
+    /// for each phase the index of the phase it ran directly inside (`None`: in the execution
+    /// itself), from their depths and times: the innermost phase still open at its start, one
+    /// level up. Reports hold the phases in that order already; hand-made ones may not.
+    pub(crate) fn phase_tree(&self) -> (Vec<usize>, Vec<Option<usize>>) {
+        let mut order: Vec<usize> = (0..self.phases.len()).collect();
+        order.sort_by_key(|&i| (self.phases[i].start_offset, self.phases[i].depth));
+        let mut parents = vec![None; self.phases.len()];
+        // Open phases: (index, depth, end).
+        let mut open: Vec<(usize, u32, Duration)> = Vec::new();
+        for &i in &order {
+            let p = &self.phases[i];
+            while open
+                .last()
+                .is_some_and(|&(_, depth, end)| depth >= p.depth || end <= p.start_offset)
+            {
+                open.pop();
+            }
+            parents[i] = open.last().map(|&(j, _, _)| j);
+            open.push((i, p.depth, p.start_offset + p.duration));
+        }
+        (order, parents)
+    }
+}
+
 /// One phase inside an execution.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhaseProfile {

@@ -133,20 +133,10 @@ pub(crate) fn spans(e: &ExecutionProfile, out: &mut Vec<Span>) {
         status: status(e.outcome, e.error.as_deref()),
         ..Default::default()
     });
-    // Each phase's parent: the innermost phase open around it, one level up, else the
-    // execution. Phases come in the order of their start.
-    let mut open: Vec<(usize, u32, std::time::Duration)> = Vec::new();
+    // Each phase's parent span: the phase it ran in, else the execution.
+    let (_, parents) = e.phase_tree();
     for (i, p) in e.phases.iter().enumerate() {
-        while open
-            .last()
-            .is_some_and(|&(_, depth, end)| depth >= p.depth || end <= p.start_offset)
-        {
-            open.pop();
-        }
-        let parent = open
-            .last()
-            .map_or(root, |&(j, _, _)| span_id(serial, Some(j)));
-        open.push((i, p.depth, p.start_offset + p.duration));
+        let parent = parents[i].map_or(root, |j| span_id(serial, Some(j)));
         let phase_start = e.start + p.start_offset;
         out.push(Span {
             trace_id: trace_id.to_vec(),

@@ -92,7 +92,7 @@ impl Profiler {
     /// Starts an execution of `agent` by hand, for code that cannot take an attribute.
     /// `request` says what it was asked to do (`""` for nothing).
     pub fn start_execution(&self, agent: &str, request: &str) -> Execution {
-        self.inner.start_execution(self, agent, request, None)
+        Execution::start(self.clone(), agent, request, None)
     }
 
     /// [`start_execution`](Profiler::start_execution) inside a distributed trace: `traceparent`
@@ -116,8 +116,7 @@ impl Profiler {
         request: &str,
         traceparent: &str,
     ) -> Execution {
-        self.inner
-            .start_execution(self, agent, request, Some(traceparent))
+        Execution::start(self.clone(), agent, request, Some(traceparent))
     }
 
     /// What `agent`'s executions added up to; `None` if it has none.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{KeyHistogram, Profiler, Read, Tally};
-use crate::{AggregateMetrics, Execution, ExecutionProfile, Report};
+use crate::{AggregateMetrics, ExecutionProfile, Report};
 
 /// The state behind a `Profiler` handle: none.
 #[derive(Clone)]
@@ -35,17 +35,6 @@ impl Inner {
     }
 
     pub(crate) fn clear(&self) {}
-
-    pub(crate) fn start_execution(
-        &self,
-        profiler: &Profiler,
-        agent: &str,
-        request: &str,
-        traceparent: Option<&str>,
-    ) -> Execution {
-        // Not recording: an execution that records nothing.
-        Execution::start(profiler.clone(), agent, request, traceparent)
-    }
 
     pub(crate) fn agent_metrics(&self, _: &str) -> Option<AggregateMetrics> {
         None

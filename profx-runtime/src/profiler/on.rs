@@ -178,17 +178,6 @@ impl Inner {
         self.enabled.load(Relaxed)
     }
 
-    /// An execution of `agent` started by hand in `profiler` (this state's handle).
-    pub(crate) fn start_execution(
-        &self,
-        profiler: &Profiler,
-        agent: &str,
-        request: &str,
-        traceparent: Option<&str>,
-    ) -> Execution {
-        Execution::start(profiler.clone(), agent, request, traceparent)
-    }
-
     pub(crate) fn agent_metrics(&self, agent: &str) -> Option<AggregateMetrics> {
         let id = registry::lookup(agent)?;
         self.read(Some(id)).agents.remove(agent)

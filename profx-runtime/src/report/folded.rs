@@ -83,35 +83,32 @@ pub(crate) fn self_times<'a>(
 ) -> BTreeMap<String, u128> {
     let mut out: BTreeMap<String, u128> = BTreeMap::new();
     for e in execs {
-        // The open frames: (stack, depth, end in ns from the execution's start, self time).
+        let (order, parents) = e.phase_tree();
+        // Each phase's stack and self time (its duration less its children's), then the
+        // execution's own.
+        let mut stacks: Vec<String> = vec![String::new(); e.phases.len()];
+        let mut own: Vec<u128> = e.phases.iter().map(|p| p.duration.as_nanos()).collect();
         let root = frame(&e.agent);
-        let mut open: Vec<(String, i64, u128, u128)> =
-            vec![(root, -1, e.duration.as_nanos(), e.duration.as_nanos())];
-        let close = |f: (String, i64, u128, u128), out: &mut BTreeMap<String, u128>| {
-            *out.entry(f.0).or_default() += f.3;
-        };
-        // Phases come by start (the report's order); sort again for hand-made ones.
-        let mut phases: Vec<_> = e.phases.iter().collect();
-        phases.sort_by_key(|p| (p.start_offset, p.depth));
-        for p in phases {
-            let start = p.start_offset.as_nanos();
+        let mut root_own = e.duration.as_nanos();
+        for &i in &order {
+            let p = &e.phases[i];
             let dur = p.duration.as_nanos();
-            // Close what this phase is not inside: deeper or as deep, or ended before it.
-            while open.len() > 1 && {
-                let top = open.last().expect("the root stays");
-                top.1 >= i64::from(p.depth) || top.2 <= start
-            } {
-                let f = open.pop().expect("checked");
-                close(f, &mut out);
-            }
-            let parent = open.last_mut().expect("the root stays");
             // Concurrent children (async phases joined) may add up to more than the parent.
-            parent.3 = parent.3.saturating_sub(dur);
-            let stack = format!("{};{}", parent.0, frame(&p.name));
-            open.push((stack, i64::from(p.depth), start + dur, dur));
+            let parent = match parents[i] {
+                Some(j) => {
+                    own[j] = own[j].saturating_sub(dur);
+                    &stacks[j]
+                }
+                None => {
+                    root_own = root_own.saturating_sub(dur);
+                    &root
+                }
+            };
+            stacks[i] = format!("{parent};{}", frame(&p.name));
         }
-        while let Some(f) = open.pop() {
-            close(f, &mut out);
+        *out.entry(root).or_default() += root_own;
+        for (stack, ns) in stacks.into_iter().zip(own) {
+            *out.entry(stack).or_default() += ns;
         }
     }
     out

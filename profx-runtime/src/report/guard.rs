@@ -33,7 +33,7 @@ pub enum ReportFormat {
 }
 
 impl ReportFormat {
-    #[cfg(feature = "flamegraph")]
+    /// The formats `PROFX_REPORT` accepts (flame graphs only with their feature).
     const ALL: &'static [(&'static str, ReportFormat)] = &[
         ("text", ReportFormat::Text),
         ("json", ReportFormat::Json),
@@ -42,17 +42,8 @@ impl ReportFormat {
         ("html", ReportFormat::Html),
         ("trace", ReportFormat::Trace),
         ("folded", ReportFormat::Folded),
+        #[cfg(feature = "flamegraph")]
         ("flamegraph", ReportFormat::Flamegraph),
-    ];
-    #[cfg(not(feature = "flamegraph"))]
-    const ALL: &'static [(&'static str, ReportFormat)] = &[
-        ("text", ReportFormat::Text),
-        ("json", ReportFormat::Json),
-        ("csv", ReportFormat::Csv),
-        ("summary", ReportFormat::Summary),
-        ("html", ReportFormat::Html),
-        ("trace", ReportFormat::Trace),
-        ("folded", ReportFormat::Folded),
     ];
 
     fn name(self) -> &'static str {
