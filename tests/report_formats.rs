@@ -26,7 +26,7 @@ use profx::{
 use proptest::prelude::*;
 
 const CSV_HEADER: &str =
-    "Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled";
+    "Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled,SelfDuration";
 
 /// Compares `actual` with `tests/golden/{name}.txt`, or rewrites that file when `UPDATE_GOLDEN`
 /// is set.
@@ -338,7 +338,7 @@ fn csv_reads_back_with_a_real_csv_reader() {
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), r.agents.len());
     for (row, (name, a)) in rows.iter().zip(&r.agents) {
-        assert_eq!(row.len(), 13);
+        assert_eq!(row.len(), 14);
         assert_eq!(&row[0], name.as_str());
         assert_eq!(row[1].parse::<u64>().unwrap(), a.total_executions);
         assert_eq!(row[2].parse::<u64>().unwrap(), a.success_count);
@@ -352,6 +352,7 @@ fn csv_reads_back_with_a_real_csv_reader() {
         assert_eq!(&row[10], HumanDuration(a.percentiles.p95).to_string());
         assert_eq!(&row[11], HumanDuration(a.percentiles.p99).to_string());
         assert_eq!(row[12].parse::<u64>().unwrap(), a.cancelled_count);
+        assert_eq!(&row[13], HumanDuration(a.self_duration).to_string());
         // Every execution is one of the three outcomes.
         assert_eq!(
             a.success_count + a.failure_count + a.cancelled_count,
@@ -361,9 +362,11 @@ fn csv_reads_back_with_a_real_csv_reader() {
     // The agent whose name needs quoting comes back intact.
     assert!(rows.iter().any(|row| &row[0] == "report, \"final\" writer"));
     assert!(csv_text.contains("\n\"report, \"\"final\"\" writer\",5,2,2,"));
-    // The source document's line, character for character, then the cancelled count.
-    assert!(csv_text
-        .contains("\ncodebase-locator,50,49,1,42ms,28ms,156ms,1887436,40ms,65ms,88ms,145ms,0\n"));
+    // The source document's line, character for character, then the cancelled count and the
+    // self time.
+    assert!(csv_text.contains(
+        "\ncodebase-locator,50,49,1,42ms,28ms,156ms,1887436,40ms,65ms,88ms,145ms,0,750ms\n"
+    ));
 }
 
 #[test]
@@ -450,6 +453,7 @@ fn phase_metrics() -> impl Strategy<Value = PhaseMetrics> {
                 failures,
                 cancelled,
                 total_duration: total,
+                self_duration: total / 2,
                 avg_duration: avg,
                 min_duration: min,
                 max_duration: max,
@@ -480,6 +484,7 @@ fn aggregate() -> impl Strategy<Value = AggregateMetrics> {
                     failure_count: failed,
                     cancelled_count: cancelled,
                     avg_duration: avg,
+                    self_duration: min,
                     min_duration: min,
                     max_duration: max,
                     avg_memory: memory,
@@ -766,7 +771,7 @@ fn an_agent_whose_executions_were_all_cancelled_has_no_success_rate() {
     assert!(!summary.contains("0.0%"), "{summary}");
     let csv = render(|w| r.write_csv(w));
     assert!(csv.contains("\nsubscribe,4,0,0,"), "{csv}");
-    assert!(csv.ends_with(",4\n"), "{csv}");
+    assert!(csv.ends_with(",4,0ns\n"), "{csv}");
 }
 
 #[test]

@@ -45,6 +45,11 @@ pub struct AggregateMetrics {
     /// Mean duration.
     #[serde(with = "duration_ns")]
     pub avg_duration: Duration,
+    /// The executions' own time, summed: their durations less those of their top-level
+    /// phases (async phases count the time they were awaited; never below 0). Reports written
+    /// before this was recorded read 0.
+    #[serde(with = "duration_ns", default)]
+    pub self_duration: Duration,
     /// Fastest execution.
     #[serde(with = "duration_ns")]
     pub min_duration: Duration,
@@ -107,6 +112,12 @@ pub struct PhaseMetrics {
     /// Sum of the calls' durations.
     #[serde(with = "duration_ns")]
     pub total_duration: Duration,
+    /// The calls' own time, summed: their durations less those of the phases nested directly
+    /// in them (async phases count the time they were awaited; never below 0). Sorting phases
+    /// by it finds where the time is spent rather than passed through. Reports written before
+    /// this was recorded read 0.
+    #[serde(with = "duration_ns", default)]
+    pub self_duration: Duration,
     /// Mean duration.
     #[serde(with = "duration_ns")]
     pub avg_duration: Duration,

@@ -44,6 +44,8 @@ fn phase_metrics(
         failures,
         cancelled: 0,
         total_duration: avg * calls as u32,
+        // No phase nested in it (the fixture sets those that have some).
+        self_duration: avg * calls as u32,
         avg_duration: avg,
         min_duration: min,
         max_duration: max,
@@ -76,6 +78,8 @@ pub fn fixture() -> Report {
         success_count: 49,
         failure_count: 1,
         cancelled_count: 0,
+        // Its time less its top-level phases'.
+        self_duration: ms(750),
         avg_duration: ms(42),
         min_duration: ms(28),
         max_duration: ms(156),
@@ -93,6 +97,8 @@ pub fn fixture() -> Report {
     locator
         .phases
         .insert("tokenize".into(), phase_metrics(50, 0, ms(4), ms(2), ms(9)));
+    // `tokenize` runs inside `parse`.
+    locator.phases.get_mut("parse").unwrap().self_duration = ms(400);
     agents.insert("codebase-locator".to_string(), locator);
 
     let mut analyzer = AggregateMetrics {
@@ -100,6 +106,8 @@ pub fn fixture() -> Report {
         success_count: 99,
         failure_count: 1,
         cancelled_count: 0,
+        // Its time less its top-level phases'.
+        self_duration: ms(1300),
         avg_duration: ms(48),
         min_duration: ms(30),
         max_duration: ms(200),
@@ -123,6 +131,8 @@ pub fn fixture() -> Report {
         success_count: 2,
         failure_count: 2,
         cancelled_count: 1,
+        // Its time less its top-level phases'.
+        self_duration: ms(1600),
         avg_duration: ms(420),
         min_duration: ms(390),
         max_duration: ms(460),

@@ -84,6 +84,8 @@ impl Gate {
 /// What is compared of an agent or a phase.
 struct Stats {
     avg: Duration,
+    /// The mean own time per call, ns (`None`: not in the report).
+    self_ns: Option<u64>,
     p95: Duration,
     p99: Duration,
     ok: u64,
@@ -95,8 +97,10 @@ struct Stats {
 
 impl From<&AggregateMetrics> for Stats {
     fn from(m: &AggregateMetrics) -> Stats {
+        let total = m.avg_duration.as_nanos() * u128::from(m.total_executions);
         Stats {
             avg: m.avg_duration,
+            self_ns: self_per_call(m.self_duration, total, m.total_executions),
             p95: m.percentiles.p95,
             p99: m.percentiles.p99,
             ok: m.success_count,
@@ -111,6 +115,7 @@ impl From<&PhaseMetrics> for Stats {
     fn from(m: &PhaseMetrics) -> Stats {
         Stats {
             avg: m.avg_duration,
+            self_ns: self_per_call(m.self_duration, m.total_duration.as_nanos(), m.calls),
             p95: m.percentiles.p95,
             p99: m.percentiles.p99,
             ok: m.calls.saturating_sub(m.failures + m.cancelled),
@@ -119,6 +124,15 @@ impl From<&PhaseMetrics> for Stats {
             total: m.calls,
         }
     }
+}
+
+/// The mean own time per call, ns; `None` when the report has time but no self time (written
+/// before profx recorded it) or no calls.
+fn self_per_call(own: Duration, total_ns: u128, calls: u64) -> Option<u64> {
+    if calls == 0 || (own.is_zero() && total_ns > 0) {
+        return None;
+    }
+    Some(u64::try_from(own.as_nanos() / u128::from(calls)).unwrap_or(u64::MAX))
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -369,6 +383,7 @@ fn compare(
     Compared {
         calls,
         avg: timing(Metric::Mean, (base.avg, new.avg), &cx, g),
+        self_ns: base.self_ns.zip(new.self_ns).map(|(b, n)| [b, n]),
         p95: timing(Metric::Quantile(0.95), (base.p95, new.p95), &cx, g),
         p99: timing(Metric::Quantile(0.99), (base.p99, new.p99), &cx, g),
         location,

@@ -73,6 +73,12 @@ pub struct Compared {
     pub location: Option<Location>,
     /// Mean duration.
     pub avg: Timing,
+    /// The mean of the calls' own time (less the phases nested directly in them), base and
+    /// new, nanoseconds: where a change in `avg` comes from (this row's code, or a phase
+    /// inside it). Shown, never a regression by itself; `None` when a report was written
+    /// before profx recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_ns: Option<[u64; 2]>,
     /// 95th percentile.
     pub p95: Timing,
     /// 99th percentile.

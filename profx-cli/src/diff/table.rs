@@ -33,19 +33,37 @@ fn timing_cell(t: &Timing) -> String {
     format!("{pct} ({})", signed_duration(t.base_ns, t.new_ns))
 }
 
+/// A change from `base_ns` to `new_ns`, as [`timing_cell`] shows it.
+fn change_cell(base_ns: u64, new_ns: u64) -> String {
+    let pct = if base_ns == 0 {
+        if new_ns == 0 {
+            signed(0.0, "%")
+        } else {
+            "n/a".to_string()
+        }
+    } else {
+        signed(
+            (new_ns as f64 - base_ns as f64) * 100.0 / base_ns as f64,
+            "%",
+        )
+    };
+    format!("{pct} ({})", signed_duration(base_ns, new_ns))
+}
+
 /// The diff as an aligned table, ending with the regression count line.
 pub fn render(d: &Diff, g: &Gate, base_name: &str, new_name: &str) -> String {
     let header = [
         "",
         "AGENT / PHASE",
         "AVG",
+        "SELF",
         "P95",
         "P99",
         "SUCCESS",
         "CANCELLED",
         "",
     ];
-    let mut lines: Vec<[String; 8]> = vec![header.map(String::from)];
+    let mut lines: Vec<[String; 9]> = vec![header.map(String::from)];
     for r in &d.rows {
         let name = match &r.phase {
             None => one_line(&r.agent),
@@ -62,6 +80,8 @@ pub fn render(d: &Diff, g: &Gate, base_name: &str, new_name: &str) -> String {
                     if regressed.is_empty() { "" } else { MARKER }.to_string(),
                     name,
                     timing_cell(&c.avg),
+                    c.self_ns
+                        .map_or_else(|| "n/a".to_string(), |[b, n]| change_cell(b, n)),
                     timing_cell(&c.p95),
                     timing_cell(&c.p99),
                     success,
@@ -87,13 +107,14 @@ pub fn render(d: &Diff, g: &Gate, base_name: &str, new_name: &str) -> String {
                     dash(),
                     dash(),
                     dash(),
+                    dash(),
                     note,
                 ]
             }
         };
         lines.push(line);
     }
-    let mut widths = [0usize; 8];
+    let mut widths = [0usize; 9];
     for l in &lines {
         for (w, cell) in widths.iter_mut().zip(l) {
             *w = (*w).max(cell.chars().count());
@@ -109,7 +130,7 @@ pub fn render(d: &Diff, g: &Gate, base_name: &str, new_name: &str) -> String {
     for l in &lines {
         let mut s = String::new();
         for (i, (cell, w)) in l.iter().zip(widths).enumerate() {
-            if i == 7 {
+            if i == 8 {
                 s.push_str(cell);
             } else {
                 let _ = write!(s, "{cell:<w$}  ");

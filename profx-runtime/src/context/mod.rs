@@ -22,12 +22,16 @@ use crate::profiler::{global_inner, Inner};
 use crate::registry::{Ended, ExecRecord, RawPhase, Site, ThreadTable, AGENT_LEVEL, NO_AGENT};
 
 mod agent;
+mod loose;
 mod phase;
+mod returned;
 
 pub use agent::{AgentEnd, AgentFuture, AgentState, SyncAgent};
+use loose::{close_loose, loose_nested, record_loose};
 #[cfg(feature = "tracing")]
 pub(crate) use phase::DetachedPhase;
 pub use phase::{armed, body, once, PhaseFuture, PhaseSpan, SyncPhase};
+pub use returned::Returned;
 
 /// What the hot path needs of this thread.
 pub(crate) struct Tls {
@@ -38,6 +42,8 @@ pub(crate) struct Tls {
     /// profx's number for this thread (0 until its first execution; set before
     /// `global_table`), which kept executions carry.
     pub(crate) thread_no: Cell<u32>,
+    /// [`ExecState::nested`] of the phases run outside any execution on this thread.
+    pub(crate) loose_nested: Cell<u64>,
 }
 
 thread_local! {
@@ -46,6 +52,7 @@ thread_local! {
             current: Cell::new(ptr::null_mut()),
             global_table: Cell::new(ptr::null()),
             thread_no: Cell::new(0),
+            loose_nested: Cell::new(0),
         }
     };
 }
@@ -79,81 +86,6 @@ fn replace_current(exec: *mut ExecState) -> *mut ExecState {
     TLS.with(|t| t.current.replace(exec))
 }
 
-/// How long an error message may be, in bytes.
-pub(crate) const MAX_ERROR_LEN: usize = 256;
-
-/// How a function ended, as the macros classify its return value.
-#[doc(hidden)]
-pub enum Returned<'a> {
-    /// Returned normally (or `Ok`).
-    Success,
-    /// Returned `Err` with a `Display` error.
-    Error(&'a dyn fmt::Display),
-    /// Returned `Err` with a `Debug`-only error.
-    ErrorDebug(&'a dyn fmt::Debug),
-    /// Returned `Err` whose error can't be shown.
-    ErrorOpaque,
-    /// Unwound.
-    Panicked,
-    /// Dropped before completion.
-    Cancelled,
-}
-
-impl Returned<'_> {
-    /// Whether it is a failure or a cancellation (anything but `Success`).
-    #[inline(always)]
-    pub fn is_failure(&self) -> bool {
-        !matches!(self, Returned::Success)
-    }
-
-    /// How the counters tell it.
-    pub(crate) fn ended(&self) -> Ended {
-        match self {
-            Returned::Success => Ended::Ok,
-            Returned::Cancelled => Ended::Cancelled,
-            _ => Ended::Failed,
-        }
-    }
-
-    fn write_message(&self, out: &mut String) {
-        let mut w = Bounded {
-            out,
-            left: MAX_ERROR_LEN,
-        };
-        let _ = match self {
-            Returned::Success => Ok(()),
-            Returned::Error(e) => write!(w, "{e}"),
-            Returned::ErrorDebug(e) => write!(w, "{e:?}"),
-            Returned::ErrorOpaque => w.write_str("error"),
-            Returned::Panicked => w.write_str("panicked"),
-            Returned::Cancelled => w.write_str("cancelled"),
-        };
-    }
-}
-
-/// Writes at most `left` bytes, cutting at a character boundary, and drops the rest.
-struct Bounded<'a> {
-    out: &'a mut String,
-    left: usize,
-}
-
-impl fmt::Write for Bounded<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        if s.len() <= self.left {
-            self.out.push_str(s);
-            self.left -= s.len();
-        } else {
-            let mut end = self.left;
-            while !s.is_char_boundary(end) {
-                end -= 1;
-            }
-            self.out.push_str(&s[..end]);
-            self.left = 0;
-        }
-        Ok(())
-    }
-}
-
 /// A running execution.
 pub(crate) struct ExecState {
     // What every phase reads, together.
@@ -167,6 +99,14 @@ pub(crate) struct ExecState {
     /// takes the slow path).
     cursor: *mut RawPhase,
     end: *mut RawPhase,
+    /// The time (ticks) of the phases that ended so far at the level running now, their
+    /// nested ones included: the sum of their self times. A phase reads it at its start
+    /// (`s0`); at its end, what it gained is the time of the phases nested in it, and it
+    /// becomes `s0` plus the phase's own duration (see [`close`](ExecState::close)). At the
+    /// execution's end, it is the time of its top-level phases. (An async phase keeps its own
+    /// and installs it while it is polled, so that phases running concurrently in one
+    /// execution do not count each other's time.)
+    pub(crate) nested: u64,
     // The rest.
     pub(crate) inner: *const Inner,
     pub(crate) serial: u64,
@@ -265,6 +205,7 @@ impl ExecState {
             depth: 0,
             cursor,
             end,
+            nested: 0,
             inner,
             serial,
             t0,
@@ -351,6 +292,7 @@ impl ExecState {
         name: u32,
         start: u64,
         ticks: u64,
+        s0: u64,
         ended: Ended,
     ) -> bool {
         // SAFETY: the table of the thread running the execution, which its profiler keeps.
@@ -358,40 +300,78 @@ impl ExecState {
         let Some(slot) = table.slot_fast(name, self.agent) else {
             return false;
         };
+        if !slot.try_count(ticks) {
+            return false;
+        }
         // Read once: the stores to the slot below could alias it, for all the compiler knows.
         let cursor = self.cursor;
         if cursor < self.end {
-            if !slot.try_count(ticks) {
-                return false;
-            }
-            slot.commit(ticks, ended, 0);
-            let depth = self.depth.wrapping_sub(1);
-            self.depth = depth;
+            slot.commit(ticks, self.close(s0, ticks), ended, 0);
+            // The phase's depth plus one.
+            let level = self.depth;
             // SAFETY: `cursor` is within the kept record's buffer, before `end`.
             unsafe {
-                cursor.write(RawPhase::new(start, ticks, name, depth, ended));
+                cursor.write(RawPhase::at_level(start, ticks, name, level, ended));
                 self.cursor = cursor.add(1);
             }
-            true
-        } else if self.rec.is_none() {
-            // Not kept: aggregates only.
-            if !slot.try_count(ticks) {
-                return false;
-            }
-            slot.commit(ticks, ended, 0);
-            self.depth = self.depth.wrapping_sub(1);
-            true
+            self.leave();
         } else {
-            false
+            // Not kept (aggregates only), or kept and out of room.
+            slot.commit(ticks, self.close(s0, ticks), ended, 0);
+            let level = self.depth;
+            self.depth = level.wrapping_sub(1);
+            if self.rec.is_some() {
+                self.push_phase_slow(RawPhase::at_level(start, ticks, name, level, ended));
+            }
+        }
+        true
+    }
+
+    /// One level up (a phase ended), after the depth was read: one decrement of memory, where
+    /// the compiler would reload, decrement and store the value it read.
+    #[inline(always)]
+    fn leave(&mut self) {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        // SAFETY: decrements the `depth` field of `*self`, to which `self` gives exclusive
+        // access; touches nothing else but the flags.
+        unsafe {
+            std::arch::asm!(
+                "dec dword ptr [{s} + {off}]",
+                s = in(reg) self as *mut ExecState,
+                off = const std::mem::offset_of!(ExecState, depth),
+                options(nostack),
+            );
+        }
+        #[cfg(any(not(target_arch = "x86_64"), miri))]
+        {
+            self.depth = self.depth.wrapping_sub(1);
         }
     }
 
-    /// Records a phase of this execution that ran `ticks` from `start`, on this thread.
+    /// Ends a phase that read [`nested`](ExecState::nested) as `s0` at its start and lasted
+    /// `ticks`: the time of the phases nested in it.
     #[inline(always)]
-    fn record_phase(&mut self, name: u32, start: u64, ticks: u64, depth: u32, ended: Ended) {
+    pub(crate) fn close(&mut self, s0: u64, ticks: u64) -> u64 {
+        let nested = self.nested.wrapping_sub(s0);
+        self.nested = s0.wrapping_add(ticks);
+        nested
+    }
+
+    /// Records a phase of this execution that ran `ticks` from `start`, with `nested` ticks
+    /// of phases nested in it, on this thread.
+    #[inline(always)]
+    fn record_phase(
+        &mut self,
+        name: u32,
+        start: u64,
+        ticks: u64,
+        depth: u32,
+        nested: u64,
+        ended: Ended,
+    ) {
         // SAFETY: the table of the thread running the execution, which its profiler keeps.
         let table = unsafe { &*self.table };
-        table.record(name, self.agent, ticks, ended, 0);
+        table.record(name, self.agent, ticks, nested, ended, 0);
         self.push_phase(name, start, ticks, depth, ended);
     }
 
@@ -447,7 +427,7 @@ impl ExecState {
         let ended = self.ended;
         let (bytes, allocations) = self.alloc.totals();
         let memory = bytes + s.extra.0;
-        let slot = table.record(self.agent, AGENT_LEVEL, ticks, ended, memory);
+        let slot = table.record(self.agent, AGENT_LEVEL, ticks, self.nested, ended, memory);
         if let Some(mut r) = self.rec.take() {
             // The records before the cursor were written in place.
             r.phases_end = self.cursor;
@@ -506,29 +486,6 @@ fn recording() -> bool {
     }
 }
 
-/// Records a phase that ran outside any execution (or outside the one it started in) in the
-/// global profiler, under `agent` (`NO_AGENT`: none).
-#[inline(always)]
-fn record_loose(name: u32, agent: u32, ticks: u64, ended: Ended) {
-    let t = TLS.with(|t| t.global_table.get());
-    if !t.is_null() {
-        // SAFETY: this thread's table of the global profiler, which is never dropped.
-        if let Some(slot) = unsafe { (*t).slot_fast(name, agent) } {
-            if slot.try_count(ticks) {
-                return slot.commit(ticks, ended, 0);
-            }
-        }
-    }
-    record_loose_slow(name, agent, ticks, ended)
-}
-
-#[cold]
-#[inline(never)]
-fn record_loose_slow(name: u32, agent: u32, ticks: u64, ended: Ended) {
-    let ticks = clock::sane(ticks);
-    global_inner().table().record(name, agent, ticks, ended, 0);
-}
-
 /// Runs `f` with `state` as the current execution (the manual API's `in_scope`).
 pub(crate) fn with_current<R>(state: &mut ExecState, f: impl FnOnce() -> R) -> R {
     state.run_here();
@@ -542,8 +499,17 @@ pub(crate) fn with_current<R>(state: &mut ExecState, f: impl FnOnce() -> R) -> R
 }
 
 /// The manual API's phases: aggregate and record into `state`, on this thread.
-pub(crate) fn record_phase(state: &mut ExecState, name: u32, t0: u64, depth: u32, ended: Ended) {
+/// `s0`: the state's [`nested`](ExecState::nested) at the phase's start.
+pub(crate) fn record_phase(
+    state: &mut ExecState,
+    name: u32,
+    t0: u64,
+    depth: u32,
+    s0: u64,
+    ended: Ended,
+) {
     let ticks = clock::ticks(t0, clock::now());
     state.run_here();
-    state.record_phase(name, t0, ticks, depth, ended);
+    let nested = state.close(s0, ticks);
+    state.record_phase(name, t0, ticks, depth, nested, ended);
 }

@@ -2,8 +2,9 @@
 //! timed, nested in the current execution, recorded when they end.
 //!
 //! - [`SyncPhase`]: a sync `#[phase]` function. Its body cannot leave the execution it starts
-//!   in (whatever it installs, it restores before returning), so the span is two words — the
-//!   execution and the start — and its depth is the execution's, less the one it added.
+//!   in (whatever it installs, it restores before returning), so the span is three words — the
+//!   execution, the start and the execution's `nested` at the start — and its depth is the
+//!   execution's, less the one it added.
 //! - [`PhaseSpan`]: an async phase, a `profx::phase` guard or a `phase_block!`, which may end in another
 //!   execution than the one it started in (a guard held across an `.await`), so it remembers
 //!   the execution's serial and checks it.
@@ -23,6 +24,9 @@ pub struct SyncPhase<S: SiteRef> {
     exec: *mut ExecState,
     /// Start reading.
     t0: u64,
+    /// The execution's [`nested`](ExecState::nested) at the start (outside any execution, the
+    /// thread's).
+    s0: u64,
     _site: PhantomData<S>,
 }
 
@@ -81,6 +85,12 @@ impl<S: SiteRef> SyncPhase<S> {
         // Ends the phase as failed if the body unwinds.
         let span = SyncPhase::<S> {
             exec,
+            // SAFETY: the current execution, alive while its code runs here.
+            s0: if exec.is_null() {
+                loose_nested()
+            } else {
+                unsafe { (*exec).nested }
+            },
             t0: clock::tsc(),
             _site: PhantomData,
         };
@@ -90,9 +100,9 @@ impl<S: SiteRef> SyncPhase<S> {
         // Not saturated: a reading before the start (which an invariant TSC does not give)
         // wraps to a value no histogram counts, and the slow path takes it as 0.
         if failed(&r) {
-            end_sync_at::<true>(S::site(), span.exec, span.t0, t1);
+            end_sync_at::<true>(S::site(), span.exec, span.t0, span.s0, t1);
         } else {
-            end_sync_at::<false>(S::site(), span.exec, span.t0, t1);
+            end_sync_at::<false>(S::site(), span.exec, span.t0, span.s0, t1);
         }
         r
     }
@@ -107,6 +117,7 @@ impl<S: SiteRef> SyncPhase<S> {
     ) -> R {
         let span = SyncPhase::<S> {
             exec: ptr::null_mut(),
+            s0: loose_nested(),
             t0: clock::tsc(),
             _site: PhantomData,
         };
@@ -119,11 +130,23 @@ impl<S: SiteRef> SyncPhase<S> {
         // SAFETY: the global profiler's tables are never dropped.
         if let Some(slot) = unsafe { &*table }.slot_fast(name, NO_AGENT) {
             if slot.try_count(ticks) {
-                slot.commit(ticks, Ended::failed_if(failed), 0);
+                slot.commit(
+                    ticks,
+                    close_loose(span.s0, ticks),
+                    Ended::failed_if(failed),
+                    0,
+                );
                 return r;
             }
         }
-        end_sync_slow(S::site(), ptr::null_mut(), span.t0, Some(ticks), failed);
+        end_sync_slow(
+            S::site(),
+            ptr::null_mut(),
+            span.t0,
+            span.s0,
+            Some(ticks),
+            failed,
+        );
         r
     }
 
@@ -137,12 +160,18 @@ impl<S: SiteRef> SyncPhase<S> {
         };
         let span = SyncPhase::<S> {
             exec,
+            // SAFETY: as in `timed`.
+            s0: if exec.is_null() {
+                loose_nested()
+            } else {
+                unsafe { (*exec).nested }
+            },
             t0: clock::now(),
             _site: PhantomData,
         };
         let r = self::body(body);
         let span = std::mem::ManuallyDrop::new(span);
-        end_sync_slow(S::site(), span.exec, span.t0, None, failed(&r));
+        end_sync_slow(S::site(), span.exec, span.t0, span.s0, None, failed(&r));
         r
     }
 
@@ -167,7 +196,7 @@ impl<S: SiteRef> SyncPhase<S> {
 impl<S: SiteRef> Drop for SyncPhase<S> {
     fn drop(&mut self) {
         // Not finished: unwound.
-        end_sync::<true>(S::site(), self.exec, self.t0);
+        end_sync::<true>(S::site(), self.exec, self.t0, self.s0);
     }
 }
 
@@ -195,29 +224,36 @@ pub fn once<R, F: FnOnce() -> R>(f: F) -> F {
 /// first and then written; anything else is left, unchanged, to [`end_sync_slow`], so that
 /// this path calls nothing and needs no saved registers.
 #[inline(always)]
-fn end_sync<const FAILED: bool>(site: &'static Site, exec: *mut ExecState, t0: u64) {
+fn end_sync<const FAILED: bool>(site: &'static Site, exec: *mut ExecState, t0: u64, s0: u64) {
     match clock::now_tsc() {
-        Some(t1) => end_sync_at::<FAILED>(site, exec, t0, t1),
-        None => end_sync_slow(site, exec, t0, None, FAILED),
+        Some(t1) => end_sync_at::<FAILED>(site, exec, t0, s0, t1),
+        None => end_sync_slow(site, exec, t0, s0, None, FAILED),
     }
 }
 
 /// [`end_sync`] with the end reading taken.
 #[inline(always)]
-fn end_sync_at<const FAILED: bool>(site: &'static Site, exec: *mut ExecState, t0: u64, t1: u64) {
+fn end_sync_at<const FAILED: bool>(
+    site: &'static Site,
+    exec: *mut ExecState,
+    t0: u64,
+    s0: u64,
+    t1: u64,
+) {
     let ticks = t1.wrapping_sub(t0);
     // 0 until the site is registered: no slot has name 0, so `try_end_phase` leaves it to the
     // slow path.
     let name = site.known_id();
     if exec.is_null() {
         if name != 0 {
-            return record_loose(name, NO_AGENT, ticks, Ended::failed_if(FAILED));
+            let nested = close_loose(s0, ticks);
+            return record_loose(name, NO_AGENT, ticks, nested, Ended::failed_if(FAILED));
         }
     // SAFETY: the execution the phase started in is still the current one (see `SyncPhase`).
-    } else if unsafe { (*exec).try_end_phase(name, t0, ticks, Ended::failed_if(FAILED)) } {
+    } else if unsafe { (*exec).try_end_phase(name, t0, ticks, s0, Ended::failed_if(FAILED)) } {
         return;
     }
-    end_sync_slow(site, exec, t0, Some(ticks), FAILED)
+    end_sync_slow(site, exec, t0, s0, Some(ticks), FAILED)
 }
 
 #[cold]
@@ -226,6 +262,7 @@ fn end_sync_slow(
     site: &'static Site,
     exec: *mut ExecState,
     t0: u64,
+    s0: u64,
     ticks: Option<u64>,
     failed: bool,
 ) {
@@ -236,13 +273,15 @@ fn end_sync_slow(
     let name = site.id();
     let ended = Ended::failed_if(failed);
     if exec.is_null() {
-        return record_loose(name, NO_AGENT, ticks, ended);
+        let nested = close_loose(s0, ticks);
+        return record_loose(name, NO_AGENT, ticks, nested, ended);
     }
     // SAFETY: as in `end_sync`.
     let c = unsafe { &mut *exec };
     let depth = c.depth.wrapping_sub(1);
     c.depth = depth;
-    c.record_phase(name, t0, ticks, depth, ended);
+    let nested = c.close(s0, ticks);
+    c.record_phase(name, t0, ticks, depth, nested, ended);
 }
 
 /// One call of an async phase or of a `profx::phase` guard (`None` when not recording).
@@ -256,8 +295,13 @@ struct ActivePhase {
     agent: u32,
     t0: u64,
     depth: u32,
+    /// The execution's (or the thread's) `nested` at the start; or, when `own_nested`, the
+    /// phase's own, installed while it is polled (see [`ExecState::nested`]).
+    nested: u64,
     panicked: bool,
     is_async: bool,
+    /// An async phase polled through [`PhaseFuture`], which keeps its nested time apart.
+    own_nested: bool,
 }
 
 /// The current execution if it is the one with `serial` (0: none).
@@ -281,7 +325,7 @@ impl PhaseSpan {
         if !recording() {
             return PhaseSpan(None);
         }
-        PhaseSpan(Some(ActivePhase::begin(site.id(), false)))
+        PhaseSpan(Some(ActivePhase::begin(site.id(), false, false)))
     }
 
     /// A sync phase of a name known at run time (`profx::phase`).
@@ -293,6 +337,7 @@ impl PhaseSpan {
         PhaseSpan(Some(ActivePhase::begin(
             crate::registry::intern_cached(name),
             false,
+            false,
         )))
     }
 
@@ -302,7 +347,7 @@ impl PhaseSpan {
         if !recording() {
             return PhaseSpan(None);
         }
-        PhaseSpan(Some(ActivePhase::begin(site.id(), true)))
+        PhaseSpan(Some(ActivePhase::begin(site.id(), true, true)))
     }
 
     /// Runs a future as this phase.
@@ -323,10 +368,10 @@ impl PhaseSpan {
 
 impl ActivePhase {
     #[inline(never)]
-    fn begin(name: u32, is_async: bool) -> ActivePhase {
+    fn begin(name: u32, is_async: bool, own_nested: bool) -> ActivePhase {
         let cur = current();
-        let (serial, agent, depth) = if cur.is_null() {
-            (0, NO_AGENT, 0)
+        let (serial, agent, depth, s0) = if cur.is_null() {
+            (0, NO_AGENT, 0, loose_nested())
         } else {
             // SAFETY: CURRENT is only set while its execution is alive, on this thread.
             let c = unsafe { &mut *cur };
@@ -335,7 +380,7 @@ impl ActivePhase {
                 // An async phase sets the depth on each of its polls instead.
                 c.depth = d + 1;
             }
-            (c.serial, c.agent, d)
+            (c.serial, c.agent, d, c.nested)
         };
         ActivePhase {
             name,
@@ -343,8 +388,11 @@ impl ActivePhase {
             agent,
             t0: clock::now(),
             depth,
+            // An async phase's own starts empty.
+            nested: if own_nested { 0 } else { s0 },
             panicked: false,
             is_async,
+            own_nested,
         }
     }
 
@@ -356,11 +404,23 @@ impl ActivePhase {
                 if !self.is_async {
                     c.depth = self.depth;
                 }
-                c.record_phase(self.name, self.t0, ticks, self.depth, ended);
+                let nested = if self.own_nested {
+                    // What its polls gathered; its time is its parent's nested time.
+                    c.nested = c.nested.wrapping_add(ticks);
+                    self.nested
+                } else {
+                    c.close(self.nested, ticks)
+                };
+                c.record_phase(self.name, self.t0, ticks, self.depth, nested, ended);
+            }
+            None if self.serial == 0 && !self.own_nested => {
+                let nested = close_loose(self.nested, ticks);
+                record_loose(self.name, NO_AGENT, ticks, nested, ended)
             }
             // Outside any execution, or the execution it started in is no longer running
-            // here: aggregate it in the global profiler under the agent it began in.
-            None => record_loose(self.name, self.agent, ticks, ended),
+            // here: aggregate it in the global profiler under the agent it began in (what was
+            // nested in it is not known there).
+            None => record_loose(self.name, self.agent, ticks, 0, ended),
         }
     }
 }
@@ -403,19 +463,25 @@ impl<F: Future> Future for PhaseFuture<'_, F> {
         let Some(c) = current_if(span.serial) else {
             return fut.poll(cx);
         };
-        let saved = c.depth;
+        // While polled, the phase's depth and its own nested time are the execution's.
+        let saved = (c.depth, c.nested);
         c.depth = span.depth + 1;
-        struct Depth(*mut ExecState, u32, *mut bool);
-        impl Drop for Depth {
+        c.nested = span.nested;
+        struct Level(*mut ExecState, (u32, u64), *mut ActivePhase);
+        impl Drop for Level {
             fn drop(&mut self) {
-                // SAFETY: the execution outlives the poll it is installed for.
-                unsafe { (*self.0).depth = self.1 };
-                if std::thread::panicking() {
-                    unsafe { *self.2 = true };
+                // SAFETY: the execution outlives the poll it is installed for; the phase is
+                // the one polled.
+                unsafe {
+                    (*self.2).nested = (*self.0).nested;
+                    ((*self.0).depth, (*self.0).nested) = self.1;
+                    if std::thread::panicking() {
+                        (*self.2).panicked = true;
+                    }
                 }
             }
         }
-        let _d = Depth(c, saved, &mut span.panicked);
+        let _level = Level(c, saved, span);
         fut.poll(cx)
     }
 }
@@ -436,7 +502,10 @@ impl DetachedPhase {
         if !recording() {
             return None;
         }
-        Some(DetachedPhase(ActivePhase::begin(name(), true)))
+        // Its depth is given while it is entered, as an async phase's; what is nested in it is
+        // what ended in its execution from its start to its end, as for a sync one (its exit
+        // does not reach the phase to keep its own).
+        Some(DetachedPhase(ActivePhase::begin(name(), true, false)))
     }
 
     /// While entered on this thread: when its execution is the one running here, phases

@@ -42,9 +42,10 @@
 //!
 //! # Concurrency
 //!
-//! One thread writes (relaxed loads and stores: no read-modify-write); any thread reads. A
-//! directory the writer replaces is kept until the histogram is dropped, so a reader that
-//! loaded the old pointer reads valid, if older, entries. Directories and entries are
+//! One thread writes (relaxed loads and stores: no read-modify-write); any thread reads. The
+//! directories the writer replaces (the empty one, a static, then the inline one, inside the
+//! histogram) outlive it, and the directory of every block is never replaced, so a reader
+//! that loaded an older pointer reads valid, if older, entries. Directories and entries are
 //! published with `Release` and read with `Acquire`; a reader that first loads the key's call
 //! count with `Acquire` (see `Slot::read`) sees every counter of the calls that count
 //! includes, whichever pointer it finds.
@@ -135,9 +136,6 @@ fn window(h: usize) -> (usize, usize) {
     (h & 0xffff_ffff, h >> 32)
 }
 
-/// A directory the writer replaced, kept for readers until the histogram is dropped.
-struct Retired(#[allow(dead_code)] Box<[AtomicUsize]>);
-
 /// Counters and directories kept ready for the histograms of one thread, so that a histogram
 /// growing on the hot path does not call the allocator; refilled ([`Pool::refill`]) where
 /// allocating is expected anyway (a key's first call on the thread).
@@ -194,14 +192,9 @@ pub(crate) struct Sparse {
     writer: UnsafeCell<Writer>,
     /// What spilled (null: nothing yet).
     spills: AtomicPtr<Spills>,
-    /// Owner only (and `Drop`).
-    /// Boxed: most histograms never retire anything, and a slot is one per key and thread
-    /// (8 bytes here rather than a `Vec`'s 24).
-    #[allow(clippy::box_collection)]
-    retired: UnsafeCell<Option<Box<Vec<Retired>>>>,
 }
 
-// SAFETY: `writer` and `retired` are touched only by the single writer (and by `Drop`, which
+// SAFETY: `writer` is touched only by the single writer (and by `Drop`, which
 // has the value to itself); everything else is atomics.
 unsafe impl Sync for Sparse {}
 unsafe impl Send for Sparse {}
@@ -216,7 +209,6 @@ impl Sparse {
                 by_m: std::ptr::null(),
             }),
             spills: AtomicPtr::new(std::ptr::null_mut()),
-            retired: UnsafeCell::new(None),
         }
     }
 
@@ -351,21 +343,9 @@ impl Sparse {
         let w = unsafe { &mut *self.writer.get() };
         // Entry of block b at word 1 + b - new_lo; block b is m = b + 6.
         w.by_m = new.wrapping_add(1).wrapping_sub(new_lo + M0).cast_const();
-        if n > 0 && !std::ptr::eq(d, self.inline.as_ptr()) {
-            // SAFETY: a directory other than EMPTY and `inline` came from a pool, boxed with
-            // 1 + n words.
-            let old = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(d, 1 + n)) };
-            self.retire(Retired(old));
-        }
-    }
-
-    fn retire(&self, r: Retired) {
-        // SAFETY: owner only (see the `Sync` impl).
-        unsafe {
-            (*self.retired.get())
-                .get_or_insert_with(Default::default)
-                .push(r)
-        };
+        // Only EMPTY and `inline`, which are never freed, are ever replaced: the directory of
+        // every block covers any value, and is the last.
+        debug_assert!(n == 0 || std::ptr::eq(d, self.inline.as_ptr()));
     }
 
     /// The current directory. One in `inline` is reached through `self`, not through the
@@ -452,8 +432,7 @@ impl Sparse {
         });
     }
 
-    /// Bytes of heap this histogram holds (counters, spills and directories, current and
-    /// retired).
+    /// Bytes of heap this histogram holds (counters, spills and its directory).
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
         let d = self.dir(Acquire);
@@ -470,12 +449,6 @@ impl Sparse {
                     bytes += if k == 0 { 16 } else { 8 } * SUB;
                 }
             }
-        }
-        for r in unsafe { &*self.retired.get() }
-            .iter()
-            .flat_map(|v| v.iter())
-        {
-            bytes += r.0.len() * 8;
         }
         bytes
     }

@@ -149,6 +149,8 @@ pub(super) struct Acc {
     failures: u64,
     cancelled: u64,
     pub(super) sum: u128,
+    /// The time of the phases nested directly in the calls (see `Slot`).
+    nested: u128,
     min: u64,
     max: u64,
     mem_sum: u128,
@@ -161,6 +163,7 @@ impl Acc {
             failures: t.failures,
             cancelled: t.cancelled,
             sum: t.sum as u128,
+            nested: t.nested as u128,
             min: t.min,
             max: t.max,
             mem_sum: t.mem_sum as u128,
@@ -181,6 +184,7 @@ impl Acc {
         self.failures += o.failures;
         self.cancelled += o.cancelled;
         self.sum += o.sum;
+        self.nested += o.nested;
         self.mem_sum += o.mem_sum;
     }
 
@@ -208,6 +212,12 @@ impl Acc {
         }
     }
 
+    /// The calls' own time: their duration less that of the phases nested directly in them
+    /// (0 rather than below: concurrent async phases can add up to more than their parent).
+    pub(super) fn self_duration(&self) -> Duration {
+        self.duration(self.sum.saturating_sub(self.nested))
+    }
+
     pub(super) fn avg(&self) -> Duration {
         self.duration(self.sum / self.count.max(1) as u128)
     }
@@ -227,6 +237,7 @@ impl Acc {
             failure_count: failures,
             cancelled_count: cancelled,
             avg_duration: self.avg(),
+            self_duration: self.self_duration(),
             min_duration: self.duration(self.min as u128),
             max_duration: self.duration(self.max as u128),
             avg_memory: (self.mem_sum / self.count.max(1) as u128) as u64,
@@ -243,6 +254,7 @@ impl Acc {
             failures,
             cancelled,
             total_duration: self.duration(self.sum),
+            self_duration: self.self_duration(),
             avg_duration: self.avg(),
             min_duration: self.duration(self.min as u128),
             max_duration: self.duration(self.max as u128),

@@ -14,31 +14,45 @@ pub(crate) struct RawPhase {
     pub(crate) start: u64,
     pub(crate) duration: u64,
     pub(crate) name: u32,
-    /// The depth, and how it ended in the top two bits (`Ended as u32`: 0 on success, so that
-    /// the common record is its depth alone).
-    depth_ended: u32,
+    /// The depth plus one (its *level*: the execution's depth while it ran, which the hot path
+    /// has at hand), and how it ended in the top two bits (`Ended as u32`: 0 on success, so that
+    /// the common record is its level alone).
+    level_ended: u32,
 }
 
 impl RawPhase {
     const ENDED_SHIFT: u32 = 30;
 
+    /// A phase of depth `depth`.
     #[inline(always)]
     pub(crate) fn new(start: u64, duration: u64, name: u32, depth: u32, ended: Ended) -> RawPhase {
+        Self::at_level(start, duration, name, depth + 1, ended)
+    }
+
+    /// A phase of level `level` (its depth plus one).
+    #[inline(always)]
+    pub(crate) fn at_level(
+        start: u64,
+        duration: u64,
+        name: u32,
+        level: u32,
+        ended: Ended,
+    ) -> RawPhase {
         RawPhase {
             start,
             duration,
             name,
-            // No mask: a depth reaches 2^30 only past any stack's end.
-            depth_ended: depth | (ended as u32) << Self::ENDED_SHIFT,
+            // No mask: a level reaches 2^30 only past any stack's end.
+            level_ended: level | (ended as u32) << Self::ENDED_SHIFT,
         }
     }
 
     pub(crate) fn depth(&self) -> u32 {
-        self.depth_ended & ((1 << Self::ENDED_SHIFT) - 1)
+        (self.level_ended & ((1 << Self::ENDED_SHIFT) - 1)).wrapping_sub(1)
     }
 
     pub(crate) fn ended(&self) -> Ended {
-        Ended::from_code(self.depth_ended >> Self::ENDED_SHIFT)
+        Ended::from_code(self.level_ended >> Self::ENDED_SHIFT)
     }
 }
 

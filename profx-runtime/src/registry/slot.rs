@@ -23,6 +23,9 @@ pub(crate) struct Slot {
     /// Twice the calls; odd while one is being written.
     seq: AtomicU64,
     sum: AtomicU64,
+    /// The time of the phases nested directly in the calls, summed (their self time is
+    /// `sum - nested`; see `ExecState::nested`).
+    nested: AtomicU64,
     min: AtomicU64,
     max: AtomicU64,
     failures: AtomicU64,
@@ -53,6 +56,7 @@ pub(crate) struct SlotTotals {
     pub(crate) failures: u64,
     pub(crate) cancelled: u64,
     pub(crate) sum: u64,
+    pub(crate) nested: u64,
     pub(crate) min: u64,
     pub(crate) max: u64,
     pub(crate) mem_sum: u64,
@@ -64,6 +68,16 @@ fn bump(a: &AtomicU64, by: u64) {
     a.store(a.load(Relaxed).wrapping_add(by), Relaxed);
 }
 
+/// The owning thread's read of a total it alone writes: a plain load, which the compiler may
+/// fold into the instruction using it (`cmp` with a memory operand), as it does not an atomic
+/// one.
+#[inline(always)]
+fn own(a: &AtomicU64) -> u64 {
+    // SAFETY: only the owner writes `a`, and it is the caller: no write can race with this
+    // read (other threads only read, atomically, which is no data race with a read).
+    unsafe { *a.as_ptr() }
+}
+
 /// What a thread's index holds for a name without a slot there: a slot no key has, whose
 /// parent matches none (never written).
 pub(crate) static NO_SLOT: Slot = Slot::new(0, u32::MAX - 1, u64::MAX);
@@ -73,6 +87,7 @@ impl Slot {
         Slot {
             seq: AtomicU64::new(0),
             sum: AtomicU64::new(0),
+            nested: AtomicU64::new(0),
             min: AtomicU64::new(u64::MAX),
             max: AtomicU64::new(0),
             failures: AtomicU64::new(0),
@@ -97,11 +112,11 @@ impl Slot {
     /// Records one call of `ticks`, growing the histogram from `pool` if it must. Only the
     /// owning thread calls this.
     #[inline(always)]
-    pub(crate) fn record(&self, ticks: u64, ended: Ended, mem: u64, pool: &mut Pool) {
+    pub(crate) fn record(&self, ticks: u64, nested: u64, ended: Ended, mem: u64, pool: &mut Pool) {
         if !self.try_count(ticks) {
             self.count_slow(ticks, pool);
         }
-        self.commit(ticks, ended, mem);
+        self.commit(ticks, nested, ended, mem);
     }
 
     #[cold]
@@ -120,17 +135,18 @@ impl Slot {
 
     /// The second half of [`record`](Slot::record): everything but the histogram.
     #[inline(always)]
-    pub(crate) fn commit(&self, ticks: u64, ended: Ended, mem: u64) {
+    pub(crate) fn commit(&self, ticks: u64, nested: u64, ended: Ended, mem: u64) {
         // Odd (each step a load and a store of its own: one `inc` of memory on x86).
         self.seq
             .store(self.seq.load(Relaxed).wrapping_add(1), Relaxed);
         // Orders the odd sequence before the writes below (no instruction on x86).
         fence(Release);
         bump(&self.sum, ticks);
-        if ticks < self.min.load(Relaxed) {
+        bump(&self.nested, nested);
+        if ticks < own(&self.min) {
             self.min.store(ticks, Relaxed);
         }
-        if ticks > self.max.load(Relaxed) {
+        if ticks > own(&self.max) {
             self.max.store(ticks, Relaxed);
         }
         match ended {
@@ -168,6 +184,7 @@ impl Slot {
                     failures: self.failures.load(Relaxed),
                     cancelled: self.cancelled.load(Relaxed),
                     sum: self.sum.load(Relaxed),
+                    nested: self.nested.load(Relaxed),
                     min: self.min.load(Relaxed),
                     max: self.max.load(Relaxed),
                     mem_sum: self.mem_sum.load(Relaxed),
@@ -197,10 +214,10 @@ mod tests {
     #[test]
     fn a_slot_is_small() {
         // One per key and thread: 64 threads x 1,000 keys must stay within 32 MiB with their
-        // counters. Seven totals; the histogram's directory pointer, its first window (a header
-        // and four entries), the writer's mask and biased directory, and two pointers to
-        // what is rarely there (spills, retired directories); the key and its generation; the
-        // two addresses of a claim in an agent's ring.
+        // counters. Eight totals (the nested time among them); the histogram's directory pointer,
+        // its first window (a header and four entries), the writer's mask and biased
+        // directory, and a pointer to what is rarely there (spills); the key and its
+        // generation; the two addresses of a claim in an agent's ring.
         assert!(
             std::mem::size_of::<Slot>() <= 168,
             "{}",
@@ -229,7 +246,7 @@ mod tests {
                     } else {
                         Ended::Failed
                     };
-                    s.record(1_000, ended, 7, &mut pool);
+                    s.record(1_000, 0, ended, 7, &mut pool);
                     calls += 1;
                 }
                 calls
@@ -268,7 +285,7 @@ mod tests {
                 10 => Ended::Cancelled,
                 _ => Ended::Ok,
             };
-            s.record(t, ended, 7, &mut pool);
+            s.record(t, 0, ended, 7, &mut pool);
         }
         let mut c = Counts::new();
         let t = s.read(&mut c).unwrap();

@@ -152,23 +152,32 @@ impl ThreadTable {
         name: u32,
         parent: u32,
         ticks: u64,
+        nested: u64,
         ended: Ended,
         mem: u64,
     ) -> &Slot {
         if let Some(slot) = self.slot_fast(name, parent) {
             if slot.try_count(ticks) {
-                slot.commit(ticks, ended, mem);
+                slot.commit(ticks, nested, ended, mem);
                 return slot;
             }
         }
-        self.record_slow(name, parent, ticks, ended, mem)
+        self.record_slow(name, parent, ticks, nested, ended, mem)
     }
 
     #[cold]
     #[inline(never)]
-    fn record_slow(&self, name: u32, parent: u32, ticks: u64, ended: Ended, mem: u64) -> &Slot {
+    fn record_slow(
+        &self,
+        name: u32,
+        parent: u32,
+        ticks: u64,
+        nested: u64,
+        ended: Ended,
+        mem: u64,
+    ) -> &Slot {
         let slot = self.slot(name, parent);
-        slot.record(ticks, ended, mem, &mut self.local().pool);
+        slot.record(ticks, nested, ended, mem, &mut self.local().pool);
         slot
     }
 

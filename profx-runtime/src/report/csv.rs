@@ -7,14 +7,15 @@ use crate::Report;
 
 /// The header line of [`Report::write_csv`].
 const HEADER: &str =
-    "Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled";
+    "Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled,SelfDuration";
 
 impl Report {
     /// Writes one CSV row per agent under the header
-    /// `Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled`:
+    /// `Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled,SelfDuration`:
     /// the source document's twelve columns, then `Cancelled` (executions dropped before they
-    /// completed; `Total` is `Success + Failures + Cancelled`), last so that readers of the
-    /// twelve find them where they were. Durations are human-readable (`42.0ms`); `AvgMemory` is a byte count, empty when memory
+    /// completed; `Total` is `Success + Failures + Cancelled`) and `SelfDuration` (the
+    /// executions' own time, summed: their durations less their top-level phases), last so
+    /// that readers of the twelve find them where they were. Durations are human-readable (`42.0ms`); `AvgMemory` is a byte count, empty when memory
     /// was not measured. Fields are quoted as RFC 4180 says (a field with a comma, a double quote,
     /// a CR or a LF is put in double quotes, its quotes doubled); lines end with `\n`.
     ///
@@ -24,7 +25,7 @@ impl Report {
     /// report.write_csv(&mut out)?;
     /// assert_eq!(
     ///     String::from_utf8(out).unwrap(),
-    ///     "Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled\n"
+    ///     "Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled,SelfDuration\n"
     /// );
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -40,7 +41,7 @@ impl Report {
             };
             writeln!(
                 w,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 Field(name),
                 a.total_executions,
                 a.success_count,
@@ -54,6 +55,7 @@ impl Report {
                 HumanDuration(p.p95),
                 HumanDuration(p.p99),
                 a.cancelled_count,
+                HumanDuration(a.self_duration),
             )?;
         }
         w.flush()

@@ -91,7 +91,9 @@ fn text(r: &Report, w: &mut impl Write) -> io::Result<()> {
             if r.agents.values().any(|a| !a.phases.is_empty()) {
                 writeln!(
                     w,
-                    "Share: the phase's total time as a part of its agent's; a nested phase also \
+                    "Total: the calls' time, summed; Self: less the phases nested directly in them \
+                     (where the time is spent, not passed through).\n\
+                     Share: the phase's total time as a part of its agent's; a nested phase also \
                      counts in the phase around it."
                 )?;
             }
@@ -138,6 +140,16 @@ fn agent(r: &Report, w: &mut impl Write, name: &str, a: &AggregateMetrics) -> io
     writeln!(w, "  Avg Duration: {}", HumanDuration(a.avg_duration))?;
     writeln!(w, "  Min Duration: {}", HumanDuration(a.min_duration))?;
     writeln!(w, "  Max Duration: {}", HumanDuration(a.max_duration))?;
+    // The agent's total time: what its own time and each phase's share are of.
+    let agent_total = a.avg_duration.as_nanos() * u128::from(a.total_executions);
+    if !a.phases.is_empty() && agent_total > 0 {
+        writeln!(
+            w,
+            "  Self Time: {} ({:.1}% of its time, outside its phases)",
+            HumanDuration(a.self_duration),
+            percent(a.self_duration.as_nanos(), agent_total)
+        )?;
+    }
     writeln!(w, "  Avg Memory: {}", memory(r, a.avg_memory))?;
     writeln!(w, "  Percentiles:")?;
     let p = &a.percentiles;
@@ -149,14 +161,13 @@ fn agent(r: &Report, w: &mut impl Write, name: &str, a: &AggregateMetrics) -> io
     if a.phases.is_empty() {
         return writeln!(w, "  Phases: none recorded");
     }
-    writeln!(w, "  Phases:")?;
-    // The agent's total time: what each phase's share is of.
-    let agent_total = a.avg_duration.as_nanos() * u128::from(a.total_executions);
+    writeln!(w, "  Phases (by self time):")?;
     let mut phases: Vec<(&String, &PhaseMetrics)> = a.phases.iter().collect();
-    // The most expensive first: where the time went.
+    // The most expensive first, by their own time: where the time is spent, not only passed
+    // through to nested phases.
     phases.sort_by(|x, y| {
-        y.1.total_duration
-            .cmp(&x.1.total_duration)
+        (y.1.self_duration, y.1.total_duration)
+            .cmp(&(x.1.self_duration, x.1.total_duration))
             .then_with(|| x.0.cmp(y.0))
     });
     let rows: Vec<Vec<String>> = phases
@@ -179,12 +190,14 @@ fn agent(r: &Report, w: &mut impl Write, name: &str, a: &AggregateMetrics) -> io
             .copied()
             .chain(["Share"])
             .collect::<Vec<_>>(),
-        &[L, R, R, R, R, R, R, R, R, R],
+        &[L, R, R, R, R, R, R, R, R, R, R, R],
         &rows,
     )
 }
 
-const PHASE_HEADER: [&str; 9] = [
+/// The phase tables' columns: `Total` and `Self` are sums over the calls (`Self`: less the
+/// phases nested directly in them).
+const PHASE_HEADER: [&str; 11] = [
     "Phase",
     "Calls",
     "Failures",
@@ -194,6 +207,8 @@ const PHASE_HEADER: [&str; 9] = [
     "P95",
     "P99",
     "Max",
+    "Total",
+    "Self",
 ];
 
 fn phase_cells(name: &str, m: &PhaseMetrics) -> Vec<String> {
@@ -207,6 +222,8 @@ fn phase_cells(name: &str, m: &PhaseMetrics) -> Vec<String> {
         HumanDuration(m.percentiles.p95).to_string(),
         HumanDuration(m.percentiles.p99).to_string(),
         HumanDuration(m.max_duration).to_string(),
+        HumanDuration(m.total_duration).to_string(),
+        HumanDuration(m.self_duration).to_string(),
     ]
 }
 
@@ -243,7 +260,7 @@ fn all_phases(r: &Report, w: &mut impl Write) -> io::Result<()> {
             .copied()
             .chain(["Outside"])
             .collect::<Vec<_>>(),
-        &[L, R, R, R, R, R, R, R, R, R],
+        &[L, R, R, R, R, R, R, R, R, R, R, R],
         &rows,
     )
 }

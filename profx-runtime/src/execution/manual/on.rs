@@ -29,6 +29,8 @@ pub(super) struct Open {
     name: u32,
     t0: u64,
     depth: u32,
+    /// The state's [`nested`](ExecState::nested) at the start.
+    s0: u64,
 }
 
 impl On {
@@ -74,6 +76,7 @@ impl On {
             name: crate::registry::intern_cached(name),
             t0: crate::clock::now(),
             depth,
+            s0: self.state.nested,
         }
     }
 
@@ -84,7 +87,14 @@ impl On {
 
     fn record(&mut self, open: Open, ended: Ended) {
         self.state.depth = open.depth;
-        crate::context::record_phase(&mut self.state, open.name, open.t0, open.depth, ended);
+        crate::context::record_phase(
+            &mut self.state,
+            open.name,
+            open.t0,
+            open.depth,
+            open.s0,
+            ended,
+        );
     }
 
     /// `start_phase`.

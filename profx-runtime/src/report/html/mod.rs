@@ -212,12 +212,13 @@ fn agent_section(
          <th class=\"num\">Cancelled</th><th class=\"num\">Success rate</th><th class=\"num\">Avg</th><th class=\"num\">Min</th>\
          <th class=\"num\">Max</th><th class=\"num\">P50</th><th class=\"num\">P90</th>\
          <th class=\"num\">P95</th><th class=\"num\">P99</th><th class=\"num\">P99.9</th>\
-         <th class=\"num\">Avg memory</th></tr></thead>\n<tbody><tr>\
+         <th class=\"num\">Avg memory</th><th class=\"num\" title=\"The executions' own time: \
+         their durations less their top-level phases\">Self time</th></tr></thead>\n<tbody><tr>\
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{}</td><td class=\"num {}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-         <td class=\"num\">{}</td></tr></tbody></table></div>",
+         <td class=\"num\">{}</td><td class=\"num\">{}</td></tr></tbody></table></div>",
         a.total_executions,
         a.success_count,
         a.failure_count,
@@ -233,6 +234,7 @@ fn agent_section(
         hd(a.percentiles.p99),
         hd(a.percentiles.p999),
         mem_cell(r, a.avg_memory),
+        self_time_cell(a),
     )?;
 
     let execs: &[ExecutionProfile] = r.executions.get(name).map_or(&[], Vec::as_slice);
@@ -256,8 +258,31 @@ fn agent_section(
     if phases.is_empty() {
         out.push_str("<p class=\"muted\">No phases recorded inside this agent.</p>\n");
     } else {
-        phase_table(&phases, Some(agent_time(a)), out)?;
+        // The table by self time: where the time is spent, not passed through to nested
+        // phases (the breakdown plot above keeps the order by total time).
+        let mut by_self = phases.clone();
+        by_self.sort_by(|x, y| {
+            (y.1.self_duration, phase_time(y.1))
+                .cmp(&(x.1.self_duration, phase_time(x.1)))
+                .then_with(|| x.0.cmp(y.0))
+        });
+        phase_table(&by_self, Some(agent_time(a)), out)?;
+        out.push_str(
+            "<p class=\"note\">Sorted by self time; click a column's header to sort by it.</p>\n",
+        );
     }
     out.push_str("</section>\n");
     Ok(())
+}
+
+/// The agent's self time and its share of the agent's time ("—" without phases, where it is
+/// all of it and says nothing).
+fn self_time_cell(a: &AggregateMetrics) -> String {
+    if a.phases.is_empty() {
+        return "—".to_owned();
+    }
+    match share(a.self_duration, agent_time(a)) {
+        Some(s) => format!("{} ({})", hd(a.self_duration), pct_text(s)),
+        None => hd(a.self_duration).to_string(),
+    }
 }

@@ -79,13 +79,16 @@ pub(super) fn phase_table(
     whole: Option<Duration>,
     out: &mut Out,
 ) -> fmt::Result {
+    // Headers sort the table when clicked (report.js), on each cell's `data-v` when it has one
+    // (durations in nanoseconds, exact), else on its text.
     out.push_str(
-        "<div class=\"scroll\"><table class=\"phases\"><thead><tr><th>Phase</th>\
+        "<div class=\"scroll\"><table class=\"phases sortable\"><thead><tr><th>Phase</th>\
          <th class=\"num\">Calls</th><th class=\"num\">Failures</th><th class=\"num\">Cancelled</th>\
-         <th class=\"num\">Total</th>",
+         <th class=\"num\">Total</th><th class=\"num\" title=\"The calls' own time: their \
+         durations less those of the phases nested directly in them\">Self</th>",
     );
     if whole.is_some() {
-        out.push_str("<th class=\"num\">Share</th>");
+        out.push_str("<th class=\"num\">Share</th><th class=\"num\">Self share</th>");
     }
     out.push_str(
         "<th class=\"num\">Avg</th><th class=\"num\">Min</th><th class=\"num\">Max</th>\
@@ -97,34 +100,39 @@ pub(super) fn phase_table(
         write!(
             out,
             "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td>",
+             <td class=\"num\">{}</td>",
             esc(name),
             p.calls,
             p.failures,
             p.cancelled,
-            hd(total)
         )?;
-        if let Some(w) = whole {
-            write!(
-                out,
-                "<td class=\"num\">{}</td>",
-                share(total, w).map_or_else(|| "—".to_string(), pct_text)
-            )?;
+        for d in [total, p.self_duration] {
+            duration_cell(d, out)?;
         }
-        writeln!(
-            out,
-            "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            hd(p.avg_duration),
-            hd(p.min_duration),
-            hd(p.max_duration),
-            hd(p.percentiles.p50),
-            hd(p.percentiles.p90),
-            hd(p.percentiles.p95),
-            hd(p.percentiles.p99),
-            hd(p.percentiles.p999),
-        )?;
+        if let Some(w) = whole {
+            for part in [total, p.self_duration] {
+                let s = share(part, w);
+                write!(
+                    out,
+                    "<td class=\"num\" data-v=\"{}\">{}</td>",
+                    s.unwrap_or(0.0),
+                    s.map_or_else(|| "—".to_string(), pct_text)
+                )?;
+            }
+        }
+        for d in [
+            p.avg_duration,
+            p.min_duration,
+            p.max_duration,
+            p.percentiles.p50,
+            p.percentiles.p90,
+            p.percentiles.p95,
+            p.percentiles.p99,
+            p.percentiles.p999,
+        ] {
+            duration_cell(d, out)?;
+        }
+        out.push_str("</tr>\n");
     }
     out.push_str("</tbody></table></div>\n");
     if phases.len() > MAX_TABLE_ROWS {
@@ -162,4 +170,14 @@ pub(super) fn all_phases(r: &Report, out: &mut Out) -> fmt::Result {
     phase_table(&phases, None, out)?;
     out.push_str("</section>\n");
     Ok(())
+}
+
+/// A table cell of a duration, human-readable, with its exact value (ns) to sort on.
+fn duration_cell(d: Duration, out: &mut Out) -> fmt::Result {
+    write!(
+        out,
+        "<td class=\"num\" data-v=\"{}\">{}</td>",
+        d.as_nanos(),
+        hd(d)
+    )
 }

@@ -218,10 +218,37 @@
       cell(tr, fmtDur(a.p50_seconds), 'num');
       cell(tr, fmtDur(a.p95_seconds), 'num');
       cell(tr, fmtDur(a.p99_seconds), 'num');
+      cell(tr, a.phases && a.phases.length && a.total_seconds > 0 ?
+        fmtPct(100 * a.self_seconds / a.total_seconds) : '–', 'num');
       body.appendChild(tr);
     });
     setText('agent-more', rows.length > MAX_ROWS ? (rows.length - MAX_ROWS) + ' more agents not shown.' :
       rows.length === 0 ? 'No agent has completed an execution yet.' : '');
+  }
+  // The picked agent's phases, the most self time first (the feed's order).
+  function drawPhases(d) {
+    var name = $('agent-pick').value, body = $('phase-body');
+    var a = d.agents.filter(function (x) { return x.name === name; })[0];
+    var list = a && a.phases ? a.phases : [];
+    setText('phase-agent', name || '–');
+    body.textContent = '';
+    list.slice(0, MAX_ROWS).forEach(function (p) {
+      var tr = document.createElement('tr');
+      cell(tr, p.name, 'name');
+      cell(tr, fmtNum(p.calls), 'num');
+      cell(tr, fmtNum(p.failures), 'num' + (p.failures > 0 ? ' poor' : ''));
+      cell(tr, fmtNum(p.cancelled || 0), 'num' + (p.cancelled > 0 ? ' fair' : ''));
+      cell(tr, fmtDur(p.avg_seconds), 'num');
+      cell(tr, fmtDur(p.p95_seconds), 'num');
+      cell(tr, fmtDur(p.p99_seconds), 'num');
+      cell(tr, fmtDur(p.total_seconds), 'num');
+      cell(tr, fmtDur(p.self_seconds), 'num');
+      cell(tr, a.total_seconds > 0 ? fmtPct(100 * p.self_seconds / a.total_seconds) : '–', 'num');
+      body.appendChild(tr);
+    });
+    $('phase-table').hidden = list.length === 0;
+    $('phase-none').hidden = list.length > 0;
+    setText('phase-more', list.length > MAX_ROWS ? (list.length - MAX_ROWS) + ' more phases not shown.' : '');
   }
   function byExecutions(agents) {
     return agents.slice().sort(function (a, b) {
@@ -319,6 +346,7 @@
     drawPicker(d);
     drawBottlenecks(d.bottlenecks);
     drawAgents(d, p);
+    drawPhases(d);
     drawMemory();
     if (!empty) { drawRate(); drawLatency(); drawSuccess(); }
   }
@@ -383,7 +411,10 @@
       };
     }
   };
-  $('agent-pick').addEventListener('change', function () { if (hist.length) drawLatency(); });
+  $('agent-pick').addEventListener('change', function () {
+    if (hist.length) drawLatency();
+    if (latest) drawPhases(latest);
+  });
   root.setAttribute('data-profx-ready', '1');
   poll();
 })();

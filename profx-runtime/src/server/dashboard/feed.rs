@@ -9,7 +9,12 @@
 //!               "success_rate_percent" (null: none completed) },
 //!   "agents": [ { "name", "executions", "successes", "failures", "cancelled",
 //!                 "success_rate_percent" (null: none completed), "avg_seconds", "p50_seconds",
-//!                 "p90_seconds", "p95_seconds", "p99_seconds", "max_seconds" } ],   // by name
+//!                 "p90_seconds", "p95_seconds", "p99_seconds", "max_seconds",
+//!                 "total_seconds" (executions x average), "self_seconds" (the executions' own
+//!                 time: less their top-level phases),
+//!                 "phases": [ { "name", "calls", "failures", "cancelled", "avg_seconds",
+//!                               "p95_seconds", "p99_seconds", "total_seconds",
+//!                               "self_seconds" } ] } ],   // agents by name, phases by self time
 //!   "process": { "resident_bytes", "threads", "heap_live_bytes" },    // null: not known
 //!   "bottlenecks": [ { "agent", "phase" (null: the agent itself), "kind", "severity",
 //!                      "avg_seconds", "p99_seconds", "threshold_seconds", "message" } ],
@@ -95,6 +100,34 @@ fn agents(agents: &BTreeMap<String, AggregateMetrics>) -> Value {
                 "p95_seconds": p.p95.as_secs_f64(),
                 "p99_seconds": p.p99.as_secs_f64(),
                 "max_seconds": m.max_duration.as_secs_f64(),
+                "total_seconds": m.avg_duration.as_secs_f64() * m.total_executions as f64,
+                "self_seconds": m.self_duration.as_secs_f64(),
+                "phases": phases(m),
+            })
+        })
+        .collect()
+}
+
+/// An agent's phases, the most self time first: where its time is spent.
+fn phases(m: &AggregateMetrics) -> Value {
+    let mut v: Vec<_> = m.phases.iter().collect();
+    v.sort_by(|x, y| {
+        (y.1.self_duration, y.1.total_duration)
+            .cmp(&(x.1.self_duration, x.1.total_duration))
+            .then_with(|| x.0.cmp(y.0))
+    });
+    v.into_iter()
+        .map(|(name, p)| {
+            json!({
+                "name": name,
+                "calls": p.calls,
+                "failures": p.failures,
+                "cancelled": p.cancelled,
+                "avg_seconds": p.avg_duration.as_secs_f64(),
+                "p95_seconds": p.percentiles.p95.as_secs_f64(),
+                "p99_seconds": p.percentiles.p99.as_secs_f64(),
+                "total_seconds": p.total_duration.as_secs_f64(),
+                "self_seconds": p.self_duration.as_secs_f64(),
             })
         })
         .collect()
