@@ -171,6 +171,21 @@ fn the_feed_carries_exact_counts_process_figures_and_bottlenecks() {
     // Seconds, like the rest of the feed.
     let slow = agent(&feed, "dash_slow");
     assert!(slow["avg_seconds"].as_f64().unwrap() >= 0.35);
+    // Its phase, with its self time (all of it: nothing nested), and the agent's own time
+    // outside it (little: the phase is the execution).
+    let phases = slow["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 1, "{slow:#}");
+    let step = &phases[0];
+    assert_eq!(step["name"], "slow_step");
+    assert_eq!(step["calls"], 1);
+    assert!(step["self_seconds"].as_f64().unwrap() >= 0.35, "{step}");
+    assert_eq!(step["self_seconds"], step["total_seconds"]);
+    let own = slow["self_seconds"].as_f64().unwrap();
+    assert!(
+        own >= 0.0 && own < 0.05 * slow["total_seconds"].as_f64().unwrap(),
+        "{slow:#}"
+    );
+    assert_eq!(agent(&feed, "dash_feed")["phases"], serde_json::json!([]));
 
     let p = &feed["process"];
     assert!(p["resident_bytes"].as_u64().unwrap() > 1 << 20, "{p}");
@@ -378,6 +393,22 @@ fn chromium_draws_the_dashboard_and_updates_it_live() {
     let s3 = b.state();
     assert_eq!(s3["selected"], "dash_slow");
     assert!(chart(&s3, "latency")["max"].as_f64().unwrap() >= 0.35);
+    // ... and shows its phases, by self time.
+    assert_eq!(
+        b.eval("document.getElementById('phase-agent').textContent"),
+        "dash_slow"
+    );
+    assert_eq!(
+        b.eval(
+            "Array.prototype.map.call(document.querySelectorAll('#phase-body td.name'), \
+             function (td) { return td.textContent; }).join()"
+        ),
+        "slow_step"
+    );
+    assert_eq!(
+        b.eval("document.getElementById('phase-table').hidden"),
+        false
+    );
     assert_no_problems(&mut b);
 
     let png = b.screenshot(1400);

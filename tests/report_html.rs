@@ -690,6 +690,47 @@ fn chromium_switches_waterfalls() {
     );
 }
 
+/// The locator's phase table: by self time (`parse`, 400 ms of its own, after `search`'s 750 ms
+/// though its total is less), and sorted by another column when its header is clicked.
+#[test]
+fn chromium_sorts_a_phase_table_by_the_clicked_column() {
+    let page = html(&common::fixture());
+    let table = |dom: &str| {
+        let at = dom.find("id=\"agent-1\"").unwrap_or(0);
+        let rest = &dom[at..];
+        let t = &rest[rest.find("<table class=\"phases sortable\"").unwrap()..];
+        let t = &t[..t.find("</table>").unwrap()];
+        t.split("<td class=\"name\">")
+            .skip(1)
+            .map(|c| c[..c.find('<').unwrap()].to_string())
+            .collect::<Vec<_>>()
+    };
+    // The locator is the second agent by name.
+    assert_eq!(
+        table(&page),
+        ["search", "parse", "tokenize"],
+        "by self time"
+    );
+    assert!(page.contains("<th class=\"num\" title=\"The calls' own time"));
+    assert!(page.contains("<td class=\"num\" data-v=\"400000000\">400ms</td>"));
+    if !chromium::present() {
+        return;
+    }
+    // A click on "Max" (70 ms for parse, 60 for search): the largest first.
+    let click = "<script>var t = document.querySelectorAll('table.phases.sortable')[1]; \
+                 var th = Array.prototype.filter.call(t.tHead.rows[0].cells, \
+                 function (c) { return c.textContent === 'Max'; })[0]; th.click();</script>\n</body>";
+    let r = dump_dom(&page.replacen("</body>", click, 1), "sort");
+    let problems = script_problems(&r);
+    assert!(problems.is_empty(), "script problems: {problems:#?}");
+    assert_eq!(
+        table(&r.dom),
+        ["parse", "search", "tokenize"],
+        "by max, the largest first"
+    );
+    assert!(r.dom.contains("aria-sort=\"descending\""));
+}
+
 /// The check above would catch a broken page: a script error and an unfinished report script.
 #[test]
 fn chromium_check_catches_script_errors() {

@@ -497,3 +497,59 @@ fn against_several_bases_a_row_regresses_only_against_each() {
     let d = diff_several(&[fast, usual.clone(), usual], &slow, &g);
     assert_eq!(d.regressions, 1);
 }
+
+#[test]
+fn self_time_per_call_is_shown_and_never_a_regression() {
+    // `parse` got slower through `tokenize`, nested in it: its own time did not move.
+    let with = |parse_ms: u64, tokenize_ms: u64| {
+        let mut a = agent(40, 80, 120, 50, 50);
+        a.self_duration = ms(10 * 50);
+        let mut parse = phase(parse_ms, 50, 0);
+        parse.total_duration = ms(parse_ms * 50);
+        parse.self_duration = ms((parse_ms - tokenize_ms) * 50);
+        let mut tokenize = phase(tokenize_ms, 50, 0);
+        tokenize.total_duration = ms(tokenize_ms * 50);
+        tokenize.self_duration = tokenize.total_duration;
+        a.phases.insert("parse".into(), parse);
+        a.phases.insert("tokenize".into(), tokenize);
+        report(vec![("x", a)])
+    };
+    let (base, new) = (with(10, 4), with(16, 10));
+    let d = diff(&base, &new, &Gate::new(th("10%")));
+    let self_of = |phase: &str| {
+        let row = d
+            .rows
+            .iter()
+            .find(|r| r.phase.as_deref() == Some(phase))
+            .unwrap();
+        let Change::Compared(c) = &row.change else {
+            panic!("{row:?}")
+        };
+        c.self_ns
+    };
+    assert_eq!(self_of("parse"), Some([6_000_000, 6_000_000]));
+    assert_eq!(self_of("tokenize"), Some([4_000_000, 10_000_000]));
+    let text = render(&d, &Gate::new(th("10%")), "base.json", "new.json");
+    assert!(text.contains("SELF"), "{text}");
+    let parse_line = text.lines().find(|l| l.contains("  parse")).unwrap();
+    assert!(parse_line.contains("+0.0% (+0ns)"), "{text}");
+    // A report written before self time was recorded says so rather than 0.
+    let mut old = with(10, 4);
+    for a in old.agents.values_mut() {
+        a.self_duration = Duration::ZERO;
+        for p in a.phases.values_mut() {
+            p.self_duration = Duration::ZERO;
+        }
+    }
+    let d = diff(&old, &new, &Gate::new(th("10%")));
+    assert!(d.rows.iter().all(|r| match &r.change {
+        Change::Compared(c) => c.self_ns.is_none(),
+        _ => true,
+    }));
+    let text = render(&d, &Gate::new(th("10%")), "old.json", "new.json");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("  parse") && l.contains("n/a")),
+        "{text}"
+    );
+}
