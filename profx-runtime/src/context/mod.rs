@@ -310,11 +310,8 @@ impl ExecState {
             // The phase's depth plus one.
             let level = self.depth;
             // SAFETY: `cursor` is within the kept record's buffer, before `end`.
-            unsafe {
-                cursor.write(RawPhase::at_level(start, ticks, name, level, ended));
-                self.cursor = cursor.add(1);
-            }
-            self.leave();
+            unsafe { cursor.write(RawPhase::at_level(start, ticks, name, level, ended)) };
+            self.advance_and_leave();
         } else {
             // Not kept (aggregates only), or kept and out of room.
             slot.commit(ticks, self.close(s0, ticks), ended, 0);
@@ -327,23 +324,31 @@ impl ExecState {
         true
     }
 
-    /// One level up (a phase ended), after the depth was read: one decrement of memory, where
-    /// the compiler would reload, decrement and store the value it read.
+    /// After a phase record was written at the cursor (which must have had room): the cursor
+    /// one record on, and one level up. Each is one instruction on memory, where the compiler
+    /// would write the values it already holds in registers back (two instructions each).
     #[inline(always)]
-    fn leave(&mut self) {
+    fn advance_and_leave(&mut self) {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
-        // SAFETY: decrements the `depth` field of `*self`, to which `self` gives exclusive
-        // access; touches nothing else but the flags.
+        // SAFETY: adds one record's size to the `cursor` field and decrements the `depth`
+        // field of `*self`, to which `self` gives exclusive access; the cursor stays within
+        // (or one past) the record's buffer, as its caller checked; touches nothing else but
+        // the flags.
         unsafe {
             std::arch::asm!(
-                "dec dword ptr [{s} + {off}]",
+                "add qword ptr [{s} + {cursor}], {size}",
+                "dec dword ptr [{s} + {depth}]",
                 s = in(reg) self as *mut ExecState,
-                off = const std::mem::offset_of!(ExecState, depth),
+                cursor = const std::mem::offset_of!(ExecState, cursor),
+                size = const std::mem::size_of::<RawPhase>(),
+                depth = const std::mem::offset_of!(ExecState, depth),
                 options(nostack),
             );
         }
         #[cfg(any(not(target_arch = "x86_64"), miri))]
         {
+            // SAFETY: as above.
+            self.cursor = unsafe { self.cursor.add(1) };
             self.depth = self.depth.wrapping_sub(1);
         }
     }
