@@ -199,6 +199,18 @@ fn disable_enable_and_clear() {
     p.disable();
     p.start_execution("switch", "").end(());
     assert_eq!(p.agent_metrics("switch").unwrap().total_executions, 1);
+
+    // An execution that spans a clear() ends after it: it is counted and kept, as one that
+    // started after it is; one that ended before it is gone from both.
+    p.enable();
+    p.start_execution("spans", "before").end(());
+    let ex = p.start_execution("spans", "across");
+    p.clear();
+    ex.end(());
+    assert_eq!(p.agent_metrics("spans").unwrap().total_executions, 1);
+    let kept = p.executions("spans");
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].request, "across");
 }
 
 #[test]

@@ -436,7 +436,6 @@ impl ExecState {
         if let Some(mut r) = self.rec.take() {
             // The records before the cursor were written in place.
             r.phases_end = self.cursor;
-            r.gen = inner.gen.load(Relaxed);
             r.serial = self.serial;
             r.agent = self.agent;
             r.start = self.t0;

@@ -78,8 +78,11 @@ pub(crate) fn new(enabled: bool) -> Profiler {
 /// The state behind a `Profiler` handle.
 pub(crate) struct Inner {
     pub(crate) enabled: AtomicBool,
-    /// Bumped by `clear()`; slots and records of older generations are not read.
+    /// Bumped by `clear()`; slots of older generations are not read.
     pub(crate) gen: AtomicU64,
+    /// The clock reading at the last `clear()` (0: none): records of executions that ended
+    /// before it are not read (the writers stamp nothing for it).
+    cleared_at: AtomicU64,
     pub(crate) config: Config,
     /// The recent executions of each agent.
     pub(crate) rings: Rings,
@@ -149,6 +152,7 @@ impl Inner {
         Inner {
             enabled: AtomicBool::new(config.enabled),
             gen: AtomicU64::new(0),
+            cleared_at: AtomicU64::new(0),
             config,
             rings: Rings::new(),
             is_global,
@@ -222,6 +226,7 @@ impl Inner {
     /// Starts a new generation: what was recorded is no longer read, and every thread's next
     /// call moves to new slots (see `ThreadTable`).
     pub(crate) fn clear(&self) {
+        self.cleared_at.store(crate::clock::now(), SeqCst);
         self.gen.fetch_add(1, SeqCst);
         for t in self.tables.iter() {
             t.cut();
@@ -420,11 +425,11 @@ impl Inner {
 
     /// The kept executions (of one agent, or of all), oldest first, per agent.
     pub(crate) fn executions(&self, agent: Option<u32>) -> BTreeMap<String, Vec<ExecutionProfile>> {
-        let gen = self.gen.load(Acquire);
+        let since = self.cleared_at.load(Acquire);
         let names = registry::names();
         let threads = crate::thread_ids::names();
         let mut found: Vec<(u32, u64, u64, ExecutionProfile)> = Vec::new();
-        self.rings.read(agent, gen, |r| {
+        self.rings.read(agent, since, |r| {
             found.push((r.agent, r.start, r.serial, profile(r, &names, &threads)));
         });
         found.sort_by_key(|f| (f.0, f.1, f.2));
@@ -446,11 +451,11 @@ impl Inner {
         let (agent, serial) = id.rsplit_once('-')?;
         let serial: u64 = serial.parse().ok()?;
         let a = registry::lookup(agent)?;
-        let gen = self.gen.load(Acquire);
+        let since = self.cleared_at.load(Acquire);
         let names = registry::names();
         let threads = crate::thread_ids::names();
         let mut found = None;
-        self.rings.read(Some(a), gen, |r| {
+        self.rings.read(Some(a), since, |r| {
             if r.serial == serial {
                 found = Some(profile(r, &names, &threads));
             }

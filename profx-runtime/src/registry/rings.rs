@@ -60,7 +60,6 @@ impl RawPhase {
 /// record is reused, so a steady workload allocates nothing here.
 #[derive(Debug)]
 pub(crate) struct ExecRecord {
-    pub(crate) gen: u64,
     pub(crate) serial: u64,
     pub(crate) agent: u32,
     pub(crate) request: String,
@@ -103,7 +102,6 @@ unsafe impl Sync for ExecRecord {}
 impl Default for ExecRecord {
     fn default() -> ExecRecord {
         ExecRecord {
-            gen: 0,
             serial: 0,
             agent: 0,
             request: String::new(),
@@ -333,10 +331,11 @@ impl Rings {
             .clone()
     }
 
-    /// Calls `f` with every record of generation `gen` (of one agent, or all); no record is
-    /// reused while `f` has it. Writers never wait for a reader; a reader waits for a turn
+    /// Calls `f` with every record of an execution that ended at or after the clock reading
+    /// `since` (the last `clear()`; of one agent, or all); no record is reused while `f` has
+    /// it. Writers never wait for a reader; a reader waits for a turn
     /// when [`HAZARDS`] others read.
-    pub(crate) fn read(&self, agent: Option<u32>, gen: u64, mut f: impl FnMut(&ExecRecord)) {
+    pub(crate) fn read(&self, agent: Option<u32>, since: u64, mut f: impl FnMut(&ExecRecord)) {
         let rings: Vec<Arc<Ring>> = lock(&self.list).iter().flatten().cloned().collect();
         let turn = self.take_turn();
         self.readers.fetch_add(1, SeqCst);
@@ -365,7 +364,7 @@ impl Rings {
                     // that evicts it sees the hazard (both sides SeqCst) and keeps it aside
                     // until the hazard moves on; records in a slot are complete.
                     let r = unsafe { &*p };
-                    if r.gen == gen {
+                    if r.start.saturating_add(r.duration) >= since {
                         f(r);
                     }
                     break;
