@@ -5,8 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const CRATES: [&str; 4] = [
+const CRATES: [&str; 5] = [
     "src",
+    "profx-report/src",
     "profx-runtime/src",
     "profx-macros/src",
     "profx-cli/src",

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use profx::{Report, SCHEMA_VERSION};
+use profx_report::{Report, SCHEMA_VERSION};
 use serde_json::Value;
 
 /// Reads the report saved at `path` (the JSON serialization of [`Report`]).

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use clap::ValueEnum;
-use profx::Report;
+use profx_report::Report;
 
 /// The formats of `profx report`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use profx::{HumanDuration, Report};
+use profx_report::{HumanDuration, Report};
 use serde::{de::Error as _, Deserialize, Deserializer};
 
 use crate::render::one_line;
@@ -206,7 +206,7 @@ pub fn render(checks: &[Check], report_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use profx::AggregateMetrics;
+    use profx_report::AggregateMetrics;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

@@ -3,6 +3,9 @@
 //! stderr, never a panic).
 
 // The workspace's fixed report, shared with the format tests.
+// The shared fixture names the model by the facade's path; here it is the report crate's.
+extern crate profx_report as profx;
+
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
@@ -12,7 +15,7 @@ use std::process::Command;
 
 use std::time::Duration;
 
-use profx::{HumanDuration, Report, SCHEMA_VERSION};
+use profx_report::{HumanDuration, Report, SCHEMA_VERSION};
 use serde_json::Value;
 use tempfile::TempDir;
 

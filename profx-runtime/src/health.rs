@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::serde_util::duration_ns;
+use profx_report::serde_util::duration_ns;
 
 /// A health check: `Ok(())` when healthy, `Err(why)` when not.
 type CheckFn = dyn Fn() -> Result<(), String> + Send + Sync + 'static;

@@ -1,5 +1,6 @@
 //! The recording runtime of [profx](https://docs.rs/profx): the clock, the per-thread registry,
-//! executions, aggregates, bottlenecks and the report.
+//! executions and their aggregates, the collector, the server and the exporter. The report
+//! they fill, and its writers, are `profx_report`'s, re-exported here.
 //!
 //! Users depend on the `profx` facade, which re-exports everything here. Without the `enabled`
 //! feature the public API keeps its signatures and returns empty data, and nothing records.
@@ -7,16 +8,13 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod aggregate;
 mod alloc;
-mod bottleneck;
 mod execution;
+mod guard;
 #[cfg(any(feature = "metrics", feature = "tracing"))]
 mod integrations;
 mod lock;
 mod profiler;
-mod report;
-mod serde_util;
 mod system;
 
 pub mod health;
@@ -48,20 +46,20 @@ mod thread_ids;
 #[cfg(feature = "enabled")]
 mod threads;
 
-pub use aggregate::{AggregateMetrics, Percentiles, PhaseMetrics};
 pub use alloc::CountingAlloc;
-pub use bottleneck::{Bottleneck, BottleneckKind, Severity};
 pub use execution::{
     Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, Outcome, PhaseName, PhaseProfile,
 };
+pub use guard::ReportGuard;
 pub use profiler::{global, KeyHistogram, Profiler};
-pub use report::{
-    parse_report_targets, HumanBytes, HumanDuration, Report, ReportFormat, ReportGuard,
-    ReportSpecError, ReportTarget, SystemSummary, SCHEMA_VERSION,
+pub use profx_report::{
+    parse_report_targets, AggregateMetrics, Bottleneck, BottleneckKind, HumanBytes, HumanDuration,
+    Percentiles, PhaseMetrics, Report, ReportFormat, ReportSpecError, ReportTarget, Severity,
+    SCHEMA_VERSION,
 };
 pub use system::{
     global_collector, MemoryKind, MemoryPoint, MemoryTrend, MetricsCollector, SystemAverage,
-    SystemSnapshot, TrendDirection,
+    SystemSnapshot, SystemSummary, TrendDirection,
 };
 
 /// Times the enclosing scope as a phase until the guard is dropped.

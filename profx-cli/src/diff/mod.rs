@@ -31,7 +31,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use profx::{AggregateMetrics, HumanDuration, PhaseMetrics, Report};
+use profx_report::{AggregateMetrics, HumanDuration, PhaseMetrics, Report};
 
 mod model;
 mod several;

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use profx::HumanDuration;
+use profx_report::HumanDuration;
 
 use super::{Change, Compared, Diff, Gate, Threshold, Timing};
 use crate::render::one_line;

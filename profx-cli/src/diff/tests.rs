@@ -166,7 +166,7 @@ fn the_table_is_aligned_and_marks_regressions() {
 
 /// An agent measured over `values` (nanoseconds), each an execution kept in the report,
 /// with one phase `step` lasting 90% of it.
-fn measured(values: &[u64]) -> (AggregateMetrics, Vec<profx::ExecutionProfile>) {
+fn measured(values: &[u64]) -> (AggregateMetrics, Vec<profx_report::ExecutionProfile>) {
     let mut sorted = values.to_vec();
     sorted.sort_unstable();
     let rank = |q: f64| sorted[((q * sorted.len() as f64).ceil() as usize).max(1) - 1];
@@ -191,7 +191,7 @@ fn measured(values: &[u64]) -> (AggregateMetrics, Vec<profx::ExecutionProfile>) 
     let execs = values
         .iter()
         .enumerate()
-        .map(|(i, &v)| profx::ExecutionProfile {
+        .map(|(i, &v)| profx_report::ExecutionProfile {
             id: format!("x-{i}"),
             agent: "x".into(),
             request: String::new(),
@@ -201,14 +201,14 @@ fn measured(values: &[u64]) -> (AggregateMetrics, Vec<profx::ExecutionProfile>) 
             allocations: 0,
             thread_count: 1,
             success: true,
-            outcome: profx::Outcome::Success,
+            outcome: profx_report::Outcome::Success,
             error: None,
-            phases: vec![profx::PhaseProfile {
+            phases: vec![profx_report::PhaseProfile {
                 name: "step".into(),
                 start_offset: Duration::ZERO,
                 duration: ns(v * 9 / 10),
                 depth: 0,
-                outcome: profx::Outcome::Success,
+                outcome: profx_report::Outcome::Success,
             }],
             phases_dropped: 0,
             parent: None,

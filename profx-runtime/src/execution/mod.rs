@@ -1,16 +1,15 @@
-//! Executions: one run of an agent, with the phases it went through — as kept and reported
-//! (`profile.rs`), as started by hand (`manual.rs`), and the distributed trace one may join
-//! (`traceparent.rs`).
+//! Executions: one run of an agent, with the phases it went through — as started by hand
+//! (`manual.rs`), and the distributed trace one may join (`traceparent.rs`). As kept and
+//! reported, they are the report's model (`profx_report::ExecutionProfile`).
 
 mod manual;
-mod profile;
 // Read by the recording side and the OTLP exporter, which record and send nothing without
 // `enabled`.
 #[cfg_attr(not(feature = "enabled"), allow(dead_code))]
 mod traceparent;
 
 pub use manual::{Execution, ExecutionPhase, ExecutionResult};
-pub use profile::{ExecutionProfile, Outcome, PhaseName, PhaseProfile};
+pub use profx_report::{ExecutionProfile, Outcome, PhaseName, PhaseProfile};
 #[allow(unused_imports)] // `TraceParent`: the recording side's and the exporter's
 pub(crate) use traceparent::TraceParent;
 #[cfg(feature = "enabled")]

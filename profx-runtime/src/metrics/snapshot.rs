@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::buckets::HISTOGRAM_BOUNDS;
 use super::names::MetricKind;
 
-/// One metric and all its series, as read by [`snapshot`].
+/// One metric and all its series, as read by [`snapshot`](super::snapshot).
 #[derive(Clone, Debug, PartialEq)]
 pub struct MetricFamily {
     /// The metric name.

@@ -241,7 +241,7 @@ impl Read {
         let own = crate::registry::threshold_of;
         #[cfg(not(feature = "enabled"))]
         let own = |_: &str| None;
-        crate::bottleneck::detect(self.agents.iter(), self.loose.iter(), threshold, own)
+        profx_report::__recorder::detect(self.agents.iter(), self.loose.iter(), threshold, own)
     }
 }
 

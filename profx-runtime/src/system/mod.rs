@@ -1,10 +1,9 @@
 //! System metrics (SPEC §5): a background thread that samples the process — resident and
 //! virtual memory, CPU, threads and, with the counting allocator, the heap — into a bounded
-//! ring, and what those samples add up to: averages and the memory trend.
+//! ring. What those samples add up to (averages, the memory trend) is the report's model
+//! (`profx_report`).
 
 pub(crate) mod process;
-mod summary;
-mod trend;
 
 #[cfg(feature = "enabled")]
 pub(crate) mod sample;
@@ -16,9 +15,11 @@ mod engine;
 #[path = "engine/off.rs"]
 mod engine;
 
-pub use summary::{MemoryPoint, SystemAverage, SystemSnapshot, SystemSummary};
-pub(crate) use trend::HumanRate;
-pub use trend::{MemoryKind, MemoryTrend, TrendDirection};
+// The model of what it measures lives with the report.
+pub use profx_report::{
+    MemoryKind, MemoryPoint, MemoryTrend, SystemAverage, SystemSnapshot, SystemSummary,
+    TrendDirection,
+};
 
 use std::fmt;
 use std::sync::{Mutex, OnceLock};

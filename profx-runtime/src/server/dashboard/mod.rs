@@ -32,10 +32,10 @@ const UPLOT_VERSION: &str = "1.6.32";
 const UPLOT_JS: &str = include_str!("vendor/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("vendor/uPlot.min.css");
 const PAGE: &str = include_str!("page.html");
-const REPORT_CSS: &str = include_str!("../../report/html/report.css");
+use profx_report::__recorder::REPORT_CSS;
 const CSS: &str = include_str!("dashboard.css");
 const SCRIPT: &str = include_str!("dashboard.js");
-const ERROR_HOOK: &str = include_str!("../../report/html/error-hook.js");
+use profx_report::__recorder::ERROR_HOOK;
 
 /// The poll interval when the query does not give one.
 pub(super) const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);

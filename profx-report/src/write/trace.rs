@@ -34,7 +34,7 @@ impl Report {
     /// [Chrome Trace Event format]: https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU
     ///
     /// ```
-    /// let report = profx_runtime::Report::empty();
+    /// let report = profx_report::Report::empty();
     /// let mut out = Vec::new();
     /// report.write_trace(&mut out)?;
     /// let trace: serde_json::Value = serde_json::from_slice(&out).unwrap();

@@ -10,10 +10,10 @@ impl Report {
     /// back into an equal `Report` with `serde_json`.
     ///
     /// ```
-    /// let report = profx_runtime::Report::empty();
+    /// let report = profx_report::Report::empty();
     /// let mut out = Vec::new();
     /// report.write_json(&mut out)?;
-    /// let back: profx_runtime::Report = serde_json::from_slice(&out).unwrap();
+    /// let back: profx_report::Report = serde_json::from_slice(&out).unwrap();
     /// assert_eq!(back, report);
     /// # Ok::<(), std::io::Error>(())
     /// ```

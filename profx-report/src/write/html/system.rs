@@ -2,12 +2,12 @@
 
 use std::fmt::{self, Write as _};
 
-use super::summary::card;
+use super::overview::card;
 use super::svg::*;
 use super::text::*;
 use super::Out;
-use crate::report::{HumanBytes, Report};
-use crate::system::HumanRate;
+use crate::model::trend::HumanRate;
+use crate::{HumanBytes, Report};
 use crate::{MemoryPoint, MemoryTrend, SystemSummary, TrendDirection};
 
 pub(super) fn section(r: &Report, out: &mut Out) -> fmt::Result {

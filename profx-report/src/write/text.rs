@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 
-use super::units::{percent, HumanBytes, HumanDuration, HumanMemory};
+use crate::units::{percent, HumanBytes, HumanDuration, HumanMemory};
 use crate::{AggregateMetrics, Bottleneck, MemoryTrend, PhaseMetrics, Report, SystemSummary};
 
 impl Report {
@@ -17,7 +17,7 @@ impl Report {
     /// `1.8 MiB`); memory says "not measured" when allocations were not counted.
     ///
     /// ```
-    /// let report = profx_runtime::Report::empty();
+    /// let report = profx_report::Report::empty();
     /// let mut out = Vec::new();
     /// report.write_text(&mut out)?;
     /// let text = String::from_utf8(out).unwrap();

@@ -5,7 +5,7 @@ use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use super::Out;
-use crate::report::HumanDuration;
+use crate::HumanDuration;
 
 /// An axis label: a duration of `ns` nanoseconds, "0" for zero.
 pub(super) struct Tick(f64);

@@ -2,7 +2,7 @@
 
 use std::io::{self, BufWriter, Write};
 
-use super::units::HumanDuration;
+use crate::units::HumanDuration;
 use crate::Report;
 
 /// The header line of [`Report::write_csv`].
@@ -20,7 +20,7 @@ impl Report {
     /// a CR or a LF is put in double quotes, its quotes doubled); lines end with `\n`.
     ///
     /// ```
-    /// let report = profx_runtime::Report::empty();
+    /// let report = profx_report::Report::empty();
     /// let mut out = Vec::new();
     /// report.write_csv(&mut out)?;
     /// assert_eq!(

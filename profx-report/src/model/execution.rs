@@ -10,11 +10,11 @@ use crate::serde_util::{duration_ns, rfc3339};
 /// How an execution or a phase ended: three disjoint outcomes.
 ///
 /// - `Success`: it returned (`Ok`, or a value that is not a `Result`), or returned an `Err`
-///   that its `failure = ...` predicate (or [`Execution::end_where`]) says is expected.
+///   that its `failure = ...` predicate (or `Execution::end_where`) says is expected.
 /// - `Failure`: it returned an `Err` that is a failure, or panicked.
 /// - `Cancelled`: it was dropped before it completed: an async agent or phase whose future was
 ///   dropped (a `select!` that took another branch, a timeout, a client gone), or a manual
-///   [`Execution`] dropped without `end` or ended with [`Execution::cancel`].
+///   `Execution` dropped without `end` or ended with `Execution::cancel`.
 ///
 /// A cancellation is neither a success nor a failure: success rates are
 /// `successes / (successes + failures)`, as an SRE excludes the requests a client gave up on
@@ -71,7 +71,7 @@ pub struct ExecutionProfile {
     pub duration: Duration,
     /// Bytes allocated during the execution: by its body on its thread (sync), or summed over
     /// its polls on whatever threads ran them (async). A `realloc` counts its new size.
-    /// 0 unless allocations are counted (feature `alloc` and [`CountingAlloc`](crate::CountingAlloc)
+    /// 0 unless allocations are counted (feature `alloc` and `CountingAlloc`
     /// installed; see [`Report::memory_measured`](crate::Report::memory_measured)).
     pub memory_allocated: u64,
     /// Allocations made during the execution, counted like `memory_allocated` (0 unless
@@ -96,7 +96,7 @@ pub struct ExecutionProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
     /// The W3C `traceparent` of the distributed trace it joined
-    /// (`#[profx::agent(traceparent = …)]`, [`Profiler::start_execution_in_trace`](crate::Profiler::start_execution_in_trace));
+    /// (`#[profx::agent(traceparent = …)]`, `Profiler::start_execution_in_trace`);
     /// `None` when it started a trace of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
@@ -116,7 +116,8 @@ impl ExecutionProfile {
     /// for each phase the index of the phase it ran directly inside (`None`: in the execution
     /// itself), from their depths and times: the innermost phase still open at its start, one
     /// level up. Reports hold the phases in that order already; hand-made ones may not.
-    pub(crate) fn phase_tree(&self) -> (Vec<usize>, Vec<Option<usize>>) {
+    /// (The folded stacks and the OTLP spans are built from it.)
+    pub fn phase_tree(&self) -> (Vec<usize>, Vec<Option<usize>>) {
         let mut order: Vec<usize> = (0..self.phases.len()).collect();
         order.sort_by_key(|&i| (self.phases[i].start_offset, self.phases[i].depth));
         let mut parents = vec![None; self.phases.len()];
@@ -223,7 +224,7 @@ mod wire {
 /// compares with `str`, `&str` and `String`).
 ///
 /// ```
-/// use profx_runtime::PhaseName;
+/// use profx_report::PhaseName;
 /// let n = PhaseName::from("parse");
 /// assert_eq!(n, "parse");
 /// assert_eq!(n.as_str().len(), 5);

@@ -4,8 +4,8 @@
 use std::io::{self, BufWriter, Write};
 
 use super::text::bottleneck_subject;
-use super::units::{HumanBytes, HumanDuration};
-use crate::system::HumanRate;
+use crate::model::trend::HumanRate;
+use crate::units::{HumanBytes, HumanDuration};
 use crate::{Bottleneck, Report, SystemSummary};
 
 /// How many bottlenecks the summary names (the most severe).
@@ -18,7 +18,7 @@ impl Report {
     /// faster than 1 MiB/s ([`MemoryTrend::GROWTH_WARNING_BYTES_PER_SEC`](crate::MemoryTrend::GROWTH_WARNING_BYTES_PER_SEC)).
     ///
     /// ```
-    /// let report = profx_runtime::Report::empty();
+    /// let report = profx_report::Report::empty();
     /// let mut out = Vec::new();
     /// report.write_summary(&mut out)?;
     /// let text = String::from_utf8(out).unwrap();

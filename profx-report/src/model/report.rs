@@ -7,15 +7,14 @@ use std::time::{Duration, SystemTime};
 use crate::serde_util::{duration_ns, rfc3339};
 use crate::{AggregateMetrics, Bottleneck, ExecutionProfile, PhaseMetrics};
 
-/// The system metrics of a run (defined with the collector that makes them).
-pub use crate::system::SystemSummary;
+use crate::SystemSummary;
 
 /// The version of the report's serialized form; readers refuse other versions.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Everything the profiler recorded, at one moment.
 ///
-/// Built by [`Profiler::report`](crate::Profiler::report); serializes with serde (durations as
+/// Built by `Profiler::report` (in `profx`); serializes with serde (durations as
 /// integer nanoseconds), so a saved report can be rendered again and compared.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -141,8 +140,12 @@ impl Report {
             .map(|a| a.avg_memory as u128 * a.total_executions as u128)
             .sum();
         let loose: Vec<(&String, &PhaseMetrics)> = Vec::new();
-        let bottlenecks =
-            crate::bottleneck::detect(agents.iter(), loose, Self::BOTTLENECK_THRESHOLD, |_| None);
+        let bottlenecks = crate::model::bottleneck::detect(
+            agents.iter(),
+            loose,
+            Self::BOTTLENECK_THRESHOLD,
+            |_| None,
+        );
         Report {
             total_executions: total,
             overall_avg_duration: if timed == 0 {
@@ -168,17 +171,3 @@ impl Report {
         }
     }
 }
-
-mod csv;
-mod details;
-mod folded;
-mod guard;
-mod html;
-mod json;
-mod summary;
-mod text;
-mod trace;
-mod units;
-
-pub use guard::{parse_report_targets, ReportFormat, ReportGuard, ReportSpecError, ReportTarget};
-pub use units::{HumanBytes, HumanDuration};

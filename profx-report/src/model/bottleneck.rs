@@ -134,7 +134,7 @@ fn assess(
 
 /// The bottlenecks among `agents` (and their phases) against `threshold`, or the threshold
 /// `own` gives an agent (for it and its phases), most severe first.
-pub(crate) fn detect<'a>(
+pub fn detect<'a>(
     agents: impl IntoIterator<Item = (&'a String, &'a AggregateMetrics)>,
     loose_phases: impl IntoIterator<Item = (&'a String, &'a PhaseMetrics)>,
     threshold: Duration,

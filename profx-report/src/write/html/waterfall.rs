@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::svg::*;
 use super::text::*;
 use super::{Out, FEW_WATERFALLS, FULL_WATERFALL_AGENTS, MAX_WATERFALLS, MAX_WATERFALL_ROWS};
-use crate::report::{HumanBytes, Report};
 use crate::{ExecutionProfile, Outcome};
+use crate::{HumanBytes, Report};
 
 /// The phases of the agent's slowest kept executions as waterfalls, one visible at a time.
 pub(super) fn waterfall_figure(

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::trend::{MemoryKind, MemoryTrend};
 use crate::serde_util::{duration_ns, rfc3339};
 
-/// One sample of the process, taken by a [`MetricsCollector`](crate::MetricsCollector).
+/// One sample of the process, taken by a `MetricsCollector` (in `profx`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SystemSnapshot {
     /// When it was taken.

@@ -9,7 +9,7 @@ mod breakdown;
 #[cfg(feature = "flamegraph")]
 mod flame;
 mod latency;
-mod summary;
+mod overview;
 mod svg;
 mod system;
 mod tables;
@@ -19,7 +19,7 @@ mod waterfall;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 
-use super::Report;
+use crate::Report;
 use crate::{AggregateMetrics, ExecutionProfile, PhaseMetrics};
 use breakdown::breakdown_figure;
 use latency::latency_figure;
@@ -27,9 +27,12 @@ use tables::phase_table;
 use text::*;
 use waterfall::waterfall_figure;
 
-const CSS: &str = include_str!("report.css");
+/// The page's style, which the monitoring server's dashboard shares.
+pub const REPORT_CSS: &str = include_str!("report.css");
+use REPORT_CSS as CSS;
 const SCRIPT: &str = include_str!("report.js");
-const ERROR_HOOK: &str = include_str!("error-hook.js");
+/// Records script errors on the page for tests to find (the dashboard's too).
+pub const ERROR_HOOK: &str = include_str!("error-hook.js");
 
 /// Agents that get a full section (figures, plots, phases); the others are in the overview.
 const MAX_AGENT_SECTIONS: usize = 50;
@@ -95,7 +98,7 @@ fn render(r: &Report, out: &mut Out) -> fmt::Result {
         "<style>\n{CSS}</style>\n<script>\n{ERROR_HOOK}</script>\n</head>\n<body>"
     )?;
 
-    summary::header(r, out)?;
+    overview::header(r, out)?;
     out.push_str("<main class=\"wrap\">\n");
     if nothing {
         out.push_str(
@@ -113,7 +116,7 @@ fn render(r: &Report, out: &mut Out) -> fmt::Result {
                  </section>\n",
             );
         }
-        summary::bottlenecks(r, out)?;
+        overview::bottlenecks(r, out)?;
         let order = agent_order(r);
         if !order.is_empty() {
             tables::overview(r, &order, out)?;

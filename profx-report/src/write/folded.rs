@@ -18,7 +18,7 @@ impl Report {
     ///
     /// ```
     /// # use std::time::{Duration, SystemTime};
-    /// # use profx_runtime::{ExecutionProfile, Outcome, PhaseProfile, Report};
+    /// # use profx_report::{ExecutionProfile, Outcome, PhaseProfile, Report};
     /// let mut report = Report::empty();
     /// let phase = |name: &'static str, start, dur, depth| PhaseProfile {
     ///     name: name.into(),

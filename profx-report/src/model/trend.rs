@@ -80,7 +80,7 @@ impl fmt::Display for MemoryKind {
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
-/// use profx_runtime::{MemoryKind, MemoryTrend, TrendDirection};
+/// use profx_report::{MemoryKind, MemoryTrend, TrendDirection};
 ///
 /// let t0 = SystemTime::UNIX_EPOCH;
 /// // 10 MiB, then 2 MiB more every second.

@@ -3,7 +3,7 @@
 use std::io::{self, BufWriter, Write};
 
 use super::text::one_line;
-use super::units::{HumanDuration, HumanMemory};
+use crate::units::{HumanDuration, HumanMemory};
 use crate::{ExecutionProfile, Outcome, Report};
 
 impl Report {
@@ -13,7 +13,7 @@ impl Report {
     /// names the agents that have some (still `Ok`).
     ///
     /// ```
-    /// let report = profx_runtime::Report::empty();
+    /// let report = profx_report::Report::empty();
     /// let mut out = Vec::new();
     /// report.write_details(&mut out, "codebase-locator")?;
     /// let text = String::from_utf8(out).unwrap();

@@ -75,7 +75,7 @@ impl AggregateMetrics {
     /// [`Outcome`](crate::Outcome).
     ///
     /// ```
-    /// let a = profx_runtime::AggregateMetrics {
+    /// let a = profx_report::AggregateMetrics {
     ///     total_executions: 10,
     ///     success_count: 6,
     ///     failure_count: 2,

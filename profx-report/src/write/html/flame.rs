@@ -10,13 +10,13 @@ use crate::ExecutionProfile;
 /// The flame graph of `execs` (the kept executions of agent `name`), when there is anything to
 /// draw.
 pub(super) fn flame_figure(name: &str, execs: &[ExecutionProfile], out: &mut Out) -> fmt::Result {
-    let lines = crate::report::folded::folded(execs);
+    let lines = crate::write::folded::folded(execs);
     if lines.is_empty() {
         return Ok(());
     }
     let mut svg = Vec::new();
     let title = format!("{name}: where the time went");
-    if crate::report::folded::flamegraph(&lines, &title, &mut svg).is_err() {
+    if crate::write::folded::flamegraph(&lines, &title, &mut svg).is_err() {
         // Nothing to show rather than a broken image; the rest of the report stands.
         return Ok(());
     }

@@ -4,8 +4,8 @@ use std::fmt::{self, Write as _};
 
 use super::text::*;
 use super::{Out, MAX_TABLE_ROWS};
-use crate::report::{HumanBytes, Report};
 use crate::{Bottleneck, BottleneckKind};
+use crate::{HumanBytes, Report};
 
 pub(super) fn card(out: &mut Out, label: &str, value: &str, class: &str, sub: &str) -> fmt::Result {
     writeln!(

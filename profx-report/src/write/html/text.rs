@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use crate::report::{HumanBytes, HumanDuration, Report};
 use crate::{AggregateMetrics, PhaseMetrics};
+use crate::{HumanBytes, HumanDuration, Report};
 
 /// HTML-escapes text for element content and quoted attribute values.
 pub(super) struct Esc<'a>(&'a str);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::svg::*;
 use super::text::*;
 use super::{Out, MAX_AGENT_SECTIONS, MAX_TABLE_ROWS};
-use crate::report::Report;
+use crate::Report;
 use crate::{AggregateMetrics, PhaseMetrics};
 
 pub(super) fn overview(
