@@ -128,13 +128,16 @@ pub use profx_macros::main;
 /// on [`agent`].
 pub use profx_macros::phase;
 
+mod lifecycle;
+pub use lifecycle::ReportGuard;
+
 #[doc(inline)]
 pub use profx_runtime::{
     global, parse_report_targets, phase, AggregateMetrics, Bottleneck, BottleneckKind,
     CountingAlloc, Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, HumanBytes,
     HumanDuration, KeyHistogram, Outcome, Percentiles, PhaseGuard, PhaseMetrics, PhaseName,
-    PhaseProfile, Profiler, Report, ReportFormat, ReportGuard, ReportSpecError, ReportTarget,
-    Severity, SystemSummary, SCHEMA_VERSION,
+    PhaseProfile, Profiler, Report, ReportFormat, ReportSpecError, ReportTarget, Severity,
+    SystemSummary, SCHEMA_VERSION,
 };
 
 #[doc(inline)]

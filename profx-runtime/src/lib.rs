@@ -10,7 +10,6 @@
 
 mod alloc;
 mod execution;
-mod guard;
 #[cfg(any(feature = "metrics", feature = "tracing"))]
 mod integrations;
 mod lock;
@@ -50,7 +49,6 @@ pub use alloc::CountingAlloc;
 pub use execution::{
     Execution, ExecutionPhase, ExecutionProfile, ExecutionResult, Outcome, PhaseName, PhaseProfile,
 };
-pub use guard::ReportGuard;
 pub use profiler::{global, KeyHistogram, Profiler};
 pub use profx_report::{
     parse_report_targets, AggregateMetrics, Bottleneck, BottleneckKind, HumanBytes, HumanDuration,
@@ -181,5 +179,40 @@ pub mod __private {
             Err(e) if !failure(e) => Returned::Success,
             _ => outcome,
         }
+    }
+}
+
+/// What the program's lifecycle (`profx`'s `ReportGuard` and `#[profx::main]`) drives: the end's
+/// single run, the collector's users, the settings read once, the server and the exporter as
+/// those settings ask. Not a public API.
+#[doc(hidden)]
+pub mod __lifecycle {
+    pub use crate::config::warn_once;
+    pub use crate::shutdown::{arm, finish_one};
+    pub use crate::system::{
+        guard_created as collector_wanted, guard_dropped as collector_released,
+    };
+    pub use profx_report::__recorder::SPEC_FORM;
+
+    /// The global profiler's report, with its kept executions when `executions`.
+    pub fn report_with(executions: bool) -> crate::Report {
+        crate::global().report_with(executions)
+    }
+
+    /// `PROFX_SERVER_ADDR`, as the process's settings read it.
+    pub fn server_addr() -> Option<&'static str> {
+        crate::config::Config::process().server_addr.as_deref()
+    }
+
+    /// The monitoring server `PROFX_SERVER_ADDR` asks for (a failure to bind is a warning).
+    #[cfg(feature = "server")]
+    pub fn start_server() -> Option<crate::server::Server> {
+        crate::server::start_from_config(crate::config::Config::process())
+    }
+
+    /// The OTLP exporter `PROFX_OTLP_ENDPOINT` asks for (a failure is a warning).
+    #[cfg(feature = "otlp")]
+    pub fn start_otlp() -> Option<crate::otlp::Exporter> {
+        crate::otlp::start_from_config(crate::config::Config::process())
     }
 }

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 mod values;
 
+pub use values::warn_once;
 use values::*;
-pub(crate) use values::{parse_endpoint, warn_once, ENDPOINT_FORM};
+pub(crate) use values::{parse_endpoint, ENDPOINT_FORM};
 
 /// The limits and switches a profiler runs with, and the settings of the parts that start with
 /// `#[profx::main]` (the metrics collector and the monitoring server read theirs from here).

@@ -254,7 +254,7 @@ pub(super) fn parse_var<T: Shown>(
 }
 
 /// Prints the warning for a bad value of `name` once per process (per distinct value).
-pub(crate) fn warn_once(name: &str, value: &str, form: &str, default: &str) {
+pub fn warn_once(name: &str, value: &str, form: &str, default: &str) {
     static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     let key = format!("{name}={value}");
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());

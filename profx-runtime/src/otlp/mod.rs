@@ -15,7 +15,7 @@
 //! # Ok::<(), profx_runtime::otlp::OtlpError>(())
 //! ```
 //!
-//! `#[profx::main]` (and [`ReportGuard::from_env`](crate::ReportGuard::from_env)) starts one
+//! `#[profx::main]` (and `profx::ReportGuard::from_env`) starts one
 //! when `PROFX_OTLP_ENDPOINT` (or the standard `OTEL_EXPORTER_OTLP_ENDPOINT`) is set, pushing
 //! every `PROFX_OTLP_INTERVAL` (default 10s) with the headers of
 //! `OTEL_EXPORTER_OTLP_HEADERS`, the resource attributes of `OTEL_RESOURCE_ATTRIBUTES`, the
@@ -419,7 +419,7 @@ impl Drop for Exporter {
 }
 
 /// Starts the exporter the configuration asks for, if any (for `#[profx::main]` and
-/// [`ReportGuard::from_env`](crate::ReportGuard::from_env)); a failure is a warning.
+/// `profx::ReportGuard::from_env`); a failure is a warning.
 pub(crate) fn start_from_config(config: &crate::config::Config) -> Option<Exporter> {
     let endpoint = config.otlp_endpoint.as_ref()?;
     let mut builder = Builder::new()

@@ -259,7 +259,7 @@ struct State {
 }
 
 /// Starts the server `PROFX_SERVER_ADDR` asks for, if any (for `#[profx::main]` and
-/// [`ReportGuard::from_env`](crate::ReportGuard::from_env)); a failure to bind is a warning.
+/// `profx::ReportGuard::from_env`); a failure to bind is a warning.
 pub(crate) fn start_from_config(config: &crate::config::Config) -> Option<Server> {
     let addr = config.server_addr.as_ref()?;
     let mut builder = Builder::new().addr(addr.clone());

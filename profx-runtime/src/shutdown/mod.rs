@@ -1,4 +1,4 @@
-//! The end of the program, however it comes: the work a [`ReportGuard`](crate::ReportGuard)
+//! The end of the program, however it comes: the work a `profx::ReportGuard`
 //! leaves for it (the final OTLP export, the reports of `PROFX_REPORT`) is done exactly once,
 //! by whichever comes first — the guard's drop (a return from `main`, an `Err`, a panic), a
 //! terminating signal ([`signals`], Unix), or `std::process::exit` (an `atexit` hook, Unix) —
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 pub(crate) mod signals;
 
 /// What is left to do at the end.
-pub(crate) type Finish = Box<dyn FnOnce() + Send>;
+pub type Finish = Box<dyn FnOnce() + Send>;
 
 /// The default bound on the final work after a signal or `exit`.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,7 +45,7 @@ fn pending() -> MutexGuard<'static, Pending> {
 
 /// Arms `finish` to run once at the end; the id is the guard's, for [`finish_one`]. The
 /// first guard also installs the signal handlers and the `exit` hook.
-pub(crate) fn arm(finish: Finish) -> u64 {
+pub fn arm(finish: Finish) -> u64 {
     #[cfg(all(unix, feature = "enabled"))]
     signals::install();
     let id = NEXT_ID.fetch_add(1, Relaxed);
@@ -56,7 +56,7 @@ pub(crate) fn arm(finish: Finish) -> u64 {
 /// Runs the work armed under `id` (the guard's drop), unless a signal or `exit` took it
 /// already, in which case this waits for that run to end. No bound: the program is ending
 /// on its own.
-pub(crate) fn finish_one(id: u64) {
+pub fn finish_one(id: u64) {
     let work = pending().armed.remove(&id);
     run(work.into_iter().collect(), None);
 }

@@ -45,7 +45,7 @@ use engine::Engine;
 /// 70–115 µs, of which ~40 µs is `sysinfo` 0.36 listing `/proc` to find the process): 0.01% of
 /// a core at the default interval of one second, about 1% at 10 ms.
 ///
-/// `#[profx::main]` and [`ReportGuard`](crate::ReportGuard) run the process-wide
+/// `#[profx::main]` and `profx::ReportGuard` run the process-wide
 /// [`global_collector`] for the life of `main`, at the interval of `PROFX_METRICS_INTERVAL`,
 /// and the report written at shutdown carries its [`SystemSummary`].
 ///
@@ -183,7 +183,7 @@ impl fmt::Debug for MetricsCollector {
 
 static GLOBAL: OnceLock<MetricsCollector> = OnceLock::new();
 
-/// The process-wide collector that `#[profx::main]` and [`ReportGuard`](crate::ReportGuard)
+/// The process-wide collector that `#[profx::main]` and `profx::ReportGuard`
 /// run, sampling every `PROFX_METRICS_INTERVAL` (default 1s). Made on first use, not started:
 /// start it yourself to watch the process without the attribute; the global profiler's
 /// [`report`](crate::Profiler::report) carries its summary once it has a snapshot.
@@ -211,7 +211,7 @@ fn configured_interval() -> Duration {
 static GUARDS: Mutex<usize> = Mutex::new(0);
 
 /// A report guard was made: run the global collector.
-pub(crate) fn guard_created() {
+pub fn guard_created() {
     let mut n = GUARDS.lock().unwrap_or_else(|e| e.into_inner());
     *n += 1;
     if *n == 1 {
@@ -221,7 +221,7 @@ pub(crate) fn guard_created() {
 
 /// A report guard is going away (before it writes its report): the last one stops the global
 /// collector, which takes its closing snapshot.
-pub(crate) fn guard_dropped() {
+pub fn guard_dropped() {
     let mut n = GUARDS.lock().unwrap_or_else(|e| e.into_inner());
     *n = n.saturating_sub(1);
     if *n == 0 {
