@@ -154,7 +154,7 @@ pub use profx_runtime::{health, metrics, prometheus};
 /// `pprof` a CPU profile at `/debug/pprof/profile?seconds=N`.
 #[cfg(feature = "server")]
 #[doc(inline)]
-pub use profx_runtime::server;
+pub use profx_server as server;
 
 /// The `metrics` crate's macros into profx's registry (feature `metrics`): install
 /// [`metrics_rs::ProfxRecorder`] and `metrics::counter!`, `gauge!` and `histogram!` show in

@@ -38,7 +38,7 @@ pub struct ReportGuard {
     targets: Vec<ReportTarget>,
     /// The monitoring server `PROFX_SERVER_ADDR` asked for; it stops when the guard drops.
     #[cfg(feature = "server")]
-    server: Option<profx_runtime::server::Server>,
+    server: Option<profx_server::Server>,
     /// The OTLP exporter `PROFX_OTLP_ENDPOINT` asked for; it stops (final export) at the end,
     /// before the report is written.
     #[cfg(feature = "otlp")]
@@ -78,7 +78,7 @@ impl ReportGuard {
     fn start_server(&mut self) {
         #[cfg(feature = "server")]
         {
-            self.server = run::start_server();
+            self.server = profx_server::start_from_env();
         }
         #[cfg(not(feature = "server"))]
         if let Some(addr) = run::server_addr() {

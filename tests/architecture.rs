@@ -5,10 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const CRATES: [&str; 5] = [
+const CRATES: [&str; 6] = [
     "src",
     "profx-report/src",
     "profx-runtime/src",
+    "profx-server/src",
     "profx-macros/src",
     "profx-cli/src",
 ];

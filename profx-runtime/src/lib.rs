@@ -21,8 +21,6 @@ pub mod metrics;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 pub mod prometheus;
-#[cfg(feature = "server")]
-pub mod server;
 
 #[cfg(feature = "metrics")]
 pub use integrations::metrics_rs;
@@ -204,15 +202,46 @@ pub mod __lifecycle {
         crate::config::Config::process().server_addr.as_deref()
     }
 
-    /// The monitoring server `PROFX_SERVER_ADDR` asks for (a failure to bind is a warning).
-    #[cfg(feature = "server")]
-    pub fn start_server() -> Option<crate::server::Server> {
-        crate::server::start_from_config(crate::config::Config::process())
-    }
-
     /// The OTLP exporter `PROFX_OTLP_ENDPOINT` asks for (a failure is a warning).
     #[cfg(feature = "otlp")]
     pub fn start_otlp() -> Option<crate::otlp::Exporter> {
         crate::otlp::start_from_config(crate::config::Config::process())
     }
+}
+
+/// What the subsystems in crates of their own (`profx-server`, `profx-otlp`) read of the
+/// recorder: the settings, the aggregates without the kept executions, the process figures.
+/// Not a public API.
+#[doc(hidden)]
+pub mod __subsystem {
+    pub use crate::config::{parse_endpoint, quiet, Config, ENDPOINT_FORM};
+    pub use crate::profiler::{Read, Tally};
+    pub use crate::system::process::{
+        process_metrics, process_snapshot, value_of, Figure, ProcessMetric,
+    };
+    pub use profx_report::__recorder::{ERROR_HOOK, REPORT_CSS};
+
+    /// The process's settings, read from the environment once.
+    pub fn settings() -> &'static Config {
+        Config::process()
+    }
+
+    /// The global profiler's aggregates (the kept executions are not read).
+    pub fn read() -> Read {
+        crate::global().read()
+    }
+
+    /// Counts of what the global profiler recorded, from the call counts alone.
+    pub fn tally() -> Tally {
+        crate::global().tally()
+    }
+
+    /// The runtime's features that change what it records: `enabled`, `alloc`, `metrics`,
+    /// `tracing`.
+    pub const FEATURES: [(&str, bool); 4] = [
+        ("enabled", cfg!(feature = "enabled")),
+        ("alloc", cfg!(feature = "alloc")),
+        ("metrics", cfg!(feature = "metrics")),
+        ("tracing", cfg!(feature = "tracing")),
+    ];
 }

@@ -9,43 +9,43 @@ mod values;
 
 pub use values::warn_once;
 use values::*;
-pub(crate) use values::{parse_endpoint, ENDPOINT_FORM};
+pub use values::{parse_endpoint, ENDPOINT_FORM};
 
 /// The limits and switches a profiler runs with, and the settings of the parts that start with
 /// `#[profx::main]` (the metrics collector and the monitoring server read theirs from here).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Config {
+pub struct Config {
     /// `PROFX_ENABLED`.
-    pub(crate) enabled: bool,
+    pub enabled: bool,
     /// `PROFX_MAX_EXECUTIONS`: executions kept per agent.
-    pub(crate) max_executions: usize,
+    pub max_executions: usize,
     /// `PROFX_MAX_PHASES`: phase records kept inside one execution.
-    pub(crate) max_phases: usize,
+    pub max_phases: usize,
     /// `PROFX_SAMPLE`: keep the detailed profile of 1 in N executions.
-    pub(crate) sample: u64,
+    pub sample: u64,
     /// `PROFX_METRICS_INTERVAL`: how often the system metrics collector samples.
-    pub(crate) metrics_interval: Duration,
+    pub metrics_interval: Duration,
     /// `PROFX_BOTTLENECK_THRESHOLD`: the duration above which an agent or phase is a
     /// bottleneck in reports and on the dashboard.
-    pub(crate) bottleneck_threshold: Duration,
+    pub bottleneck_threshold: Duration,
     /// `PROFX_SERVER_ADDR`: where the monitoring server listens (unset: no server).
-    pub(crate) server_addr: Option<String>,
+    pub server_addr: Option<String>,
     /// `PROFX_SERVER_TOKEN`: the bearer token the server requires (unset: none).
-    pub(crate) server_token: Option<String>,
+    pub server_token: Option<String>,
     /// `PROFX_OTLP_ENDPOINT`, else `OTEL_EXPORTER_OTLP_ENDPOINT`: the base URL of the
     /// OpenTelemetry collector the OTLP exporter pushes to (unset: no exporter).
-    pub(crate) otlp_endpoint: Option<String>,
+    pub otlp_endpoint: Option<String>,
     /// `PROFX_OTLP_INTERVAL`: how often the OTLP exporter pushes.
-    pub(crate) otlp_interval: Duration,
+    pub otlp_interval: Duration,
     /// `OTEL_EXPORTER_OTLP_HEADERS`: extra request headers, `k=v,k2=v2`.
-    pub(crate) otlp_headers: Vec<(String, String)>,
+    pub otlp_headers: Vec<(String, String)>,
     /// `OTEL_SERVICE_NAME`: the resource's `service.name` (unset: the executable's name).
-    pub(crate) service_name: Option<String>,
+    pub service_name: Option<String>,
     /// `OTEL_RESOURCE_ATTRIBUTES`: more resource attributes, `k=v,k2=v2` (`OTEL_SERVICE_NAME`
     /// wins over a `service.name` here, as the OpenTelemetry specification says).
-    pub(crate) resource_attributes: Vec<(String, String)>,
+    pub resource_attributes: Vec<(String, String)>,
     /// `OTEL_EXPORTER_OTLP_TIMEOUT`: the bound on one export, in milliseconds.
-    pub(crate) otlp_timeout: Duration,
+    pub otlp_timeout: Duration,
 }
 
 impl Default for Config {
@@ -71,8 +71,7 @@ impl Default for Config {
 
 /// `PROFX_QUIET`: profx prints no informational line on standard error (the monitoring
 /// server's start line); warnings still print. Read once.
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
-pub(crate) fn quiet() -> bool {
+pub fn quiet() -> bool {
     static QUIET: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *QUIET.get_or_init(|| {
         parse_var(

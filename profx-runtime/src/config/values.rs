@@ -13,7 +13,7 @@ pub(super) const THRESHOLD_FORM: &str = "a duration above zero such as 100ms, 2s
 pub(super) const ADDR_FORM: &str = "HOST:PORT such as 127.0.0.1:9090, [::1]:9090 or localhost:9090";
 pub(super) const TOKEN_FORM: &str = "a non-empty token of printable characters without spaces";
 /// The form of an OTLP endpoint (the OTLP exporter's errors name it too).
-pub(crate) const ENDPOINT_FORM: &str =
+pub const ENDPOINT_FORM: &str =
     "an http:// URL such as http://localhost:4318 or http://collector:4318/prefix (https is not supported: profx sends plain HTTP, to a collector on the host or in the cluster)";
 pub(super) const ATTRIBUTES_FORM: &str =
     "comma-separated KEY=VALUE pairs such as deployment.environment=prod,service.version=1.2 (values may be percent-encoded)";
@@ -22,7 +22,7 @@ pub(super) const HEADERS_FORM: &str =
 
 /// Checks an OTLP endpoint: `http://HOST[:PORT][/PATH]`, no user info, query or fragment.
 /// Returns it without a trailing `/`, or what is wrong with it.
-pub(crate) fn parse_endpoint(s: &str) -> Result<String, &'static str> {
+pub fn parse_endpoint(s: &str) -> Result<String, &'static str> {
     let s = s.trim();
     let scheme_end = s.find("://").ok_or("it has no scheme (http://)")?;
     let scheme = &s[..scheme_end];

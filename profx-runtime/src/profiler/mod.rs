@@ -223,19 +223,19 @@ impl KeyHistogram {
 /// What one read of the slots gives: the aggregates, never the kept executions.
 #[cfg_attr(not(feature = "enabled"), allow(dead_code))]
 #[derive(Default)]
-pub(crate) struct Read {
+pub struct Read {
     /// Per agent, with its phases.
-    pub(crate) agents: BTreeMap<String, AggregateMetrics>,
+    pub agents: BTreeMap<String, AggregateMetrics>,
     /// Per phase name, over every agent and outside any.
-    pub(crate) phases: BTreeMap<String, crate::PhaseMetrics>,
+    pub phases: BTreeMap<String, crate::PhaseMetrics>,
     /// Phases run outside any execution.
-    pub(crate) loose: BTreeMap<String, crate::PhaseMetrics>,
+    pub loose: BTreeMap<String, crate::PhaseMetrics>,
 }
 
 #[cfg_attr(not(feature = "enabled"), allow(dead_code))]
 impl Read {
     /// The bottlenecks of these aggregates against `threshold`, as a report finds them.
-    pub(crate) fn bottlenecks(&self, threshold: Duration) -> Vec<Bottleneck> {
+    pub fn bottlenecks(&self, threshold: Duration) -> Vec<Bottleneck> {
         // An agent's own threshold (`#[profx::agent(threshold = ..)]`) wins.
         #[cfg(feature = "enabled")]
         let own = crate::registry::threshold_of;
@@ -246,18 +246,16 @@ impl Read {
 }
 
 /// What was recorded, counted without reading a histogram (`/debug/stats`).
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Tally {
+pub struct Tally {
     /// Completed executions, over every agent.
-    pub(crate) executions: u64,
+    pub executions: u64,
     /// Agents with a completed execution.
-    pub(crate) agents: usize,
+    pub agents: usize,
     /// Phase names with a completed call.
-    pub(crate) phases: usize,
+    pub phases: usize,
 }
 
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
 impl Profiler {
     /// The aggregates of everything recorded (empty without the `enabled` feature): what the
     /// monitoring views and exporters read; the kept executions are not touched.

@@ -2,26 +2,32 @@
 //! dashboard and the OTLP export all report them: one shared sampler, so CPU time and the
 //! rest are read the same way everywhere.
 
-#![cfg_attr(not(feature = "enabled"), allow(dead_code))]
-
 /// Which figure of the process: what the exporters match on (never on a name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Figure {
+pub enum Figure {
+    /// Resident memory, bytes.
     ResidentBytes,
+    /// Virtual memory, bytes.
     VirtualBytes,
+    /// User and system CPU time, seconds (a counter).
     CpuSeconds,
+    /// When the process started, Unix seconds.
     StartTime,
+    /// Seconds since the process started.
     Uptime,
+    /// OS threads.
     Threads,
+    /// Open file descriptors.
     OpenFds,
+    /// Bytes allocated and not freed (with `CountingAlloc`).
     HeapLive,
+    /// Bytes allocated since the start (with `CountingAlloc`; a counter).
     AllocatedTotal,
 }
 
 impl Figure {
     /// Every figure.
-    #[cfg(all(test, feature = "otlp"))]
-    pub(crate) const ALL: [Figure; 9] = [
+    pub const ALL: [Figure; 9] = [
         Figure::ResidentBytes,
         Figure::VirtualBytes,
         Figure::CpuSeconds,
@@ -35,7 +41,7 @@ impl Figure {
 
     /// The Prometheus name (`process_*` as the client libraries name them, or `profx_*`), its
     /// help, and whether it is a counter (else a gauge).
-    pub(crate) fn prometheus(self) -> (&'static str, &'static str, bool) {
+    pub fn prometheus(self) -> (&'static str, &'static str, bool) {
         use Figure::*;
         match self {
             ResidentBytes => (
@@ -89,17 +95,21 @@ impl Figure {
 
 /// One figure of the process, as `/metrics` exports it and `/api/metrics` lists it.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct ProcessMetric {
+pub struct ProcessMetric {
+    /// Which figure.
     pub figure: Figure,
     /// The Prometheus name (`process_*` as the client libraries name them, or `profx_*`).
     pub name: &'static str,
+    /// Its Prometheus help text.
     pub help: &'static str,
     /// A counter (else a gauge).
     pub counter: bool,
+    /// Its value now.
     pub value: f64,
 }
 
 impl ProcessMetric {
+    #[cfg_attr(not(feature = "enabled"), allow(dead_code))]
     fn new(figure: Figure, value: f64) -> ProcessMetric {
         let (name, help, counter) = figure.prometheus();
         ProcessMetric {
@@ -113,15 +123,14 @@ impl ProcessMetric {
 }
 
 /// The value of `figure` among `figures`, if it is there.
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
-pub(crate) fn value_of(figures: &[ProcessMetric], figure: Figure) -> Option<f64> {
+pub fn value_of(figures: &[ProcessMetric], figure: Figure) -> Option<f64> {
     figures.iter().find(|m| m.figure == figure).map(|m| m.value)
 }
 
 /// The process figures of this moment: memory, CPU time, start time and uptime, threads, open
 /// descriptors, and the heap figures when `CountingAlloc` counts. Empty without `enabled`.
 #[cfg(feature = "enabled")]
-pub(crate) fn process_metrics() -> Vec<ProcessMetric> {
+pub fn process_metrics() -> Vec<ProcessMetric> {
     let Some((s, start)) = process_snapshot() else {
         return Vec::new();
     };
@@ -153,15 +162,16 @@ pub(crate) fn process_metrics() -> Vec<ProcessMetric> {
     out
 }
 
+/// Without `enabled`: none.
 #[cfg(not(feature = "enabled"))]
-pub(crate) fn process_metrics() -> Vec<ProcessMetric> {
+pub fn process_metrics() -> Vec<ProcessMetric> {
     Vec::new()
 }
 
 /// A snapshot of the process now and its start time (Unix seconds), from one sampler shared
 /// by the server's endpoints; `None` without `enabled`.
 #[cfg(feature = "enabled")]
-pub(crate) fn process_snapshot() -> Option<(crate::SystemSnapshot, Option<u64>)> {
+pub fn process_snapshot() -> Option<(crate::SystemSnapshot, Option<u64>)> {
     use crate::system::sample::Sampler;
     use std::sync::{LazyLock, Mutex};
     static SAMPLER: LazyLock<Mutex<Sampler>> = LazyLock::new(|| Mutex::new(Sampler::new()));
@@ -170,9 +180,9 @@ pub(crate) fn process_snapshot() -> Option<(crate::SystemSnapshot, Option<u64>)>
     Some((s, sampler.start_time_secs()))
 }
 
+/// Without `enabled`: none.
 #[cfg(not(feature = "enabled"))]
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
-pub(crate) fn process_snapshot() -> Option<(crate::SystemSnapshot, Option<u64>)> {
+pub fn process_snapshot() -> Option<(crate::SystemSnapshot, Option<u64>)> {
     None
 }
 

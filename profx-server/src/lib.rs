@@ -1,8 +1,8 @@
-//! The monitoring server (feature `server`): health, Prometheus metrics and debug endpoints over
+//! The monitoring server of profx (`profx::server`, feature `server`): health, Prometheus metrics and debug endpoints over
 //! HTTP/1.1, on a thread of its own so that sync programs can use it.
 //!
 //! ```no_run
-//! let server = profx_runtime::server::start("127.0.0.1:0")?;
+//! let server = profx_server::start("127.0.0.1:0")?;
 //! println!("metrics at http://{}/metrics", server.local_addr());
 //! server.stop();
 //! # Ok::<(), std::io::Error>(())
@@ -12,9 +12,9 @@
 //!
 //! | path | answer |
 //! |---|---|
-//! | `/health`, `/api/health` | [`health::run`](crate::health::run) as JSON; 200 when healthy, 503 otherwise. `?timeout=500ms` bounds the checks (default 2s, at most the request timeout) |
-//! | `/metrics` | [`prometheus::render`](crate::prometheus::render), text format 0.0.4 |
-//! | `/api/metrics` | JSON array of `{name, labels, kind, value}`: the custom metrics ([`metrics::to_json`](crate::metrics::to_json)), the process figures under their `/metrics` names, `profx_agent_*` entries per agent and `profx_phase_*` per phase |
+//! | `/health`, `/api/health` | [`health::run`](profx_runtime::health::run) as JSON; 200 when healthy, 503 otherwise. `?timeout=500ms` bounds the checks (default 2s, at most the request timeout) |
+//! | `/metrics` | [`prometheus::render`](profx_runtime::prometheus::render), text format 0.0.4 |
+//! | `/api/metrics` | JSON array of `{name, labels, kind, value}`: the custom metrics ([`metrics::to_json`](profx_runtime::metrics::to_json)), the process figures under their `/metrics` names, `profx_agent_*` entries per agent and `profx_phase_*` per phase |
 //! | `/dashboard` | HTML page with live charts (executions/s, latency percentiles, success rate, memory and threads, bottlenecks), polling `/api/dashboard`; needs no network access. `?interval=2s` sets the poll interval (default 1s, clamped to 200ms..60s); `?token=` (see below) |
 //! | `/api/dashboard` | JSON for the dashboard: uptime, totals, per agent executions/successes/failures/success rate and avg/p50/p90/p95/p99/max in seconds, process resident bytes/threads/live heap, bottlenecks, and the global collector's recent memory history |
 //! | `/debug/stats` | JSON: uptime, threads, CPU seconds, open descriptors, `memory` (resident, virtual, live heap in bytes and MiB), executions, agents, phases, connections |
@@ -186,7 +186,7 @@ impl Builder {
             served: AtomicU64::new(0),
             open: AtomicUsize::new(0),
         });
-        if !crate::config::quiet() {
+        if !profx_runtime::__subsystem::quiet() {
             // One line, so that whoever runs the program knows where to look (PROFX_QUIET=1
             // silences it).
             eprintln!(
@@ -258,9 +258,11 @@ struct State {
     open: AtomicUsize,
 }
 
-/// Starts the server `PROFX_SERVER_ADDR` asks for, if any (for `#[profx::main]` and
+/// Starts the server `PROFX_SERVER_ADDR` asks for, if any (`PROFX_SERVER_TOKEN`: its token), as
+/// the process's settings read them once (for `#[profx::main]` and
 /// `profx::ReportGuard::from_env`); a failure to bind is a warning.
-pub(crate) fn start_from_config(config: &crate::config::Config) -> Option<Server> {
+pub fn start_from_env() -> Option<Server> {
+    let config = profx_runtime::__subsystem::settings();
     let addr = config.server_addr.as_ref()?;
     let mut builder = Builder::new().addr(addr.clone());
     if let Some(token) = &config.server_token {

@@ -24,7 +24,7 @@
 //! ```
 //!
 //! `history` holds the last [`HISTORY_POINTS`] snapshots of the global
-//! [`MetricsCollector`](crate::MetricsCollector) (empty when none was taken), so that a page
+//! [`MetricsCollector`](profx_runtime::MetricsCollector) (empty when none was taken), so that a page
 //! opened late starts with a memory plot. Bottlenecks are the profiler's, most severe first.
 
 use std::collections::BTreeMap;
@@ -32,23 +32,23 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::{AggregateMetrics, Bottleneck, BottleneckKind, HumanDuration};
+use profx_runtime::{AggregateMetrics, Bottleneck, BottleneckKind, HumanDuration};
 
 /// The most collector snapshots in `history`.
 pub(crate) const HISTORY_POINTS: usize = 300;
 
 /// The feed, `uptime` after the server started. Reads every key's aggregates: call it on the blocking
 /// pool.
-pub(in crate::server) fn feed(uptime: Duration) -> Value {
+pub(crate) fn feed(uptime: Duration) -> Value {
     // The aggregates only: the kept executions are not read.
-    let read = crate::global().read();
+    let read = profx_runtime::__subsystem::read();
     json!({
         "uptime_seconds": uptime.as_secs_f64(),
         "time": unix_seconds(SystemTime::now()),
         "totals": totals(&read.agents),
         "agents": agents(&read.agents),
         "process": process(),
-        "bottlenecks": bottlenecks(&read.bottlenecks(crate::global().bottleneck_threshold())),
+        "bottlenecks": bottlenecks(&read.bottlenecks(profx_runtime::global().bottleneck_threshold())),
         "history": history(),
     })
 }
@@ -135,7 +135,7 @@ fn phases(m: &AggregateMetrics) -> Value {
 
 fn process() -> Value {
     // A snapshot of this process now (`None` without the `enabled` feature).
-    let s = crate::system::process::process_snapshot().map(|(s, _start)| s);
+    let s = profx_runtime::__subsystem::process_snapshot().map(|(s, _start)| s);
     let resident = s.as_ref().map(|s| s.resident_bytes).filter(|&b| b > 0);
     let threads = s.as_ref().map(|s| s.threads).filter(|&t| t > 0);
     let heap = s
@@ -194,7 +194,7 @@ fn message(b: &Bottleneck) -> String {
 }
 
 fn history() -> Value {
-    let collector = crate::global_collector();
+    let collector = profx_runtime::global_collector();
     let snapshots = collector.snapshots();
     let skip = snapshots.len().saturating_sub(HISTORY_POINTS);
     let points: Vec<Value> = snapshots[skip..]
@@ -218,7 +218,7 @@ fn history() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Severity;
+    use profx_runtime::Severity;
 
     #[test]
     fn bottleneck_messages() {

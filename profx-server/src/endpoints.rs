@@ -13,7 +13,7 @@ pub(super) async fn health(query: &str, state: &State) -> Response<Body> {
         Ok(t) => t,
         Err(message) => return text(StatusCode::BAD_REQUEST, &message),
     };
-    let report = match blocking(move || crate::health::run(timeout)).await {
+    let report = match blocking(move || profx_runtime::health::run(timeout)).await {
         Ok(r) => r,
         Err(response) => return response,
     };
@@ -48,8 +48,12 @@ fn health_timeout(query: &str, state: &State) -> Result<Duration, String> {
 }
 
 pub(super) async fn prometheus_metrics() -> Response<Body> {
-    match blocking(crate::prometheus::render).await {
-        Ok(body) => with_type(StatusCode::OK, crate::prometheus::CONTENT_TYPE, body),
+    match blocking(profx_runtime::prometheus::render).await {
+        Ok(body) => with_type(
+            StatusCode::OK,
+            profx_runtime::prometheus::CONTENT_TYPE,
+            body,
+        ),
         Err(response) => response,
     }
 }
@@ -66,7 +70,7 @@ pub(super) async fn json_report(query: &str) -> Response<Body> {
     }
     let written = blocking(|| {
         let mut out = Vec::new();
-        crate::global()
+        profx_runtime::global()
             .report()
             .write_json(&mut out)
             .ok()
@@ -102,20 +106,20 @@ pub(super) async fn json_metrics() -> Response<Body> {
 /// is serialised from borrowed names, not built as a JSON tree first.
 fn api_metrics() -> ApiMetrics {
     ApiMetrics {
-        custom: match crate::metrics::to_json(&crate::metrics::snapshot()) {
+        custom: match profx_runtime::metrics::to_json(&profx_runtime::metrics::snapshot()) {
             serde_json::Value::Array(a) => a,
             _ => Vec::new(),
         },
-        process: crate::system::process::process_metrics(),
-        read: crate::global().read(),
+        process: profx_runtime::__subsystem::process_metrics(),
+        read: profx_runtime::__subsystem::read(),
     }
 }
 
 /// What `/api/metrics` answers, serialised as one JSON array.
 struct ApiMetrics {
     custom: Vec<serde_json::Value>,
-    process: Vec<crate::system::process::ProcessMetric>,
-    read: crate::profiler::Read,
+    process: Vec<profx_runtime::__subsystem::ProcessMetric>,
+    read: profx_runtime::__subsystem::Read,
 }
 
 /// One entry of `/api/metrics`: `{"name", "labels", "kind", "value"}`.
@@ -250,8 +254,8 @@ pub(super) async fn stats(state: &State) -> Response<Body> {
     let served = state.served.load(Ordering::Relaxed);
     let open = state.open.load(Ordering::Relaxed);
     let stats = blocking(move || {
-        let tally = crate::global().tally();
-        use crate::system::process::{process_metrics, value_of, Figure};
+        let tally = profx_runtime::__subsystem::tally();
+        use profx_runtime::__subsystem::{process_metrics, value_of, Figure};
         let process = process_metrics();
         let figure = |f: Figure| value_of(&process, f);
         let mib = |b: Option<f64>| b.map(|b| (b / (1024.0 * 1024.0) * 100.0).round() / 100.0);
@@ -291,18 +295,16 @@ pub(super) async fn dashboard_feed(state: &State) -> Response<Body> {
 }
 
 pub(super) fn build_info() -> serde_json::Value {
-    let features: Vec<&str> = [
-        ("enabled", cfg!(feature = "enabled")),
-        ("alloc", cfg!(feature = "alloc")),
-        ("server", cfg!(feature = "server")),
-        ("pprof", cfg!(feature = "pprof")),
-        ("metrics", cfg!(feature = "metrics")),
-        ("tracing", cfg!(feature = "tracing")),
-        ("otlp", cfg!(feature = "otlp")),
-    ]
-    .into_iter()
-    .filter_map(|(name, on)| on.then_some(name))
-    .collect();
+    // The runtime's, then this crate's (the server is on: it answers).
+    let features: Vec<&str> = profx_runtime::__subsystem::FEATURES
+        .into_iter()
+        .chain([
+            ("server", true),
+            ("pprof", cfg!(feature = "pprof")),
+            ("otlp", cfg!(feature = "otlp")),
+        ])
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
     let rustc = env!("PROFX_BUILD_RUSTC");
     serde_json::json!({
         "crate": "profx",

@@ -32,10 +32,10 @@ const UPLOT_VERSION: &str = "1.6.32";
 const UPLOT_JS: &str = include_str!("vendor/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("vendor/uPlot.min.css");
 const PAGE: &str = include_str!("page.html");
-use profx_report::__recorder::REPORT_CSS;
+use profx_runtime::__subsystem::REPORT_CSS;
 const CSS: &str = include_str!("dashboard.css");
 const SCRIPT: &str = include_str!("dashboard.js");
-use profx_report::__recorder::ERROR_HOOK;
+use profx_runtime::__subsystem::ERROR_HOOK;
 
 /// The poll interval when the query does not give one.
 pub(super) const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
