@@ -167,7 +167,7 @@ pub use profx_runtime::metrics_rs;
 /// OTLP/HTTP with protobuf every interval, from a thread of its own.
 #[cfg(feature = "otlp")]
 #[doc(inline)]
-pub use profx_runtime::otlp;
+pub use profx_otlp as otlp;
 /// `tracing` spans as phases (feature `tracing`): [`tracing_layer::ProfxLayer`], a
 /// `tracing-subscriber` layer.
 #[cfg(feature = "tracing")]

@@ -42,7 +42,7 @@ pub struct ReportGuard {
     /// The OTLP exporter `PROFX_OTLP_ENDPOINT` asked for; it stops (final export) at the end,
     /// before the report is written.
     #[cfg(feature = "otlp")]
-    otlp: Arc<Mutex<Option<profx_runtime::otlp::Exporter>>>,
+    otlp: Arc<Mutex<Option<profx_otlp::Exporter>>>,
     /// The end's work (the final export, the reports), armed in `shutdown`: done once, by the
     /// drop, a terminating signal or `std::process::exit`, whichever comes first.
     end: u64,
@@ -97,7 +97,7 @@ impl ReportGuard {
     fn start_otlp(&mut self) {
         #[cfg(feature = "otlp")]
         {
-            *self.otlp.lock().unwrap_or_else(|e| e.into_inner()) = run::start_otlp();
+            *self.otlp.lock().unwrap_or_else(|e| e.into_inner()) = profx_otlp::start_from_env();
         }
         #[cfg(not(feature = "otlp"))]
         if let Ok(endpoint) = std::env::var("PROFX_OTLP_ENDPOINT") {
@@ -120,7 +120,7 @@ impl ReportGuard {
     fn running(targets: Vec<ReportTarget>) -> ReportGuard {
         run::collector_wanted();
         #[cfg(feature = "otlp")]
-        let otlp = Arc::new(Mutex::new(None::<profx_runtime::otlp::Exporter>));
+        let otlp = Arc::new(Mutex::new(None::<profx_otlp::Exporter>));
         let end = {
             let targets = targets.clone();
             #[cfg(feature = "otlp")]

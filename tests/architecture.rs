@@ -5,11 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const CRATES: [&str; 6] = [
+const CRATES: [&str; 7] = [
     "src",
     "profx-report/src",
     "profx-runtime/src",
     "profx-server/src",
+    "profx-otlp/src",
     "profx-macros/src",
     "profx-cli/src",
 ];

@@ -18,8 +18,6 @@ mod system;
 
 pub mod health;
 pub mod metrics;
-#[cfg(feature = "otlp")]
-pub mod otlp;
 pub mod prometheus;
 
 #[cfg(feature = "metrics")]
@@ -201,12 +199,6 @@ pub mod __lifecycle {
     pub fn server_addr() -> Option<&'static str> {
         crate::config::Config::process().server_addr.as_deref()
     }
-
-    /// The OTLP exporter `PROFX_OTLP_ENDPOINT` asks for (a failure is a warning).
-    #[cfg(feature = "otlp")]
-    pub fn start_otlp() -> Option<crate::otlp::Exporter> {
-        crate::otlp::start_from_config(crate::config::Config::process())
-    }
 }
 
 /// What the subsystems in crates of their own (`profx-server`, `profx-otlp`) read of the
@@ -215,6 +207,8 @@ pub mod __lifecycle {
 #[doc(hidden)]
 pub mod __subsystem {
     pub use crate::config::{parse_endpoint, quiet, Config, ENDPOINT_FORM};
+    pub use crate::execution::TraceParent;
+    pub use crate::lock::lock;
     pub use crate::profiler::{Read, Tally};
     pub use crate::system::process::{
         process_metrics, process_snapshot, value_of, Figure, ProcessMetric,

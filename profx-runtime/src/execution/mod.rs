@@ -10,7 +10,6 @@ mod traceparent;
 
 pub use manual::{Execution, ExecutionPhase, ExecutionResult};
 pub use profx_report::{ExecutionProfile, Outcome, PhaseName, PhaseProfile};
-#[allow(unused_imports)] // `TraceParent`: the recording side's and the exporter's
-pub(crate) use traceparent::TraceParent;
+pub use traceparent::TraceParent;
 #[cfg(feature = "enabled")]
 pub use traceparent::TraceparentArg;

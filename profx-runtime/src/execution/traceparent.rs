@@ -7,11 +7,13 @@
 
 /// A parsed `traceparent`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct TraceParent {
-    pub(crate) trace_id: [u8; 16],
+pub struct TraceParent {
+    /// The trace's id.
+    pub trace_id: [u8; 16],
     /// The caller's span: the parent of the execution's span.
-    pub(crate) parent_id: [u8; 8],
-    pub(crate) flags: u8,
+    pub parent_id: [u8; 8],
+    /// The trace flags (bit 0: sampled).
+    pub flags: u8,
 }
 
 fn hex_digit(c: u8) -> Option<u8> {
@@ -37,7 +39,7 @@ fn hex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
 impl TraceParent {
     /// Parses a `traceparent` value (surrounding spaces and tabs allowed); `None` when it is
     /// not valid.
-    pub(crate) fn parse(s: &str) -> Option<TraceParent> {
+    pub fn parse(s: &str) -> Option<TraceParent> {
         let s = s.trim_matches([' ', '\t']).as_bytes();
         if s.len() < 55 || s[2] != b'-' || s[35] != b'-' || s[52] != b'-' {
             return None;
@@ -61,7 +63,7 @@ impl TraceParent {
     }
 
     /// The header value, version `00`.
-    pub(crate) fn header(&self) -> String {
+    pub fn header(&self) -> String {
         let mut s = String::with_capacity(55);
         s.push_str("00-");
         for b in self.trace_id {

@@ -263,9 +263,9 @@ impl Profiler {
         self.inner.read(None)
     }
 
-    /// The kept executions of every agent, oldest first per agent (the OTLP exporter's spans).
-    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-    pub(crate) fn all_executions(&self) -> BTreeMap<String, Vec<ExecutionProfile>> {
+    /// The kept executions of every agent, oldest first per agent (what the OTLP exporter sends
+    /// as spans); empty without the `enabled` feature.
+    pub fn all_executions(&self) -> BTreeMap<String, Vec<ExecutionProfile>> {
         self.inner.executions(None)
     }
 

@@ -1,18 +1,18 @@
 //! Periodic export of profx's metrics and of its kept executions as traces to an OpenTelemetry
-//! collector over OTLP/HTTP with protobuf (feature `otlp`): `POST {endpoint}/v1/metrics` and
+//! collector over OTLP/HTTP with protobuf (`profx::otlp`, feature `otlp`): `POST {endpoint}/v1/metrics` and
 //! `POST {endpoint}/v1/traces`, `Content-Type: application/x-protobuf`, from a thread of its own.
 //!
 //! ```no_run
 //! use std::time::Duration;
 //!
-//! let exporter = profx_runtime::otlp::Builder::new()
+//! let exporter = profx_otlp::Builder::new()
 //!     .endpoint("http://localhost:4318")
 //!     .interval(Duration::from_secs(10))
 //!     .resource("service.name", "my-svc")
 //!     .start()?;
 //! // ... the program ...
 //! exporter.stop(); // a final export, then the thread is joined (dropping it does the same)
-//! # Ok::<(), profx_runtime::otlp::OtlpError>(())
+//! # Ok::<(), profx_otlp::OtlpError>(())
 //! ```
 //!
 //! `#[profx::main]` (and `profx::ReportGuard::from_env`) starts one
@@ -26,7 +26,7 @@
 //! # What is sent
 //!
 //! One `ResourceMetrics` with one scope, `profx` (version: this crate's), holding the same data
-//! as the Prometheus endpoint ([`crate::prometheus`]): every sum and histogram is **cumulative**
+//! as the Prometheus endpoint ([`profx_runtime::prometheus`]): every sum and histogram is **cumulative**
 //! (`start_time_unix_nano`: when the first exporter of the process started; `time_unix_nano`:
 //! the export), so an export that fails loses nothing — the next one carries the totals.
 //!
@@ -40,7 +40,7 @@
 //! (executions not kept, with `PROFX_SAMPLE` above 1, are not sent): each execution a span
 //! named after its agent, the root of a trace of its own — or, when it joined a caller's trace
 //! (`#[profx::agent(traceparent = …)]`,
-//! [`Profiler::start_execution_in_trace`](crate::Profiler::start_execution_in_trace)), a child
+//! [`Profiler::start_execution_in_trace`](profx_runtime::Profiler::start_execution_in_trace)), a child
 //! of the caller's span in the caller's trace, with the caller's flags — and each of its phases
 //! a child span of the phase it ran in (or of the execution), with its real start and end.
 //! Span status: `Ok` for a success, `Error` with the error's message for a failure, unset for a
@@ -90,7 +90,7 @@
 //!
 //! Custom metrics keep the names they were registered with (no `_total` appended: an
 //! OpenTelemetry backend adds it where it wants it). Histograms have the explicit bounds of
-//! [`HISTOGRAM_BOUNDS`](crate::metrics::HISTOGRAM_BOUNDS) in seconds (28 bounds, 100 ns to 100 s,
+//! [`HISTOGRAM_BOUNDS`](profx_runtime::metrics::HISTOGRAM_BOUNDS) in seconds (28 bounds, 100 ns to 100 s,
 //! then the overflow bucket), `count` and `sum` exact; their bucket counts always add up to
 //! `count`. Phases run outside any execution have `agent` = `""`. Help texts go into the
 //! `description`.
@@ -139,7 +139,7 @@ mod transport;
 pub use builder::Builder;
 pub use error::OtlpError;
 
-use crate::lock::lock;
+use profx_runtime::__subsystem::lock;
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -154,7 +154,7 @@ use self::transport::Transport;
 /// — a test, a proxy — decodes with the very version profx encodes with.
 ///
 /// ```
-/// use profx_runtime::otlp::{proto::collector::metrics::v1::ExportMetricsServiceRequest, Message};
+/// use profx_otlp::{proto::collector::metrics::v1::ExportMetricsServiceRequest, Message};
 /// let bytes = ExportMetricsServiceRequest::default().encode_to_vec();
 /// assert!(ExportMetricsServiceRequest::decode(&bytes[..]).is_ok());
 /// ```
@@ -171,9 +171,9 @@ pub const TRACES_PATH: &str = "/v1/traces";
 /// [module documentation](self). Stops (with a final export) on [`stop`](Self::stop) or drop.
 ///
 /// ```no_run
-/// let exporter = profx_runtime::otlp::Builder::new().start()?;
+/// let exporter = profx_otlp::Builder::new().start()?;
 /// exporter.export_now()?; // e.g. before a short program exits
-/// # Ok::<(), profx_runtime::otlp::OtlpError>(())
+/// # Ok::<(), profx_otlp::OtlpError>(())
 /// ```
 pub struct Exporter {
     shared: Arc<Shared>,
@@ -234,7 +234,7 @@ impl Shared {
             start: self.start,
             now,
         };
-        let body = encode::request(crate::global(), &self.resource, times).encode_to_vec();
+        let body = encode::request(profx_runtime::global(), &self.resource, times).encode_to_vec();
         let result = self.transport.post(body, timeout).and_then(|partial| {
             // Executions' times come from profx's clock, which may run a little ahead of the
             // system's: the last export takes everything there is.
@@ -243,7 +243,7 @@ impl Shared {
             } else {
                 now.saturating_sub(traces::LAG_NS)
             };
-            let (pending, newest) = problem.cut.pending(crate::global(), until);
+            let (pending, newest) = problem.cut.pending(profx_runtime::global(), until);
             let cut = if last { newest.max(now) } else { until };
             let Some(req) = traces::request(&pending, &self.resource) else {
                 problem.cut.sent_until = problem.cut.sent_until.max(cut);
@@ -345,11 +345,11 @@ impl Exporter {
     /// waits for an export the thread may be doing; each is bounded by the timeout.
     ///
     /// ```no_run
-    /// let exporter = profx_runtime::otlp::Builder::new().start()?;
+    /// let exporter = profx_otlp::Builder::new().start()?;
     /// if let Err(e) = exporter.export_now() {
     ///     eprintln!("{e}");
     /// }
-    /// # Ok::<(), profx_runtime::otlp::OtlpError>(())
+    /// # Ok::<(), profx_otlp::OtlpError>(())
     /// ```
     pub fn export_now(&self) -> Result<(), OtlpError> {
         let mut problem = lock(&self.shared.sending);
@@ -363,9 +363,9 @@ impl Exporter {
     /// nothing; dropping the exporter calls it.
     ///
     /// ```no_run
-    /// let exporter = profx_runtime::otlp::Builder::new().start()?;
+    /// let exporter = profx_otlp::Builder::new().start()?;
     /// exporter.stop();
-    /// # Ok::<(), profx_runtime::otlp::OtlpError>(())
+    /// # Ok::<(), profx_otlp::OtlpError>(())
     /// ```
     pub fn stop(&self) {
         let Some(handle) = lock(&self.thread).take() else {
@@ -381,9 +381,9 @@ impl Exporter {
     /// The URL exports are posted to (`{endpoint}/v1/metrics`).
     ///
     /// ```
-    /// let e = profx_runtime::otlp::Builder::new().endpoint("http://127.0.0.1:9/").interval(std::time::Duration::from_secs(3600)).start()?;
+    /// let e = profx_otlp::Builder::new().endpoint("http://127.0.0.1:9/").interval(std::time::Duration::from_secs(3600)).start()?;
     /// assert_eq!(e.url(), "http://127.0.0.1:9/v1/metrics");
-    /// # Ok::<(), profx_runtime::otlp::OtlpError>(())
+    /// # Ok::<(), profx_otlp::OtlpError>(())
     /// ```
     pub fn url(&self) -> &str {
         &self.shared.transport.url
@@ -392,9 +392,9 @@ impl Exporter {
     /// The URL spans are posted to (`{endpoint}/v1/traces`).
     ///
     /// ```
-    /// let e = profx_runtime::otlp::Builder::new().endpoint("http://127.0.0.1:9/").interval(std::time::Duration::from_secs(3600)).start()?;
+    /// let e = profx_otlp::Builder::new().endpoint("http://127.0.0.1:9/").interval(std::time::Duration::from_secs(3600)).start()?;
     /// assert_eq!(e.traces_url(), "http://127.0.0.1:9/v1/traces");
-    /// # Ok::<(), profx_runtime::otlp::OtlpError>(())
+    /// # Ok::<(), profx_otlp::OtlpError>(())
     /// ```
     pub fn traces_url(&self) -> &str {
         &self.shared.traces.url
@@ -403,9 +403,9 @@ impl Exporter {
     /// How often the thread exports.
     ///
     /// ```
-    /// let e = profx_runtime::otlp::Builder::new().endpoint("http://127.0.0.1:9").interval(std::time::Duration::from_secs(3600)).start()?;
+    /// let e = profx_otlp::Builder::new().endpoint("http://127.0.0.1:9").interval(std::time::Duration::from_secs(3600)).start()?;
     /// assert_eq!(e.interval(), std::time::Duration::from_secs(3600));
-    /// # Ok::<(), profx_runtime::otlp::OtlpError>(())
+    /// # Ok::<(), profx_otlp::OtlpError>(())
     /// ```
     pub fn interval(&self) -> Duration {
         self.interval
@@ -418,9 +418,11 @@ impl Drop for Exporter {
     }
 }
 
-/// Starts the exporter the configuration asks for, if any (for `#[profx::main]` and
+/// Starts the exporter `PROFX_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_ENDPOINT`) asks for, if
+/// any, with the process's settings read once (for `#[profx::main]` and
 /// `profx::ReportGuard::from_env`); a failure is a warning.
-pub(crate) fn start_from_config(config: &crate::config::Config) -> Option<Exporter> {
+pub fn start_from_env() -> Option<Exporter> {
+    let config = profx_runtime::__subsystem::settings();
     let endpoint = config.otlp_endpoint.as_ref()?;
     let mut builder = Builder::new()
         .endpoint(endpoint.clone())

@@ -11,9 +11,9 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use crate::metrics::{self, MetricKind, MetricValue, HISTOGRAM_BOUNDS};
-use crate::system::process::{process_metrics, Figure, ProcessMetric};
-use crate::{KeyHistogram, Profiler};
+use profx_runtime::__subsystem::{process_metrics, Figure, ProcessMetric};
+use profx_runtime::metrics::{self, MetricKind, MetricValue, HISTOGRAM_BOUNDS};
+use profx_runtime::{KeyHistogram, Profiler};
 
 /// The scope every metric is exported under.
 pub(crate) const SCOPE: &str = "profx";

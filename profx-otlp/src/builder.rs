@@ -14,7 +14,7 @@ use super::{Exporter, OtlpError, Problem, Shared, METRICS_PATH, TRACES_PATH};
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// let exporter = profx_runtime::otlp::Builder::new()
+/// let exporter = profx_otlp::Builder::new()
 ///     .endpoint("http://collector:4318")
 ///     .interval(Duration::from_secs(15))
 ///     .timeout(Duration::from_secs(5))
@@ -22,7 +22,7 @@ use super::{Exporter, OtlpError, Problem, Shared, METRICS_PATH, TRACES_PATH};
 ///     .resource("service.name", "importer")
 ///     .resource("deployment.environment.name", "staging")
 ///     .start()?;
-/// # Ok::<(), profx_runtime::otlp::OtlpError>(())
+/// # Ok::<(), profx_otlp::OtlpError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Builder {
@@ -44,7 +44,7 @@ impl Builder {
     /// timeout, no headers, the default resource.
     ///
     /// ```
-    /// let b = profx_runtime::otlp::Builder::new();
+    /// let b = profx_otlp::Builder::new();
     /// # let _ = b;
     /// ```
     pub fn new() -> Builder {
@@ -61,7 +61,7 @@ impl Builder {
     /// `{endpoint}/v1/metrics` (as with `OTEL_EXPORTER_OTLP_ENDPOINT`).
     ///
     /// ```
-    /// let b = profx_runtime::otlp::Builder::new().endpoint("http://127.0.0.1:4318");
+    /// let b = profx_otlp::Builder::new().endpoint("http://127.0.0.1:4318");
     /// # let _ = b;
     /// ```
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Builder {
@@ -72,7 +72,7 @@ impl Builder {
     /// How often the thread exports (at least 10 ms).
     ///
     /// ```
-    /// let b = profx_runtime::otlp::Builder::new().interval(std::time::Duration::from_secs(30));
+    /// let b = profx_otlp::Builder::new().interval(std::time::Duration::from_secs(30));
     /// # let _ = b;
     /// ```
     pub fn interval(mut self, interval: Duration) -> Builder {
@@ -83,7 +83,7 @@ impl Builder {
     /// The most one export may take, connection to answer (at least 1 ms).
     ///
     /// ```
-    /// let b = profx_runtime::otlp::Builder::new().timeout(std::time::Duration::from_secs(2));
+    /// let b = profx_otlp::Builder::new().timeout(std::time::Duration::from_secs(2));
     /// # let _ = b;
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Builder {
@@ -94,7 +94,7 @@ impl Builder {
     /// A header sent with every export (an API key, a tenant); checked by `start`.
     ///
     /// ```
-    /// let b = profx_runtime::otlp::Builder::new().header("x-api-key", "abc");
+    /// let b = profx_otlp::Builder::new().header("x-api-key", "abc");
     /// # let _ = b;
     /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Builder {
@@ -106,7 +106,7 @@ impl Builder {
     /// (`service.name`, ...).
     ///
     /// ```
-    /// let b = profx_runtime::otlp::Builder::new().resource("service.name", "my-svc");
+    /// let b = profx_otlp::Builder::new().resource("service.name", "my-svc");
     /// # let _ = b;
     /// ```
     pub fn resource(mut self, key: impl Into<String>, value: impl Into<String>) -> Builder {
@@ -118,16 +118,17 @@ impl Builder {
     /// (the first one an interval from now).
     ///
     /// ```
-    /// let e = profx_runtime::otlp::Builder::new().endpoint("https://c:4318").start();
+    /// let e = profx_otlp::Builder::new().endpoint("https://c:4318").start();
     /// assert!(e.unwrap_err().to_string().contains("https is not supported"));
     /// ```
     pub fn start(self) -> Result<Exporter, OtlpError> {
-        let base = crate::config::parse_endpoint(&self.endpoint).map_err(|reason| {
-            OtlpError::InvalidEndpoint {
-                value: self.endpoint.clone(),
-                reason: reason.to_owned(),
-            }
-        })?;
+        let base =
+            profx_runtime::__subsystem::parse_endpoint(&self.endpoint).map_err(|reason| {
+                OtlpError::InvalidEndpoint {
+                    value: self.endpoint.clone(),
+                    reason: reason.to_owned(),
+                }
+            })?;
         let url = format!("{base}{METRICS_PATH}");
         let traces_url = format!("{base}{TRACES_PATH}");
         if ureq::http::Uri::try_from(url.as_str()).is_err() {

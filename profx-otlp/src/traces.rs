@@ -20,8 +20,8 @@ use opentelemetry_proto::tonic::trace::v1::{
 };
 
 use super::encode::{attr, int_attr, unix_nanos, SCOPE};
-use crate::execution::TraceParent;
-use crate::{ExecutionProfile, Outcome};
+use profx_runtime::__subsystem::TraceParent;
+use profx_runtime::{ExecutionProfile, Outcome};
 
 /// The process's key for span and trace ids.
 fn key() -> &'static RandomState {
@@ -209,7 +209,7 @@ impl Cut {
     /// last of them ended (0: none).
     pub(crate) fn pending(
         &self,
-        profiler: &crate::Profiler,
+        profiler: &profx_runtime::Profiler,
         until: u64,
     ) -> (Vec<ExecutionProfile>, u64) {
         let mut newest = 0;
@@ -233,7 +233,7 @@ impl Cut {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::PhaseProfile;
+    use profx_runtime::PhaseProfile;
     use std::time::Duration;
 
     fn exec(traceparent: Option<&str>) -> ExecutionProfile {

@@ -6,7 +6,7 @@ use std::time::Duration;
 /// Why an exporter cannot start or an export failed.
 ///
 /// ```
-/// let e = profx_runtime::otlp::Builder::new().endpoint("localhost:4318").start().unwrap_err();
+/// let e = profx_otlp::Builder::new().endpoint("localhost:4318").start().unwrap_err();
 /// assert!(e.to_string().contains("\"localhost:4318\""));
 /// assert!(e.to_string().contains("http://localhost:4318"));
 /// ```
@@ -59,7 +59,7 @@ impl fmt::Display for OtlpError {
             OtlpError::InvalidEndpoint { value, reason } => write!(
                 f,
                 "invalid OTLP endpoint {value:?}: {reason} (expected {})",
-                crate::config::ENDPOINT_FORM
+                profx_runtime::__subsystem::ENDPOINT_FORM
             ),
             OtlpError::InvalidHeader { name } => write!(
                 f,
