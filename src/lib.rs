@@ -126,7 +126,40 @@ pub use profx_macros::main;
 ///
 /// Arguments: `name = "..."` (default: the function's name); `failure = <fn(&E) -> bool>` as
 /// on [`agent`].
+///
+/// On an `impl` block (inherent or trait impl) or an inline `mod`, it marks every `fn` inside
+/// (methods, associated functions, async ones, those of nested modules and impl blocks),
+/// named `Type::method` or `module::function`, with the block's arguments (`name` excepted).
+/// A function with its own `#[profx::phase(..)]` or `#[profx::agent(..)]` keeps it; one
+/// marked [`skip`] is left out; `const fn`s and items that are not functions are left alone.
+/// [`agent`] works the same way on blocks.
+///
+/// ```
+/// mod parse {
+///     #[profx::phase(failure = |e: &String| !e.is_empty())]
+///     pub mod json {
+///         pub fn value(s: &str) -> Result<u32, String> { s.parse().map_err(|_| s.to_owned()) }
+///     }
+/// }
+/// # assert_eq!(parse::json::value("4"), Ok(4));   // the phase "json::value"
+/// ```
 pub use profx_macros::phase;
+/// Leaves an item out of an `impl` block or a `mod` marked `#[profx::phase]` or
+/// `#[profx::agent]` (on a function, an `impl` block or a module inside). Anywhere else it is a
+/// compile error: it would mean nothing.
+///
+/// ```
+/// struct Cache;
+///
+/// #[profx::phase]
+/// impl Cache {
+///     fn load(&self) -> u32 { 1 }       // the phase "Cache::load"
+///     #[profx::skip]
+///     fn peek(&self) -> u32 { 2 }       // not instrumented
+/// }
+/// # assert_eq!(Cache.load() + Cache.peek(), 3);
+/// ```
+pub use profx_macros::skip;
 
 mod lifecycle;
 pub use lifecycle::ReportGuard;

@@ -38,6 +38,11 @@ impl Kind {
         }
     }
 
+    /// The form of `name = "..."` on this attribute.
+    pub(crate) fn form_name(self) -> String {
+        self.form(Key::Name)
+    }
+
     /// The form of one argument, e.g. `#[profx::phase(name = "...")]`.
     fn form(self, key: Key) -> String {
         let name = match self {
@@ -349,6 +354,10 @@ impl Errors {
             Some(all) => all.combine(e),
             None => self.0 = Some(e),
         }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_none()
     }
 
     pub(crate) fn finish(self) -> syn::Result<()> {

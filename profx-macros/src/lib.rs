@@ -5,6 +5,7 @@
 //! the same way in both builds) and then emits the item exactly as written.
 
 mod args;
+mod bulk;
 mod expand;
 mod valid;
 
@@ -12,13 +13,15 @@ use proc_macro::TokenStream;
 
 use args::Kind;
 
-/// Marks a function as an agent: each call is one execution. See the `profx` crate.
+/// Marks a function as an agent: each call is one execution; on an `impl` block or an inline
+/// `mod`, every function inside. See the `profx` crate.
 #[proc_macro_attribute]
 pub fn agent(args: TokenStream, item: TokenStream) -> TokenStream {
     entry(Kind::Agent, args.into(), item.into()).into()
 }
 
-/// Marks a function as a phase: a step timed inside whatever execution calls it.
+/// Marks a function as a phase: a step timed inside whatever execution calls it; on an `impl`
+/// block or an inline `mod`, every function inside.
 #[proc_macro_attribute]
 pub fn phase(args: TokenStream, item: TokenStream) -> TokenStream {
     entry(Kind::Phase, args.into(), item.into()).into()
@@ -30,11 +33,43 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     entry(Kind::Main, args.into(), item.into()).into()
 }
 
+/// Inside an `impl` block or a `mod` marked `#[profx::phase]` or `#[profx::agent]`: leaves this
+/// item out. The block's attribute removes it; anywhere else it is an error (it would mean
+/// nothing).
+#[proc_macro_attribute]
+pub fn skip(args: TokenStream, item: TokenStream) -> TokenStream {
+    skip_entry(args.into(), item.into()).into()
+}
+
+fn skip_entry(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    let err = if args.is_empty() {
+        syn::Error::new(
+            proc_macro2::Span::call_site(),
+            "#[profx::skip] only means something on an item inside an `impl` block or a `mod` marked #[profx::phase] or #[profx::agent] (which leave it out); remove it here",
+        )
+    } else {
+        syn::Error::new_spanned(
+            &args,
+            "#[profx::skip] takes no arguments; write #[profx::skip]",
+        )
+    };
+    let err = err.to_compile_error();
+    quote::quote!(#err #item)
+}
+
 fn entry(
     kind: Kind,
     args: proc_macro2::TokenStream,
     item: proc_macro2::TokenStream,
 ) -> proc_macro2::TokenStream {
+    if kind != Kind::Main {
+        if let Some(block) = bulk::applies(&item) {
+            return bulk::expand(kind, args, block);
+        }
+    }
     match valid::check(kind, args, item.clone()) {
         Ok((args, func)) => {
             if cfg!(feature = "enabled") {

@@ -141,12 +141,14 @@ fn parse_fn(kind: Kind, item: TokenStream) -> syn::Result<ItemFn> {
         _ => None,
     };
     if let Some((what, span)) = what {
+        let on = if kind == Kind::Main {
+            "`fn main`"
+        } else {
+            "functions (free functions, methods, associated functions), `impl` blocks and inline modules"
+        };
         return Err(syn::Error::new(
             span,
-            format!(
-                "{} can only be used on functions (free functions, methods, associated functions), not on {what}",
-                kind.attr()
-            ),
+            format!("{} can only be used on {on}, not on {what}", kind.attr()),
         ));
     }
     // A function signature without a body: a trait's required method.
@@ -170,9 +172,13 @@ fn parse_fn(kind: Kind, item: TokenStream) -> syn::Result<ItemFn> {
         .map_or_else(Span::call_site, |t| t.span());
     Err(syn::Error::new(
         span,
-        format!(
-            "{} can only be used on functions (free functions, methods, associated functions)",
-            kind.attr()
-        ),
+        if kind == Kind::Main {
+            "#[profx::main] can only be used on `fn main`".to_owned()
+        } else {
+            format!(
+                "{} can only be used on functions (free functions, methods, associated functions), `impl` blocks and inline modules",
+                kind.attr()
+            )
+        },
     ))
 }

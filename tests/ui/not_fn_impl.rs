@@ -1,8 +1,0 @@
-struct Locator;
-
-#[profx::agent]
-impl Locator {
-    fn run(&self) {}
-}
-
-fn main() {}

@@ -1,6 +1,0 @@
-#[profx::phase]
-mod steps {
-    pub fn parse() {}
-}
-
-fn main() {}

@@ -1,0 +1,9 @@
+struct Store;
+
+#[profx::phase]
+impl Store {
+    #[profx::skip(always)]
+    fn get(&self) {}
+}
+
+fn main() {}

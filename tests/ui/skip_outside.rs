@@ -1,0 +1,6 @@
+#[profx::skip]
+fn alone() {}
+
+fn main() {
+    alone();
+}
