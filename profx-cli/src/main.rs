@@ -8,6 +8,7 @@ mod diff;
 mod load;
 mod render;
 mod sla;
+mod top;
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -155,6 +156,40 @@ enum Command {
         #[arg(short, long, value_name = "SLA.toml")]
         sla: PathBuf,
     },
+    /// Watch a running program live in the terminal, from its monitoring server
+    ///
+    /// Reads the server's /api/dashboard every --interval: agents by total time with
+    /// executions/s, success %, P50/P95/P99, self time and bottlenecks; sparklines of
+    /// executions/s and resident memory. Keys: q quit, s sort (total time, exec/s, p99, name),
+    /// / filter by name, up/down select, Enter one agent's phases by self time, Esc back.
+    /// When the server goes away it says so and retries.
+    #[command(verbatim_doc_comment)]
+    Top {
+        /// The server, e.g. http://127.0.0.1:9090 (PROFX_SERVER_ADDR of the program).
+        url: String,
+        /// The server's bearer token (PROFX_SERVER_TOKEN of the program); default: that
+        /// variable here.
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "PROFX_SERVER_TOKEN",
+            hide_env_values = true
+        )]
+        token: Option<String>,
+        /// How often to read the server, 200ms to 60s.
+        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = interval)]
+        interval: Duration,
+    },
+}
+
+/// `--interval`: a duration from 200ms to 60s.
+fn interval(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration ({e}); e.g. 1s, 500ms"))?;
+    if d < Duration::from_millis(200) || d > Duration::from_secs(60) {
+        return Err(format!("{s:?} is out of range: from 200ms to 60s"));
+    }
+    Ok(d)
 }
 
 /// Whether the gate passed.
@@ -288,6 +323,14 @@ fn run(command: Command) -> Result<Verdict> {
             } else {
                 Verdict::Fail
             })
+        }
+        Command::Top {
+            url,
+            token,
+            interval,
+        } => {
+            top::run(&url, token, interval)?;
+            Ok(Verdict::Pass)
         }
     }
 }
