@@ -128,12 +128,14 @@ impl ThreadTable {
         }
     }
 
-    #[allow(clippy::mut_from_ref)]
+    /// Runs `f` on the owner's part of the table: the one way to it. Owner only; `f` must not
+    /// call `with_local` again (none does: each is a few lines that touch `Local` alone, or
+    /// pass it down as an argument).
     #[inline(always)]
-    fn local(&self) -> &mut Local {
-        // SAFETY: see the `Sync` impl: owner-only, and no caller keeps this borrow across a call
-        // that takes it again.
-        unsafe { &mut *self.local.get() }
+    fn with_local<R>(&self, f: impl FnOnce(&mut Local) -> R) -> R {
+        // SAFETY: see the `Sync` impl: only the owning thread gets here, and the borrow lives
+        // as long as `f` runs, which takes no other.
+        f(unsafe { &mut *self.local.get() })
     }
 
     /// The slot of (name, parent) on this thread, made on first use. Owner only.
@@ -177,7 +179,7 @@ impl ThreadTable {
         mem: u64,
     ) -> &Slot {
         let slot = self.slot(name, parent);
-        slot.record(ticks, nested, ended, mem, &mut self.local().pool);
+        self.with_local(|l| slot.record(ticks, nested, ended, mem, &mut l.pool));
         slot
     }
 
@@ -188,7 +190,8 @@ impl ThreadTable {
         if (name as usize) < len {
             // SAFETY: `index_len` never exceeds `index.len()` (the owner sets it after growing);
             // the slot is `NO_SLOT` or kept alive by `self.slots` until the owner drops it.
-            let slot = unsafe { &**self.local().index.as_ptr().add(name as usize) };
+            let index = self.with_local(|l| l.index.as_ptr());
+            let slot = unsafe { &**index.add(name as usize) };
             if slot.parent == parent {
                 return Some(slot);
             }
@@ -205,27 +208,29 @@ impl ThreadTable {
             let seen = self.index_len.load(Acquire);
             // SAFETY: the profiler outlives its tables.
             let gen = unsafe { (*self.gen).load(Acquire) };
-            let local = self.local();
-            if gen != local.gen {
-                local.gen = gen;
-                local.index.clear();
-                local.keys.clear();
-                lock(&self.slots).clear();
-            }
-            let i = name as usize;
-            if local.index.len() <= i {
-                local.index.resize(i + 1, &NO_SLOT);
-            }
-            let found = match local.keys.get(&key(name, parent)) {
-                Some(&slot) => slot,
-                None => self.add(name, parent, gen),
-            };
-            local.index[i] = found;
+            let (found, len) = self.with_local(|local| {
+                if gen != local.gen {
+                    local.gen = gen;
+                    local.index.clear();
+                    local.keys.clear();
+                    lock(&self.slots).clear();
+                }
+                let i = name as usize;
+                if local.index.len() <= i {
+                    local.index.resize(i + 1, &NO_SLOT);
+                }
+                let found = match local.keys.get(&key(name, parent)) {
+                    Some(&slot) => slot,
+                    None => self.add(local, name, parent, gen),
+                };
+                local.index[i] = found;
+                (found, local.index.len())
+            });
             // Usable only if no `clear()` came in meanwhile; else start again in the new
             // generation.
             if self
                 .index_len
-                .compare_exchange(seen, local.index.len(), AcqRel, Acquire)
+                .compare_exchange(seen, len, AcqRel, Acquire)
                 .is_ok()
             {
                 // SAFETY: `found` is alive (held by `slots`).
@@ -234,12 +239,11 @@ impl ThreadTable {
         })
     }
 
-    /// Makes the slot of (name, parent). Owner only.
-    fn add(&self, name: u32, parent: u32, gen: u64) -> *const Slot {
+    /// Makes the slot of (name, parent), in the owner's `local`.
+    fn add(&self, local: &mut Local, name: u32, parent: u32, gen: u64) -> *const Slot {
         let slot = Arc::new(Slot::new(name, parent, gen));
         let p = Arc::as_ptr(&slot);
         lock(&self.slots).push(slot);
-        let local = self.local();
         local.keys.insert(key(name, parent), p);
         // A new key allocates anyway: top up what histograms grow by on the hot path.
         local.pool.refill();
@@ -249,14 +253,15 @@ impl ThreadTable {
     /// A process-unique execution number. Owner only.
     #[inline]
     pub(crate) fn next_serial(&self) -> u64 {
-        let l = self.local();
-        if l.serial_next == l.serial_end {
-            l.serial_next = SERIALS.fetch_add(SERIAL_BLOCK, Relaxed);
-            l.serial_end = l.serial_next + SERIAL_BLOCK;
-        }
-        let s = l.serial_next;
-        l.serial_next += 1;
-        s
+        self.with_local(|l| {
+            if l.serial_next == l.serial_end {
+                l.serial_next = SERIALS.fetch_add(SERIAL_BLOCK, Relaxed);
+                l.serial_end = l.serial_next + SERIAL_BLOCK;
+            }
+            let s = l.serial_next;
+            l.serial_next += 1;
+            s
+        })
     }
 
     /// Whether the next execution keeps its detailed profile (1 in `every`). Owner only.
@@ -265,22 +270,24 @@ impl ThreadTable {
         if every <= 1 {
             return true;
         }
-        let l = self.local();
-        l.sample_tick += 1;
-        l.sample_tick % every == 1
+        self.with_local(|l| {
+            l.sample_tick += 1;
+            l.sample_tick % every == 1
+        })
     }
 
     /// An empty record to fill, reused when one is spare. Owner only.
     #[inline(always)]
     pub(crate) fn take_record(&self) -> Box<ExecRecord> {
-        let local = self.local();
-        let r = local.next;
-        if !r.is_null() {
-            local.next = std::ptr::null_mut();
-            // SAFETY: `next` is a record this table owns (evicted, held by no reader).
-            return unsafe { Box::from_raw(r) };
-        }
-        Self::take_spare(local)
+        self.with_local(|local| {
+            let r = local.next;
+            if !r.is_null() {
+                local.next = std::ptr::null_mut();
+                // SAFETY: `next` is a record this table owns (evicted, held by no reader).
+                return unsafe { Box::from_raw(r) };
+            }
+            Self::take_spare(local)
+        })
     }
 
     #[cold]
@@ -314,42 +321,53 @@ impl ThreadTable {
         if old.is_null() {
             return;
         }
-        let local = self.local();
-        if rings.readers.load(SeqCst) == 0 && local.next.is_null() {
-            // No reader can hold `old`: the next execution fills it. (Records retired while
-            // readers were at work wait for the next publish that meets one, or for a spare.)
-            // SAFETY: evicted, held by no reader, owned by this table now.
-            // (Its error message is cleared when the next one is written: only a record that
-            // did not succeed shows one.)
-            unsafe { (*old).request.clear() };
-            local.next = old;
-            return;
+        if rings.readers.load(SeqCst) != 0 {
+            return self.with_local(|local| Self::publish_slow(local, rings, old));
         }
-        Self::publish_slow(local, rings, old);
+        self.with_local(|local| {
+            if local.next.is_null() {
+                // No reader can hold `old`: the next execution fills it. (Records retired
+                // while readers were at work wait for the next publish that meets one, or for
+                // a spare.)
+                // SAFETY: evicted, held by no reader, owned by this table now.
+                // (Its error message is cleared when the next one is written: only a record
+                // that did not succeed shows one.)
+                unsafe { (*old).request.clear() };
+                local.next = old;
+                return;
+            }
+            Self::publish_slow(local, rings, old);
+        })
     }
 
     /// Claims the next line of `agent`'s ring into `c` (once in `CLAIM` publishes).
     #[inline(always)]
     fn claim_line(&self, c: &mut LineCursor, rings: &Rings, agent: u32, capacity: usize) {
-        let ring = match self.local().rings.get(agent as usize) {
-            Some(Some(r)) => r,
-            _ => self.hold_ring(rings, agent, capacity),
+        let held = self.with_local(|l| match l.rings.get(agent as usize) {
+            Some(Some(r)) => Some(r.claim_line()),
+            _ => None,
+        });
+        *c = match held {
+            Some(line) => line,
+            None => self.hold_ring(rings, agent, capacity),
         };
-        *c = ring.claim_line();
     }
 
-    /// The ring of `agent`, taken from the profiler's list the first time this thread
-    /// publishes into it, and held by the table from then on.
+    /// Takes the ring of `agent` from the profiler's list the first time this thread publishes
+    /// into it (the table holds it from then on), and claims a line of it.
     #[cold]
     #[inline(never)]
-    fn hold_ring(&self, rings: &Rings, agent: u32, capacity: usize) -> &Ring {
-        let held = &mut self.local().rings;
+    fn hold_ring(&self, rings: &Rings, agent: u32, capacity: usize) -> LineCursor {
         let i = agent as usize;
         crate::alloc::exclude(|| {
-            if held.len() <= i {
-                held.resize(i + 1, None);
-            }
-            &**held[i].get_or_insert_with(|| rings.get_or_make(agent, capacity))
+            self.with_local(|l| {
+                if l.rings.len() <= i {
+                    l.rings.resize(i + 1, None);
+                }
+                l.rings[i]
+                    .get_or_insert_with(|| rings.get_or_make(agent, capacity))
+                    .claim_line()
+            })
         })
     }
 
