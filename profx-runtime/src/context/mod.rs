@@ -424,7 +424,10 @@ impl ExecState {
     /// aggregates it and, when kept, publishes its record.
     #[inline(always)]
     pub(crate) fn complete(&mut self, s: Stopped) {
-        let ticks = clock::ticks(self.t0, s.end);
+        // Not saturated, as a phase's: an end reading before the start (which an invariant TSC
+        // does not give) wraps to a value no histogram counts, so the aggregate takes the slow
+        // path, which counts it as 0; a kept record's reader does the same.
+        let ticks = s.end.wrapping_sub(self.t0);
         // SAFETY: as in `inner`; not borrowed from `self`, whose record is taken below.
         let inner: &Inner = unsafe { &*self.inner };
         // SAFETY: this thread's table (see above), which the profiler keeps.

@@ -117,7 +117,8 @@ pub(super) fn profile(
         agent,
         request: r.request.clone(),
         start: crate::clock::wall(r.start),
-        duration: Duration::from_nanos(to_ns(r.duration)),
+        // A duration that wrapped (an end reading before the start) is 0, as in the aggregate.
+        duration: Duration::from_nanos(to_ns(crate::clock::sane(r.duration))),
         memory_allocated: r.memory,
         allocations: r.allocations,
         thread_count: r.threads,

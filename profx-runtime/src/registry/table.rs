@@ -178,6 +178,8 @@ impl ThreadTable {
         ended: Ended,
         mem: u64,
     ) -> &Slot {
+        // A duration that wrapped (an end reading before the start) counts as 0.
+        let ticks = crate::clock::sane(ticks);
         let slot = self.slot(name, parent);
         self.with_local(|l| slot.record(ticks, nested, ended, mem, &mut l.pool));
         slot
