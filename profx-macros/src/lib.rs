@@ -46,8 +46,14 @@ fn skip_entry(
     item: proc_macro2::TokenStream,
 ) -> proc_macro2::TokenStream {
     let err = if args.is_empty() {
+        // At the item it is on (a span of the user's, not of the macro's).
+        let at = item
+            .clone()
+            .into_iter()
+            .next()
+            .map_or_else(proc_macro2::Span::call_site, |t| t.span());
         syn::Error::new(
-            proc_macro2::Span::call_site(),
+            at,
             "#[profx::skip] only means something on an item inside an `impl` block or a `mod` marked #[profx::phase] or #[profx::agent] (which leave it out); remove it here",
         )
     } else {
