@@ -250,6 +250,8 @@ mod tests {
             request: "GET /".into(),
             start: SystemTime::UNIX_EPOCH + Duration::from_secs(1_000),
             duration: Duration::from_micros(100),
+            polls: 1,
+            busy: Duration::from_micros(100),
             memory_allocated: 0,
             allocations: 0,
             thread_count: 3,

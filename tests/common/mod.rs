@@ -46,6 +46,8 @@ fn phase_metrics(
         total_duration: avg * calls as u32,
         // No phase nested in it (the fixture sets those that have some).
         self_duration: avg * calls as u32,
+        // Sync: busy throughout (the fixture sets the async ones).
+        busy_duration: avg * calls as u32,
         avg_duration: avg,
         min_duration: min,
         max_duration: max,
@@ -80,6 +82,8 @@ pub fn fixture() -> Report {
         cancelled_count: 0,
         // Its time less its top-level phases'.
         self_duration: ms(750),
+        // Async: working 1.1 s of its 2.1 s.
+        busy_duration: ms(1100),
         avg_duration: ms(42),
         min_duration: ms(28),
         max_duration: ms(156),
@@ -99,6 +103,8 @@ pub fn fixture() -> Report {
         .insert("tokenize".into(), phase_metrics(50, 0, ms(4), ms(2), ms(9)));
     // `tokenize` runs inside `parse`.
     locator.phases.get_mut("parse").unwrap().self_duration = ms(400);
+    // `search` is async: working 250 ms of its 750.
+    locator.phases.get_mut("search").unwrap().busy_duration = ms(250);
     agents.insert("codebase-locator".to_string(), locator);
 
     let mut analyzer = AggregateMetrics {
@@ -108,6 +114,7 @@ pub fn fixture() -> Report {
         cancelled_count: 0,
         // Its time less its top-level phases'.
         self_duration: ms(1300),
+        busy_duration: ms(4800),
         avg_duration: ms(48),
         min_duration: ms(30),
         max_duration: ms(200),
@@ -133,6 +140,7 @@ pub fn fixture() -> Report {
         cancelled_count: 1,
         // Its time less its top-level phases'.
         self_duration: ms(1600),
+        busy_duration: ms(2100),
         avg_duration: ms(420),
         min_duration: ms(390),
         max_duration: ms(460),
@@ -167,6 +175,8 @@ pub fn fixture() -> Report {
                 request: "Find main.go".into(),
                 start: at(0),
                 duration: ms(42),
+                polls: 3,
+                busy: ms(20),
                 memory_allocated: 1_887_436,
                 allocations: 312,
                 thread_count: 8,
@@ -190,6 +200,8 @@ pub fn fixture() -> Report {
                 request: "Find lib.rs".into(),
                 start: at(1),
                 duration: ms(156),
+                polls: 5,
+                busy: ms(80),
                 memory_allocated: 2_100_000,
                 allocations: 400,
                 thread_count: 8,
@@ -219,6 +231,8 @@ pub fn fixture() -> Report {
             request: "Analyze src/".into(),
             start: at(2),
             duration: ms(48),
+            polls: 1,
+            busy: ms(48),
             memory_allocated: 2_985_216,
             allocations: 1_024,
             thread_count: 9,

@@ -197,6 +197,8 @@ fn measured(values: &[u64]) -> (AggregateMetrics, Vec<profx_report::ExecutionPro
             request: String::new(),
             start: std::time::SystemTime::UNIX_EPOCH,
             duration: ns(v),
+            polls: 1,
+            busy: ns(v),
             memory_allocated: 0,
             allocations: 0,
             thread_count: 1,

@@ -50,6 +50,11 @@ pub struct AggregateMetrics {
     /// before this was recorded read 0.
     #[serde(with = "duration_ns", default)]
     pub self_duration: Duration,
+    /// The executions' time spent working, summed: inside the polls of an async agent's body
+    /// (the rest it waited), the whole duration of a sync one. Reports written before this was
+    /// recorded read 0 (see [`busy_share`](AggregateMetrics::busy_share)).
+    #[serde(with = "duration_ns", default)]
+    pub busy_duration: Duration,
     /// Fastest execution.
     #[serde(with = "duration_ns")]
     pub min_duration: Duration,
@@ -95,6 +100,46 @@ impl AggregateMetrics {
         let completed = self.success_count.saturating_add(self.failure_count);
         (completed > 0).then(|| self.success_count as f64 * 100.0 / completed as f64)
     }
+
+    /// The executions' durations summed (`avg_duration × total_executions`).
+    pub fn total_duration(&self) -> Duration {
+        let ns = self.avg_duration.as_nanos() * u128::from(self.total_executions);
+        Duration::from_nanos(ns.min(u64::MAX as u128) as u64)
+    }
+
+    /// Share of the executions' time spent working (inside polls), in percent: 100 for a sync
+    /// agent, less for an async one that waited; `None` when not known (a report written
+    /// before busy time was recorded, or no time at all).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let a = profx_report::AggregateMetrics {
+    ///     total_executions: 4,
+    ///     avg_duration: Duration::from_millis(10),
+    ///     busy_duration: Duration::from_millis(10),
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(a.busy_share(), Some(25.0)); // working 10 ms of 40: waiting 75%
+    /// ```
+    pub fn busy_share(&self) -> Option<f64> {
+        busy_share(self.busy_duration, self.total_duration())
+    }
+}
+
+/// `busy` in percent of `total`, at most 100 (a total rounded from a mean can be a little
+/// short of it); `None` when either is zero.
+fn busy_share(busy: Duration, total: Duration) -> Option<f64> {
+    (!busy.is_zero() && !total.is_zero())
+        .then(|| (busy.as_secs_f64() * 100.0 / total.as_secs_f64()).min(100.0))
+}
+
+impl PhaseMetrics {
+    /// Share of the calls' time spent working (inside polls), in percent: 100 for a sync
+    /// phase, less for an async one that waited; `None` when not known (a report written
+    /// before busy time was recorded, or no time at all).
+    pub fn busy_share(&self) -> Option<f64> {
+        busy_share(self.busy_duration, self.total_duration)
+    }
 }
 
 /// Everything recorded for one phase (within one agent, or across all of them in
@@ -118,6 +163,11 @@ pub struct PhaseMetrics {
     /// this was recorded read 0.
     #[serde(with = "duration_ns", default)]
     pub self_duration: Duration,
+    /// The calls' time spent working, summed: inside the polls of an async phase (the rest it
+    /// waited), the whole duration of a sync one. Reports written before this was recorded
+    /// read 0 (see [`busy_share`](PhaseMetrics::busy_share)).
+    #[serde(with = "duration_ns", default)]
+    pub busy_duration: Duration,
     /// Mean duration.
     #[serde(with = "duration_ns")]
     pub avg_duration: Duration,

@@ -69,6 +69,15 @@ pub struct ExecutionProfile {
     /// From start to end.
     #[serde(with = "duration_ns")]
     pub duration: Duration,
+    /// Times its body was polled: for an async agent, how often it was woken and run; 1 for a
+    /// sync one. Reports written before polls were recorded read 1.
+    pub polls: u64,
+    /// The time spent inside those polls, working; the rest of `duration` it was waiting
+    /// (on I/O, timers, locks, or for a worker thread): see
+    /// [`waiting`](ExecutionProfile::waiting). A sync execution is busy throughout (`busy ==
+    /// duration`), as are those of reports written before this was recorded.
+    #[serde(with = "duration_ns")]
+    pub busy: Duration,
     /// Bytes allocated during the execution: by its body on its thread (sync), or summed over
     /// its polls on whatever threads ran them (async). A `realloc` counts its new size.
     /// 0 unless allocations are counted (feature `alloc` and `CountingAlloc`
@@ -112,6 +121,24 @@ pub struct ExecutionProfile {
 }
 
 impl ExecutionProfile {
+    /// The time it was not running: its duration less [`busy`](ExecutionProfile::busy).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let mut e: profx_report::ExecutionProfile = serde_json::from_str(r#"{"id":"a-1","agent":"a",
+    /// #   "request":"","start":"2026-12-07T00:00:00Z","duration":10000000,"memory_allocated":0,
+    /// #   "allocations":0,"thread_count":0,"success":true,"error":null,"phases":[],
+    /// #   "phases_dropped":0}"#).unwrap();
+    /// // Read from a report written before polls were recorded: one poll, busy throughout.
+    /// assert_eq!((e.polls, e.busy), (1, Duration::from_millis(10)));
+    /// e.polls = 3;
+    /// e.busy = Duration::from_millis(4);
+    /// assert_eq!(e.waiting(), Duration::from_millis(6));
+    /// ```
+    pub fn waiting(&self) -> Duration {
+        self.duration.saturating_sub(self.busy)
+    }
+
     /// The order of the phases by start (the outer one first when two start together), and
     /// for each phase the index of the phase it ran directly inside (`None`: in the execution
     /// itself), from their depths and times: the innermost phase still open at its start, one
@@ -169,6 +196,11 @@ mod wire {
         start: SystemTime,
         #[serde(with = "duration_ns")]
         duration: Duration,
+        #[serde(default)]
+        polls: Option<u64>,
+        /// Nanoseconds.
+        #[serde(default)]
+        busy: Option<u64>,
         memory_allocated: u64,
         allocations: u64,
         thread_count: u64,
@@ -201,6 +233,8 @@ mod wire {
                 request: w.request,
                 start: w.start,
                 duration: w.duration,
+                polls: w.polls.unwrap_or(1),
+                busy: w.busy.map_or(w.duration, Duration::from_nanos),
                 memory_allocated: w.memory_allocated,
                 allocations: w.allocations,
                 thread_count: w.thread_count,

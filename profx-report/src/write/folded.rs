@@ -169,6 +169,8 @@ mod tests {
             request: String::new(),
             start: SystemTime::now(),
             duration: Duration::from_micros(dur_us),
+            polls: 1,
+            busy: Duration::from_micros(dur_us),
             memory_allocated: 0,
             allocations: 0,
             thread_count: 1,

@@ -19,6 +19,10 @@ struct ActiveAgent {
     panicked: bool,
     /// `finish` ran: nothing left for `Drop`.
     ended: bool,
+    /// Polls of an async body so far (0: a sync body, or not polled yet).
+    polls: u64,
+    /// Clock ticks spent inside those polls.
+    busy: u64,
 }
 
 // SAFETY (Send): the raw pointers are to the profiler (Sync, outlives the state) and to the
@@ -70,6 +74,8 @@ impl AgentState {
             st,
             panicked: false,
             ended: false,
+            polls: 0,
+            busy: 0,
         }))
     }
 
@@ -108,7 +114,7 @@ impl AgentState {
     pub fn finish(&mut self, outcome: Returned<'_>) {
         if let Some(a) = &mut self.0 {
             // Right after its body (or last poll) on this thread: its table is this thread's.
-            end(&mut a.st, outcome, true);
+            end(a, outcome, true);
             a.ended = true;
         }
     }
@@ -220,11 +226,17 @@ impl<S: SiteRef> SyncAgent<S> {
 /// Ends an execution (by reference: the state is not moved to be ended). `here`: the last
 /// code it ran was on this thread, so its table is this thread's.
 #[inline(never)]
-fn end(st: &mut ExecState, outcome: Returned<'_>, here: bool) {
+fn end(a: &mut ActiveAgent, outcome: Returned<'_>, here: bool) {
+    let st = &mut a.st;
     if !here {
         st.run_here();
     }
-    st.finish(outcome, (0, 0));
+    if a.polls == 0 {
+        // A sync body: one poll, busy throughout.
+        st.finish(outcome, (0, 0));
+    } else {
+        st.finish_polled(outcome, a.polls, a.busy);
+    }
 }
 
 impl Drop for AgentState {
@@ -236,7 +248,7 @@ impl Drop for AgentState {
                 Returned::Cancelled
             };
             // Dropped (cancelled, or unwound) wherever its owner is: this thread's table.
-            end(&mut a.st, outcome, false);
+            end(a, outcome, false);
         }
     }
 }
@@ -271,6 +283,9 @@ impl<F: Future> Future for AgentFuture<'_, F> {
             prev,
             panicked: &mut a.panicked,
         };
+        a.polls += 1;
+        // Last made, first dropped: the poll's time is its body's.
+        let _busy = PollTimer::start(&mut a.busy);
         fut.poll(cx)
     }
 }

@@ -19,7 +19,9 @@ use std::sync::atomic::Ordering::*;
 
 use crate::clock;
 use crate::profiler::{global_inner, Inner};
-use crate::registry::{Ended, ExecRecord, RawPhase, Site, ThreadTable, AGENT_LEVEL, NO_AGENT};
+use crate::registry::{
+    Ended, ExecRecord, RawPhase, Site, ThreadTable, AGENT_LEVEL, NO_AGENT, WAITING,
+};
 
 mod agent;
 mod loose;
@@ -363,8 +365,10 @@ impl ExecState {
     }
 
     /// Records a phase of this execution that ran `ticks` from `start`, with `nested` ticks
-    /// of phases nested in it, on this thread.
+    /// of phases nested in it, `waiting` of them outside its polls (an async phase), on this
+    /// thread.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn record_phase(
         &mut self,
         name: u32,
@@ -373,18 +377,20 @@ impl ExecState {
         depth: u32,
         nested: u64,
         ended: Ended,
+        waiting: u64,
     ) {
         // SAFETY: the table of the thread running the execution, which its profiler keeps.
         let table = unsafe { &*self.table };
-        table.record(name, self.agent, ticks, nested, ended, 0);
+        table.record(name, self.agent, ticks, nested, ended, waiting);
         self.push_phase(name, start, ticks, depth, ended);
     }
 
     /// Ends the execution on this thread, whose table it must point at (`run_here`):
     /// aggregates it and, when kept, publishes its record. `extra`: (bytes, allocations)
     /// counted elsewhere (a manual execution's `in_scope` on other threads).
+    /// Returns its duration (ticks, wrapped when the end reading was before the start).
     #[inline(always)]
-    pub(crate) fn finish(&mut self, outcome: Returned<'_>, extra: (u64, u64)) {
+    pub(crate) fn finish(&mut self, outcome: Returned<'_>, extra: (u64, u64)) -> u64 {
         let stopped = if self.tsc {
             self.stop::<true>(extra)
         } else {
@@ -393,7 +399,24 @@ impl ExecState {
         if outcome.is_failure() {
             self.fail(&outcome);
         }
-        self.complete(stopped);
+        self.complete(stopped)
+    }
+
+    /// [`finish`](ExecState::finish) for an async execution, whose body was polled `polls`
+    /// times for `busy` ticks in all: the kept record carries both, and the agent's waiting
+    /// time (its duration less `busy`) and its polls are added to its key of
+    /// [`WAITING`](crate::registry::WAITING) on this thread.
+    pub(crate) fn finish_polled(&mut self, outcome: Returned<'_>, polls: u64, busy: u64) {
+        if let Some(r) = &mut self.rec {
+            r.marks.set_polled();
+            r.polls = polls;
+            r.busy = busy;
+        }
+        let ticks = self.finish(outcome, (0, 0));
+        let waiting = clock::sane(ticks).saturating_sub(busy);
+        // SAFETY: this thread's table (see `complete`), which the profiler keeps.
+        let table = unsafe { &*self.table };
+        table.record_aside(self.agent, WAITING, waiting, polls);
     }
 
     /// The first step of ending, before anything of profx's runs: the end reading and what
@@ -422,8 +445,9 @@ impl ExecState {
 
     /// The last step of ending, on the thread whose table the execution points at:
     /// aggregates it and, when kept, publishes its record.
+    /// Returns its duration (ticks, wrapped when the end reading was before the start).
     #[inline(always)]
-    pub(crate) fn complete(&mut self, s: Stopped) {
+    pub(crate) fn complete(&mut self, s: Stopped) -> u64 {
         // Not saturated, as a phase's: an end reading before the start (which an invariant TSC
         // does not give) wraps to a value no histogram counts, so the aggregate takes the slow
         // path, which counts it as 0; a kept record's reader does the same.
@@ -449,6 +473,7 @@ impl ExecState {
             r.threads = crate::threads::process_threads(s.end);
             table.publish(slot, &inner.rings, r, inner.config.max_executions);
         }
+        ticks
     }
 }
 
@@ -459,6 +484,30 @@ pub(crate) struct Stopped {
     /// (bytes, allocations) counted elsewhere (a manual execution's `in_scope` on other
     /// threads).
     extra: (u64, u64),
+}
+
+/// Adds the time from its start until it is dropped (the poll returned, or unwound) to a
+/// busy total: two clock readings per poll of an async agent or phase.
+pub(crate) struct PollTimer<'a> {
+    t0: u64,
+    busy: &'a mut u64,
+}
+
+impl<'a> PollTimer<'a> {
+    #[inline(always)]
+    pub(crate) fn start(busy: &'a mut u64) -> PollTimer<'a> {
+        PollTimer {
+            t0: clock::now(),
+            busy,
+        }
+    }
+}
+
+impl Drop for PollTimer<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        *self.busy = self.busy.wrapping_add(clock::ticks(self.t0, clock::now()));
+    }
 }
 
 /// Puts the previous execution back when a body or a poll ends, even by unwinding.
@@ -518,5 +567,5 @@ pub(crate) fn record_phase(
     let ticks = clock::ticks(t0, clock::now());
     state.run_here();
     let nested = state.close(s0, ticks);
-    state.record_phase(name, t0, ticks, depth, nested, ended);
+    state.record_phase(name, t0, ticks, depth, nested, ended, 0);
 }

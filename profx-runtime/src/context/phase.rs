@@ -247,7 +247,7 @@ fn end_sync_at<const FAILED: bool>(
     if exec.is_null() {
         if name != 0 {
             let nested = close_loose(s0, ticks);
-            return record_loose(name, NO_AGENT, ticks, nested, Ended::failed_if(FAILED));
+            return record_loose(name, NO_AGENT, ticks, nested, Ended::failed_if(FAILED), 0);
         }
     // SAFETY: the execution the phase started in is still the current one (see `SyncPhase`).
     } else if unsafe { (*exec).try_end_phase(name, t0, ticks, s0, Ended::failed_if(FAILED)) } {
@@ -274,14 +274,14 @@ fn end_sync_slow(
     let ended = Ended::failed_if(failed);
     if exec.is_null() {
         let nested = close_loose(s0, ticks);
-        return record_loose(name, NO_AGENT, ticks, nested, ended);
+        return record_loose(name, NO_AGENT, ticks, nested, ended, 0);
     }
     // SAFETY: as in `end_sync`.
     let c = unsafe { &mut *exec };
     let depth = c.depth.wrapping_sub(1);
     c.depth = depth;
     let nested = c.close(s0, ticks);
-    c.record_phase(name, t0, ticks, depth, nested, ended);
+    c.record_phase(name, t0, ticks, depth, nested, ended, 0);
 }
 
 /// One call of an async phase or of a `profx::phase` guard (`None` when not recording).
@@ -300,8 +300,11 @@ struct ActivePhase {
     nested: u64,
     panicked: bool,
     is_async: bool,
-    /// An async phase polled through [`PhaseFuture`], which keeps its nested time apart.
+    /// An async phase polled through [`PhaseFuture`], which keeps its nested time apart and
+    /// times its polls.
     own_nested: bool,
+    /// Clock ticks spent inside its polls so far (`own_nested` only).
+    busy: u64,
 }
 
 /// The current execution if it is the one with `serial` (0: none).
@@ -393,12 +396,20 @@ impl ActivePhase {
             panicked: false,
             is_async,
             own_nested,
+            busy: 0,
         }
     }
 
     #[inline(never)]
     fn end(self, ended: Ended) {
         let ticks = clock::ticks(self.t0, clock::now());
+        // An async phase's time not spent in its polls (kept in its key's memory total, which
+        // phases leave unused: see `registry::WAITING`).
+        let waiting = if self.own_nested {
+            ticks.saturating_sub(self.busy)
+        } else {
+            0
+        };
         match current_if(self.serial) {
             Some(c) => {
                 if !self.is_async {
@@ -411,16 +422,18 @@ impl ActivePhase {
                 } else {
                     c.close(self.nested, ticks)
                 };
-                c.record_phase(self.name, self.t0, ticks, self.depth, nested, ended);
+                c.record_phase(
+                    self.name, self.t0, ticks, self.depth, nested, ended, waiting,
+                );
             }
             None if self.serial == 0 && !self.own_nested => {
                 let nested = close_loose(self.nested, ticks);
-                record_loose(self.name, NO_AGENT, ticks, nested, ended)
+                record_loose(self.name, NO_AGENT, ticks, nested, ended, waiting)
             }
             // Outside any execution, or the execution it started in is no longer running
             // here: aggregate it in the global profiler under the agent it began in (what was
             // nested in it is not known there).
-            None => record_loose(self.name, self.agent, ticks, 0, ended),
+            None => record_loose(self.name, self.agent, ticks, 0, ended, waiting),
         }
     }
 }
@@ -461,6 +474,8 @@ impl<F: Future> Future for PhaseFuture<'_, F> {
             return fut.poll(cx);
         };
         let Some(c) = current_if(span.serial) else {
+            // Outside the execution it started in: only its busy time is its own.
+            let _busy = PollTimer::start(&mut span.busy);
             return fut.poll(cx);
         };
         // While polled, the phase's depth and its own nested time are the execution's.
@@ -481,7 +496,11 @@ impl<F: Future> Future for PhaseFuture<'_, F> {
                 }
             }
         }
+        let span: *mut ActivePhase = span;
         let _level = Level(c, saved, span);
+        // Dropped first: the poll's time, as the agent's (two clock readings per poll).
+        // SAFETY: `span` was just made from a reference; `Level` only reaches its other fields.
+        let _busy = PollTimer::start(unsafe { &mut (*span).busy });
         fut.poll(cx)
     }
 }

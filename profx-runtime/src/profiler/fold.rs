@@ -119,6 +119,13 @@ pub(super) fn profile(
         start: crate::clock::wall(r.start),
         // A duration that wrapped (an end reading before the start) is 0, as in the aggregate.
         duration: Duration::from_nanos(to_ns(crate::clock::sane(r.duration))),
+        // A sync execution: one poll, busy throughout (as far as its duration goes).
+        polls: if r.marks.polled() { r.polls } else { 1 },
+        busy: Duration::from_nanos(to_ns(if r.marks.polled() {
+            r.busy.min(crate::clock::sane(r.duration))
+        } else {
+            crate::clock::sane(r.duration)
+        })),
         memory_allocated: r.memory,
         allocations: r.allocations,
         thread_count: r.threads,
@@ -144,7 +151,7 @@ fn outcome(e: Ended) -> Outcome {
 }
 
 /// Totals of one key, summed over threads (durations in clock ticks).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(super) struct Acc {
     pub(super) count: u64,
     failures: u64,
@@ -154,7 +161,11 @@ pub(super) struct Acc {
     nested: u128,
     min: u64,
     max: u64,
+    /// An agent's: its bytes allocated. A phase's: its time outside its polls (an async
+    /// phase's waiting; see `registry::WAITING`).
     mem_sum: u128,
+    /// An agent's time outside its polls, from its `WAITING` key (set by the reader).
+    pub(super) waiting: u128,
 }
 
 impl Acc {
@@ -168,6 +179,7 @@ impl Acc {
             min: t.min,
             max: t.max,
             mem_sum: t.mem_sum as u128,
+            waiting: 0,
         });
     }
 
@@ -187,6 +199,7 @@ impl Acc {
         self.sum += o.sum;
         self.nested += o.nested;
         self.mem_sum += o.mem_sum;
+        self.waiting += o.waiting;
     }
 
     /// `ticks` as a duration.
@@ -239,6 +252,7 @@ impl Acc {
             cancelled_count: cancelled,
             avg_duration: self.avg(),
             self_duration: self.self_duration(),
+            busy_duration: self.duration(self.sum.saturating_sub(self.waiting)),
             min_duration: self.duration(self.min as u128),
             max_duration: self.duration(self.max as u128),
             avg_memory: (self.mem_sum / self.count.max(1) as u128) as u64,
@@ -256,6 +270,7 @@ impl Acc {
             cancelled,
             total_duration: self.duration(self.sum),
             self_duration: self.self_duration(),
+            busy_duration: self.duration(self.sum.saturating_sub(self.mem_sum)),
             avg_duration: self.avg(),
             min_duration: self.duration(self.min as u128),
             max_duration: self.duration(self.max as u128),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use thread_local::ThreadLocal;
 
 use crate::config::Config;
-use crate::registry::{self, Rings, SlotRef, ThreadTable, AGENT_LEVEL, NO_AGENT};
+use crate::registry::{self, Rings, SlotRef, ThreadTable, AGENT_LEVEL, NO_AGENT, WAITING};
 
 use super::fold::{for_each_key, profile, ByName, Keyed};
 
@@ -309,14 +309,15 @@ impl Inner {
         let gen = self.gen.load(Acquire);
         let names = registry::names();
         let name = |id: u32| names.get(id as usize).copied().unwrap_or("?").to_owned();
-        // Phases (by name, then agent) before agents, so that each name's keys are adjacent.
+        // Phases (by name, then agent) before agents, so that each name's keys are adjacent;
+        // an agent's waiting key just before its own.
         let slots = self.sorted_slots(
             gen,
             |name, parent| match agent {
                 None => true,
-                Some(a) => parent == a || (parent == AGENT_LEVEL && name == a),
+                Some(a) => parent == a || (parent >= WAITING && name == a),
             },
-            |name, parent| (parent == AGENT_LEVEL, name, parent),
+            |name, parent| (parent >= WAITING, name, parent),
         );
 
         let mut out = Read {
@@ -325,10 +326,23 @@ impl Inner {
             loose: BTreeMap::new(),
         };
         let mut by_name = ByName::default();
+        // The waiting time of the agent whose key comes next.
+        let mut waiting: Option<(u32, u128)> = None;
         for_each_key(&slots, |n, parent, acc, counts| {
+            if parent == WAITING {
+                waiting = Some((n, acc.sum));
+                return;
+            }
             if parent == AGENT_LEVEL {
                 by_name.flush(&mut out, &name);
-                let mut m = acc.agent(counts);
+                let mut m = match waiting.take() {
+                    Some((w, ticks)) if w == n => {
+                        let mut acc = acc.clone();
+                        acc.waiting = ticks;
+                        acc.agent(counts)
+                    }
+                    _ => acc.agent(counts),
+                };
                 m.long_lived = registry::is_long_lived(n);
                 // Its phases came first in the sort order: keep them.
                 let e = out.agents.entry(name(n)).or_default();
@@ -366,7 +380,7 @@ impl Inner {
         for t in self.tables.iter() {
             t.for_each_slot(gen, |s| {
                 let calls = s.calls();
-                if calls == 0 {
+                if calls == 0 || s.parent == WAITING {
                     return;
                 }
                 if s.parent == AGENT_LEVEL {
@@ -399,7 +413,11 @@ impl Inner {
             .iter()
             .map(|b| crate::clock::from_ns(b.as_nanos().min(u64::MAX as u128) as u64))
             .collect();
-        let slots = self.sorted_slots(gen, |_, _| true, |name, parent| (name, parent));
+        let slots = self.sorted_slots(
+            gen,
+            |_, parent| parent != WAITING,
+            |name, parent| (name, parent),
+        );
         let mut out = Vec::new();
         for_each_key(&slots, |n, parent, acc, counts| {
             let (agent, phase) = if parent == AGENT_LEVEL {

@@ -34,3 +34,9 @@ pub(crate) use table::{SlotRef, ThreadTable};
 pub(crate) const AGENT_LEVEL: u32 = u32::MAX;
 /// Parent of a phase that ran outside any execution (name id 0 is never assigned).
 pub(crate) const NO_AGENT: u32 = 0;
+/// Parent of an async agent's waiting key: one call per execution, of its waiting time (its
+/// duration less the time spent inside its polls), whose `mem_sum` counts its polls. Readers
+/// fold it into the agent's aggregate (`busy = sum - waiting`); it is never a key of its own.
+/// (An async phase's waiting time goes into its own key's `mem_sum`, which phases leave
+/// unused.)
+pub(crate) const WAITING: u32 = u32::MAX - 2;

@@ -86,6 +86,10 @@ pub(crate) struct ExecRecord {
     pub(crate) memory: u64,
     pub(crate) allocations: u64,
     pub(crate) threads: u64,
+    /// An async execution's polls and the ticks spent inside them (valid when
+    /// `marks.polled()`; otherwise one poll, busy throughout).
+    pub(crate) polls: u64,
+    pub(crate) busy: u64,
     /// The execution it ran inside: its agent's name id and its serial (0: none).
     pub(crate) parent_agent: u32,
     pub(crate) parent_serial: u64,
@@ -117,6 +121,8 @@ impl Default for ExecRecord {
             memory: 0,
             allocations: 0,
             threads: 0,
+            polls: 0,
+            busy: 0,
             parent_agent: 0,
             parent_serial: 0,
             thread: 0,
@@ -148,6 +154,7 @@ pub(crate) struct Marks(u64);
 
 impl Marks {
     const TRACED: u64 = 1 << 32;
+    const POLLED: u64 = 1 << 33;
 
     pub(crate) fn phases_dropped(self) -> u32 {
         self.0 as u32
@@ -165,6 +172,15 @@ impl Marks {
 
     pub(crate) fn set_traced(&mut self) {
         self.0 |= Self::TRACED;
+    }
+
+    /// An async execution: its record's `polls` and `busy` are its own.
+    pub(crate) fn polled(self) -> bool {
+        self.0 & Self::POLLED != 0
+    }
+
+    pub(crate) fn set_polled(&mut self) {
+        self.0 |= Self::POLLED;
     }
 }
 

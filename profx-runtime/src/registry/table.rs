@@ -185,6 +185,29 @@ impl ThreadTable {
         slot
     }
 
+    /// Records one call of (name, parent), `ticks` long, with `mem` added to its memory
+    /// total, finding the key by its hash without making it its name's last: for a key that
+    /// alternates with another of the same name on every call (an async agent's
+    /// [`WAITING`](super::WAITING) key after its own), which the name's entry keeps. Owner only.
+    pub(crate) fn record_aside(&self, name: u32, parent: u32, ticks: u64, mem: u64) {
+        // SAFETY: the profiler outlives its tables.
+        let gen = unsafe { (*self.gen).load(Acquire) };
+        let found = self.with_local(|l| {
+            if l.gen == gen && self.index_len.load(Relaxed) != 0 {
+                l.keys.get(&key(name, parent)).copied()
+            } else {
+                None
+            }
+        });
+        let slot = match found {
+            // SAFETY: the slot is kept alive by `self.slots` until the owner drops it.
+            Some(s) => unsafe { &*s },
+            // New here, or a new generation: made (and entered in the index) as any key.
+            None => self.slot_slow(name, parent),
+        };
+        self.with_local(|l| slot.record(ticks, 0, Ended::Ok, mem, &mut l.pool));
+    }
+
     /// The slot of (name, parent) if it was the last one used for its name. Owner only.
     #[inline(always)]
     pub(crate) fn slot_fast(&self, name: u32, parent: u32) -> Option<&Slot> {
