@@ -180,6 +180,9 @@ fn the_feed_carries_exact_counts_process_figures_and_bottlenecks() {
     assert_eq!(step["calls"], 1);
     assert!(step["self_seconds"].as_f64().unwrap() >= 0.35, "{step}");
     assert_eq!(step["self_seconds"], step["total_seconds"]);
+    // Not async: busy throughout (the agent's total is a rounded mean times the count).
+    assert_eq!(step["busy_percent"], 100.0, "{step}");
+    assert!(slow["busy_percent"].as_f64().unwrap() > 99.99, "{slow:#}");
     let own = slow["self_seconds"].as_f64().unwrap();
     assert!(
         own >= 0.0 && own < 0.05 * slow["total_seconds"].as_f64().unwrap(),

@@ -26,7 +26,7 @@ use profx::{
 use proptest::prelude::*;
 
 const CSV_HEADER: &str =
-    "Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled,SelfDuration";
+    "Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled,SelfDuration,BusyDuration";
 
 /// Compares `actual` with `tests/golden/{name}.txt`, or rewrites that file when `UPDATE_GOLDEN`
 /// is set.
@@ -338,7 +338,7 @@ fn csv_reads_back_with_a_real_csv_reader() {
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), r.agents.len());
     for (row, (name, a)) in rows.iter().zip(&r.agents) {
-        assert_eq!(row.len(), 14);
+        assert_eq!(row.len(), 15);
         assert_eq!(&row[0], name.as_str());
         assert_eq!(row[1].parse::<u64>().unwrap(), a.total_executions);
         assert_eq!(row[2].parse::<u64>().unwrap(), a.success_count);
@@ -353,6 +353,7 @@ fn csv_reads_back_with_a_real_csv_reader() {
         assert_eq!(&row[11], HumanDuration(a.percentiles.p99).to_string());
         assert_eq!(row[12].parse::<u64>().unwrap(), a.cancelled_count);
         assert_eq!(&row[13], HumanDuration(a.self_duration).to_string());
+        assert_eq!(&row[14], HumanDuration(a.busy_duration).to_string());
         // Every execution is one of the three outcomes.
         assert_eq!(
             a.success_count + a.failure_count + a.cancelled_count,
@@ -363,9 +364,9 @@ fn csv_reads_back_with_a_real_csv_reader() {
     assert!(rows.iter().any(|row| &row[0] == "report, \"final\" writer"));
     assert!(csv_text.contains("\n\"report, \"\"final\"\" writer\",5,2,2,"));
     // The source document's line, character for character, then the cancelled count and the
-    // self time.
+    // self and busy times.
     assert!(csv_text.contains(
-        "\ncodebase-locator,50,49,1,42ms,28ms,156ms,1887436,40ms,65ms,88ms,145ms,0,750ms\n"
+        "\ncodebase-locator,50,49,1,42ms,28ms,156ms,1887436,40ms,65ms,88ms,145ms,0,750ms,1.1s\n"
     ));
 }
 
@@ -775,7 +776,8 @@ fn an_agent_whose_executions_were_all_cancelled_has_no_success_rate() {
     assert!(!summary.contains("0.0%"), "{summary}");
     let csv = render(|w| r.write_csv(w));
     assert!(csv.contains("\nsubscribe,4,0,0,"), "{csv}");
-    assert!(csv.ends_with(",4,0ns\n"), "{csv}");
+    // Self time 0; busy time not known (none recorded): empty.
+    assert!(csv.ends_with(",4,0ns,\n"), "{csv}");
 }
 
 #[test]

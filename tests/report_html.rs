@@ -119,6 +119,21 @@ fn one_self_contained_document() {
     assert!(page.contains("warmup") && page.contains(&hd(Duration::from_micros(850))));
     // The failed execution's error is shown.
     assert!(page.contains("parse error: unexpected token"));
+    // Busy time: the async locator's 1.1 s of its 2.1 s, its async phase's third; a sync
+    // phase busy throughout.
+    assert!(page.contains(">Busy</th>"));
+    assert!(
+        page.contains(&format!("{} (52.4%)", hd(ms(1100)))),
+        "the agent's busy time"
+    );
+    assert!(
+        page.contains("data-v=\"33.33"),
+        "the async phase's busy share"
+    );
+    assert!(
+        page.contains("data-v=\"100\">100%"),
+        "a sync phase's busy share"
+    );
 }
 
 #[test]

@@ -37,8 +37,9 @@ use profx_bench::peers::{
     FASTRACE_ROOTS, FASTRACE_SPANS,
 };
 use profx_bench::workloads::{
-    calls, in_pieces, profx_chunk, two_phases, two_plain, work_fastrace, work_hotpath, work_plain,
-    work_profx, work_tracing, CHUNK,
+    async_agent, async_agent_phase, async_plain, calls, in_pieces, poll_to_end, profx_chunk,
+    two_phases, two_plain, work_fastrace, work_hotpath, work_plain, work_profx, work_tracing,
+    CHUNK,
 };
 
 const K: u64 = 100_000;
@@ -136,6 +137,48 @@ fn drive_two_phases(k: u64) -> u64 {
     calls(0, k, two_phases)
 }
 
+/// Polls of each execution of the async drivers' `_many` cases (`_one`: one poll).
+const POLLS: u32 = 11;
+
+/// `k` async executions of `f`, each polled `polls` times.
+fn async_calls<F: std::future::Future<Output = u32>>(k: u64, polls: u32, f: fn(u32) -> F) -> u64 {
+    let mut acc = 0u64;
+    for _ in 0..k {
+        acc = acc.wrapping_add(u64::from(poll_to_end(f(black_box(polls - 1)))));
+    }
+    acc
+}
+
+#[inline(never)]
+fn drive_async_plain_one(k: u64) -> u64 {
+    async_calls(k, 1, async_plain)
+}
+
+#[inline(never)]
+fn drive_async_plain_many(k: u64) -> u64 {
+    async_calls(k, POLLS, async_plain)
+}
+
+#[inline(never)]
+fn drive_async_agent_one(k: u64) -> u64 {
+    async_calls(k, 1, async_agent)
+}
+
+#[inline(never)]
+fn drive_async_agent_many(k: u64) -> u64 {
+    async_calls(k, POLLS, async_agent)
+}
+
+#[inline(never)]
+fn drive_async_phase_one(k: u64) -> u64 {
+    async_calls(k, 1, async_agent_phase)
+}
+
+#[inline(never)]
+fn drive_async_phase_many(k: u64) -> u64 {
+    async_calls(k, POLLS, async_agent_phase)
+}
+
 /// Under callgrind: warm every path once (first-use registration) outside its driver, then
 /// drive each case: profx and the uninstrumented baselines first, before any peer is set up
 /// (no peer's thread or collector is there during profx's counts), then the peers, set up as
@@ -152,6 +195,14 @@ fn child() {
     black_box(drive_profx_disabled(K));
     black_box(drive_two_plain(K));
     black_box(drive_two_phases(K));
+    black_box(async_calls(2, POLLS, async_agent_phase));
+    black_box(async_calls(2, POLLS, async_agent));
+    black_box(drive_async_plain_one(K));
+    black_box(drive_async_plain_many(K));
+    black_box(drive_async_agent_one(K));
+    black_box(drive_async_agent_many(K));
+    black_box(drive_async_phase_one(K));
+    black_box(drive_async_phase_many(K));
 
     // fastrace's collector thread takes the spans only when flushed (after the warm-up and
     // after the driver), not at a time of its own: the span buffers it frees are the calling
@@ -382,7 +433,54 @@ fn main() {
         println!("{:<52} {n:>10.1} {over:>10}", r.what);
     }
     println!("(overhead = instructions - those of (a), or of (f0) for (f); the clock pairs are shown as is)");
+    print_async(&inclusive);
     print_peers(&text, seen);
+}
+
+/// The async rows: an execution of one poll over the plain async function's, and what each
+/// further poll adds over a further poll of the plain one (the busy-time accounting: two clock
+/// readings and the poll's bookkeeping).
+fn print_async(inclusive: &dyn Fn(&str) -> Option<f64>) {
+    let n = |d: &str| inclusive(d);
+    let (Some(p1), Some(pn), Some(a1), Some(an), Some(h1), Some(hn)) = (
+        n("drive_async_plain_one"),
+        n("drive_async_plain_many"),
+        n("drive_async_agent_one"),
+        n("drive_async_agent_many"),
+        n("drive_async_phase_one"),
+        n("drive_async_phase_many"),
+    ) else {
+        println!("(g) async rows: ?");
+        return;
+    };
+    let more = f64::from(POLLS - 1);
+    let plain_poll = (pn - p1) / more;
+    println!(
+        "{:<52} {p1:>10.1} {:>10}",
+        "(g0) plain async fn, 1 poll, per execution", "-"
+    );
+    println!(
+        "{:<52} {a1:>10.1} {:>10.1}",
+        "(g) profx async #[agent], 1 poll, per execution",
+        a1 - p1
+    );
+    println!(
+        "{:<52} {:>10.1} {:>10.1}",
+        "(g') each further poll of an async #[agent]",
+        (an - a1) / more,
+        (an - a1) / more - plain_poll
+    );
+    println!(
+        "{:<52} {:>10.1} {:>10.1}",
+        "(h') each further poll, async #[phase] in it",
+        (hn - h1) / more,
+        (hn - h1) / more - plain_poll
+    );
+    println!(
+        "(g), (g'), (h'): polled by hand with a no-op waker, {POLLS} polls in the 'many' cases; a \
+         further poll of the plain async fn costs {plain_poll:.1}; the overhead of (h') is the \
+         agent's and the phase's together)"
+    );
 }
 
 /// The line saying which rows are the peers', what each peer recorded (from the child), and

@@ -126,3 +126,63 @@ pub fn in_pieces<F: FnMut(u64, u64) -> u64>(start: u64, n: u64, size: u64, mut p
     }
     acc
 }
+
+/// A future that is ready at its `n + 1`-th poll: each poll before wakes it again and returns
+/// `Pending`, as a task waiting on I/O would between its wake-ups.
+pub struct Polls(pub u32);
+
+impl std::future::Future for Polls {
+    type Output = u32;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<u32> {
+        if self.0 == 0 {
+            return std::task::Poll::Ready(black_box(0));
+        }
+        self.0 -= 1;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// Polls `fut` to completion on this thread, with a waker that does nothing: no runtime in
+/// the count, only the future's polls.
+#[inline(never)]
+pub fn poll_to_end<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// An uninstrumented async function whose body is polled `n + 1` times.
+#[inline(never)]
+pub async fn async_plain(n: u32) -> u32 {
+    Polls(n).await
+}
+
+/// [`async_plain`] as an async profx agent: its polls are timed (busy vs waiting).
+#[profx::agent]
+#[inline(never)]
+pub async fn async_agent(n: u32) -> u32 {
+    Polls(n).await
+}
+
+/// An async profx phase whose body is polled `n + 1` times.
+#[profx::phase]
+#[inline(never)]
+pub async fn async_phase(n: u32) -> u32 {
+    Polls(n).await
+}
+
+/// An async agent awaiting one async phase: each poll goes through both.
+#[profx::agent]
+#[inline(never)]
+pub async fn async_agent_phase(n: u32) -> u32 {
+    async_phase(n).await
+}

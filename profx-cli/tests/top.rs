@@ -82,17 +82,18 @@ fn feed(n: u64) -> String {
               "cancelled": 0, "success_rate_percent": 100.0, "avg_seconds": 0.002,
               "p50_seconds": 0.002, "p90_seconds": 0.003, "p95_seconds": 0.003,
               "p99_seconds": 0.004, "max_seconds": 0.005, "total_seconds": 0.02 * n as f64,
-              "self_seconds": 0.005 * n as f64,
+              "self_seconds": 0.005 * n as f64, "busy_percent": 100.0,
               "phases": [
                   { "name": "alpha-parse", "calls": 10 * n, "failures": 0, "cancelled": 0,
                     "avg_seconds": 0.0015, "p95_seconds": 0.002, "p99_seconds": 0.003,
-                    "total_seconds": 0.015 * n as f64, "self_seconds": 0.015 * n as f64 }
+                    "total_seconds": 0.015 * n as f64, "self_seconds": 0.015 * n as f64,
+                    "busy_percent": 100.0 }
               ] },
             { "name": "beta-agent", "executions": n, "successes": n, "failures": 0,
               "cancelled": 0, "success_rate_percent": 100.0, "avg_seconds": 0.5,
               "p50_seconds": 0.5, "p90_seconds": 0.6, "p95_seconds": 0.6, "p99_seconds": 0.7,
               "max_seconds": 0.7, "total_seconds": 0.5 * n as f64, "self_seconds": 0.5 * n as f64,
-              "phases": [] }
+              "busy_percent": 37.5, "phases": [] }
         ],
         "process": { "resident_bytes": 10_000_000 + n * 1000, "threads": 4, "heap_live_bytes": null },
         "bottlenecks": [
@@ -200,6 +201,11 @@ fn top_draws_the_feed_answers_keys_resizes_and_survives_the_server() {
     );
     assert!(beta < alpha, "beta has more total time:\n{s}");
     assert!(s.contains("critical"), "{s}");
+    // Busy: beta (async) works 38% of its time, alpha (sync) all of it.
+    assert!(s.contains("Busy"), "{s}");
+    let line = |name: &str| s.lines().find(|l| l.contains(name)).unwrap().to_owned();
+    assert!(line("beta-agent").contains(" 38% "), "{s}");
+    assert!(line("alpha-agent").contains(" 100% "), "{s}");
     assert!(
         s.contains("executions/s") && s.contains("resident memory"),
         "{s}"

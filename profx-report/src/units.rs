@@ -63,6 +63,20 @@ impl fmt::Display for HumanBytes {
 }
 
 /// `part` as a percentage of `whole`; 0 when `whole` is 0.
+/// Whether a busy share (see `AggregateMetrics::busy_share`) says the calls waited: known and
+/// under 100% once rounded to a tenth (a sync call is busy throughout).
+pub(crate) fn waited(share: Option<f64>) -> bool {
+    share.is_some_and(|s| s < 99.95)
+}
+
+/// A busy share as a table cell: `"52.4%"`, or `"-"` when not known.
+pub(crate) fn busy_cell(share: Option<f64>) -> String {
+    match share {
+        Some(s) => format!("{s:.1}%"),
+        None => "-".to_owned(),
+    }
+}
+
 pub(crate) fn percent(part: u128, whole: u128) -> f64 {
     if whole == 0 {
         0.0

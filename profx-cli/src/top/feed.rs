@@ -24,6 +24,9 @@ pub struct Agent {
     pub p99_seconds: f64,
     pub total_seconds: f64,
     pub self_seconds: f64,
+    /// Share of the time spent working, inside an async agent's polls (100 for a sync one;
+    /// `None`: not known).
+    pub busy_percent: Option<f64>,
     pub phases: Vec<Phase>,
 }
 
@@ -39,6 +42,8 @@ pub struct Phase {
     pub p99_seconds: f64,
     pub total_seconds: f64,
     pub self_seconds: f64,
+    /// As the agent's.
+    pub busy_percent: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -93,6 +93,11 @@ fn percent(x: Option<f64>) -> String {
     x.map_or_else(|| "n/a".to_owned(), |p| format!("{p:.1}%"))
 }
 
+/// A busy share: whole percents (a sync call's 100%), `-` when not known.
+fn busy(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_owned(), |p| format!("{p:.0}%"))
+}
+
 pub fn draw(f: &mut Frame, app: &App, state: &State) {
     let area = f.area();
     let rows = Layout::default()
@@ -187,7 +192,7 @@ fn sparklines(f: &mut Frame, area: Rect, state: &State) {
 }
 
 /// Columns: (header, width, shown from this terminal width on).
-const AGENT_COLUMNS: [(&str, u16, u16); 10] = [
+const AGENT_COLUMNS: [(&str, u16, u16); 11] = [
     ("Agent", 20, 0),
     ("Exec/s", 8, 0),
     ("Execs", 7, 60),
@@ -197,8 +202,11 @@ const AGENT_COLUMNS: [(&str, u16, u16); 10] = [
     ("P99", 8, 0),
     ("Total", 8, 100),
     ("Self", 6, 110),
+    ("Busy", 6, 80),
     ("Bottleneck", 10, 50),
 ];
+/// The bottleneck badge's column in [`AGENT_COLUMNS`].
+const BOTTLENECK: usize = 10;
 
 fn agents_table(f: &mut Frame, area: Rect, app: &App, state: &State) {
     let width = area.width;
@@ -227,6 +235,7 @@ fn agents_table(f: &mut Frame, area: Rect, app: &App, state: &State) {
                 secs(a.p99_seconds),
                 secs(a.total_seconds),
                 own,
+                busy(a.busy_percent),
                 sev.to_owned(),
             ];
             let sev_style = match sev {
@@ -237,7 +246,7 @@ fn agents_table(f: &mut Frame, area: Rect, app: &App, state: &State) {
             };
             Row::new(shown.iter().map(|&i| {
                 let c = Cell::from(all[i].clone());
-                if i == 9 {
+                if i == BOTTLENECK {
                     c.style(sev_style)
                 } else {
                     c
@@ -306,6 +315,7 @@ fn phases(f: &mut Frame, area: Rect, app: &App, state: &State, agent: &str) {
                             p.failures.to_string(),
                             secs(p.avg_seconds),
                             secs(p.total_seconds),
+                            busy(p.busy_percent),
                         ]);
                     }
                     Row::new(cells)
@@ -322,11 +332,12 @@ fn phases(f: &mut Frame, area: Rect, app: &App, state: &State, agent: &str) {
         Constraint::Length(9),
     ];
     if wide {
-        header.extend(["Failures", "Avg", "Total"]);
+        header.extend(["Failures", "Avg", "Total", "Busy"]);
         widths.extend([
             Constraint::Length(8),
             Constraint::Length(9),
             Constraint::Length(9),
+            Constraint::Length(6),
         ]);
     }
     let title = match a {

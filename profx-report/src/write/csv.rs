@@ -7,15 +7,17 @@ use crate::Report;
 
 /// The header line of [`Report::write_csv`].
 const HEADER: &str =
-    "Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled,SelfDuration";
+    "Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled,SelfDuration,BusyDuration";
 
 impl Report {
     /// Writes one CSV row per agent under the header
-    /// `Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled,SelfDuration`:
+    /// `Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled,SelfDuration,BusyDuration`:
     /// the source document's twelve columns, then `Cancelled` (executions dropped before they
     /// completed; `Total` is `Success + Failures + Cancelled`) and `SelfDuration` (the
-    /// executions' own time, summed: their durations less their top-level phases), last so
-    /// that readers of the twelve find them where they were. Durations are human-readable (`42.0ms`); `AvgMemory` is a byte count, empty when memory
+    /// executions' own time, summed: their durations less their top-level phases) and
+    /// `BusyDuration` (their time spent working, inside an async agent's polls, summed; a sync
+    /// agent's is its whole time; empty when not known), last so that readers of the twelve find
+    /// them where they were. Durations are human-readable (`42.0ms`); `AvgMemory` is a byte count, empty when memory
     /// was not measured. Fields are quoted as RFC 4180 says (a field with a comma, a double quote,
     /// a CR or a LF is put in double quotes, its quotes doubled); lines end with `\n`.
     ///
@@ -25,7 +27,7 @@ impl Report {
     /// report.write_csv(&mut out)?;
     /// assert_eq!(
     ///     String::from_utf8(out).unwrap(),
-    ///     "Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled,SelfDuration\n"
+    ///     "Agent,Total,Success,Failures,AvgDuration,MinDuration,MaxDuration,AvgMemory,P50,P90,P95,P99,Cancelled,SelfDuration,BusyDuration\n"
     /// );
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -39,9 +41,13 @@ impl Report {
             } else {
                 String::new()
             };
+            let busy = match a.busy_share() {
+                Some(_) => HumanDuration(a.busy_duration).to_string(),
+                None => String::new(),
+            };
             writeln!(
                 w,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 Field(name),
                 a.total_executions,
                 a.success_count,
@@ -56,6 +62,7 @@ impl Report {
                 HumanDuration(p.p99),
                 a.cancelled_count,
                 HumanDuration(a.self_duration),
+                busy,
             )?;
         }
         w.flush()

@@ -7,8 +7,8 @@ use crate::units::{HumanDuration, HumanMemory};
 use crate::{ExecutionProfile, Outcome, Report};
 
 impl Report {
-    /// Writes the kept executions of `agent`, oldest first: id, request, start, duration,
-    /// memory, allocations, threads, outcome (and error), then the phases in the order they
+    /// Writes the kept executions of `agent`, oldest first: id, request, start, duration
+    /// (with an async one's polls, busy and waiting time), memory, allocations, threads, outcome (and error), then the phases in the order they
     /// started, indented by nesting depth. When the agent has no kept executions, says so and
     /// names the agents that have some (still `Ok`).
     ///
@@ -97,6 +97,16 @@ fn execution(r: &Report, w: &mut impl Write, e: &ExecutionProfile) -> io::Result
     }
     writeln!(w, "  Start: {}", humantime::format_rfc3339_seconds(e.start))?;
     writeln!(w, "  Duration: {}", HumanDuration(e.duration))?;
+    if e.polls != 1 || e.busy < e.duration {
+        // Async: how often it ran, and for how long of its duration.
+        writeln!(
+            w,
+            "  Polls: {} (busy {}, waiting {})",
+            e.polls,
+            HumanDuration(e.busy),
+            HumanDuration(e.waiting())
+        )?;
+    }
     writeln!(w, "  Memory: {}", memory(e.memory_allocated))?;
     if r.memory_measured {
         writeln!(w, "  Allocations: {}", e.allocations)?;

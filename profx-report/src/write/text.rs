@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 
-use crate::units::{percent, HumanBytes, HumanDuration, HumanMemory};
+use crate::units::{busy_cell, percent, waited, HumanBytes, HumanDuration, HumanMemory};
 use crate::{AggregateMetrics, Bottleneck, MemoryTrend, PhaseMetrics, Report, SystemSummary};
 
 impl Report {
@@ -97,6 +97,17 @@ fn text(r: &Report, w: &mut impl Write) -> io::Result<()> {
                      counts in the phase around it."
                 )?;
             }
+            let any_waited = r.agents.values().any(|a| {
+                waited(a.busy_share()) || a.phases.values().any(|p| waited(p.busy_share()))
+            });
+            if any_waited {
+                writeln!(
+                    w,
+                    "Busy: the share of the time spent working, inside the polls of an async \
+                     agent or phase; the rest it was waiting (I/O, timers, locks, a worker \
+                     thread). A sync call is busy throughout."
+                )?;
+            }
         }
         if !r.phases.is_empty() {
             all_phases(r, w)?;
@@ -150,6 +161,14 @@ fn agent(r: &Report, w: &mut impl Write, name: &str, a: &AggregateMetrics) -> io
             percent(a.self_duration.as_nanos(), agent_total)
         )?;
     }
+    if let Some(share) = a.busy_share().filter(|&s| waited(Some(s))) {
+        writeln!(
+            w,
+            "  Busy: {} ({share:.1}% of its time working in polls, {:.1}% waiting)",
+            HumanDuration(a.busy_duration),
+            100.0 - share
+        )?;
+    }
     writeln!(w, "  Avg Memory: {}", memory(r, a.avg_memory))?;
     writeln!(w, "  Percentiles:")?;
     let p = &a.percentiles;
@@ -170,6 +189,8 @@ fn agent(r: &Report, w: &mut impl Write, name: &str, a: &AggregateMetrics) -> io
             .cmp(&(x.1.self_duration, x.1.total_duration))
             .then_with(|| x.0.cmp(y.0))
     });
+    // A Busy column where a phase waited (async phases that were not working throughout).
+    let busy = phases.iter().any(|(_, m)| waited(m.busy_share()));
     let rows: Vec<Vec<String>> = phases
         .iter()
         .map(|(pname, m)| {
@@ -179,18 +200,22 @@ fn agent(r: &Report, w: &mut impl Write, name: &str, a: &AggregateMetrics) -> io
             } else {
                 format!("{:.1}%", percent(m.total_duration.as_nanos(), agent_total))
             });
+            if busy {
+                row.push(busy_cell(m.busy_share()));
+            }
             row
         })
         .collect();
+    let extra: &[&str] = if busy { &["Share", "Busy"] } else { &["Share"] };
     table(
         w,
         "    ",
         &PHASE_HEADER
             .iter()
+            .chain(extra)
             .copied()
-            .chain(["Share"])
             .collect::<Vec<_>>(),
-        &[L, R, R, R, R, R, R, R, R, R, R, R],
+        &[L, R, R, R, R, R, R, R, R, R, R, R, R],
         &rows,
     )
 }
@@ -242,6 +267,7 @@ fn all_phases(r: &Report, w: &mut impl Write) -> io::Result<()> {
             *n = n.saturating_add(p.calls);
         }
     }
+    let busy = r.phases.values().any(|m| waited(m.busy_share()));
     let rows: Vec<Vec<String>> = r
         .phases
         .iter()
@@ -249,18 +275,26 @@ fn all_phases(r: &Report, w: &mut impl Write) -> io::Result<()> {
             let inside = inside.get(name.as_str()).copied().unwrap_or(0);
             let mut row = phase_cells(name, m);
             row.push(m.calls.saturating_sub(inside).to_string());
+            if busy {
+                row.push(busy_cell(m.busy_share()));
+            }
             row
         })
         .collect();
+    let extra: &[&str] = if busy {
+        &["Outside", "Busy"]
+    } else {
+        &["Outside"]
+    };
     table(
         w,
         "  ",
         &PHASE_HEADER
             .iter()
+            .chain(extra)
             .copied()
-            .chain(["Outside"])
             .collect::<Vec<_>>(),
-        &[L, R, R, R, R, R, R, R, R, R, R, R],
+        &[L, R, R, R, R, R, R, R, R, R, R, R, R],
         &rows,
     )
 }

@@ -220,6 +220,7 @@
       cell(tr, fmtDur(a.p99_seconds), 'num');
       cell(tr, a.phases && a.phases.length && a.total_seconds > 0 ?
         fmtPct(100 * a.self_seconds / a.total_seconds) : '–', 'num');
+      cell(tr, fmtPct(a.busy_percent), 'num');
       body.appendChild(tr);
     });
     setText('agent-more', rows.length > MAX_ROWS ? (rows.length - MAX_ROWS) + ' more agents not shown.' :
@@ -244,6 +245,7 @@
       cell(tr, fmtDur(p.total_seconds), 'num');
       cell(tr, fmtDur(p.self_seconds), 'num');
       cell(tr, a.total_seconds > 0 ? fmtPct(100 * p.self_seconds / a.total_seconds) : '–', 'num');
+      cell(tr, fmtPct(p.busy_percent), 'num');
       body.appendChild(tr);
     });
     $('phase-table').hidden = list.length === 0;

@@ -11,10 +11,12 @@
 //!                 "success_rate_percent" (null: none completed), "avg_seconds", "p50_seconds",
 //!                 "p90_seconds", "p95_seconds", "p99_seconds", "max_seconds",
 //!                 "total_seconds" (executions x average), "self_seconds" (the executions' own
-//!                 time: less their top-level phases),
+//!                 time: less their top-level phases), "busy_percent" (their time spent
+//!                 working, inside an async agent's polls; 100 for a sync one),
 //!                 "phases": [ { "name", "calls", "failures", "cancelled", "avg_seconds",
 //!                               "p95_seconds", "p99_seconds", "total_seconds",
-//!                               "self_seconds" } ] } ],   // agents by name, phases by self time
+//!                               "self_seconds", "busy_percent" } ] } ],
+//!                                        // agents by name, phases by self time
 //!   "process": { "resident_bytes", "threads", "heap_live_bytes" },    // null: not known
 //!   "bottlenecks": [ { "agent", "phase" (null: the agent itself), "kind", "severity",
 //!                      "avg_seconds", "p99_seconds", "threshold_seconds", "message" } ],
@@ -102,6 +104,7 @@ fn agents(agents: &BTreeMap<String, AggregateMetrics>) -> Value {
                 "max_seconds": m.max_duration.as_secs_f64(),
                 "total_seconds": m.avg_duration.as_secs_f64() * m.total_executions as f64,
                 "self_seconds": m.self_duration.as_secs_f64(),
+                "busy_percent": m.busy_share(),
                 "phases": phases(m),
             })
         })
@@ -128,6 +131,7 @@ fn phases(m: &AggregateMetrics) -> Value {
                 "p99_seconds": p.percentiles.p99.as_secs_f64(),
                 "total_seconds": p.total_duration.as_secs_f64(),
                 "self_seconds": p.self_duration.as_secs_f64(),
+                "busy_percent": p.busy_share(),
             })
         })
         .collect()

@@ -216,12 +216,14 @@ fn agent_section(
          <th class=\"num\">Max</th><th class=\"num\">P50</th><th class=\"num\">P90</th>\
          <th class=\"num\">P95</th><th class=\"num\">P99</th><th class=\"num\">P99.9</th>\
          <th class=\"num\">Avg memory</th><th class=\"num\" title=\"The executions' own time: \
-         their durations less their top-level phases\">Self time</th></tr></thead>\n<tbody><tr>\
+         their durations less their top-level phases\">Self time</th><th class=\"num\" title=\"The time \
+         spent working, inside the polls of an async agent (the rest it was waiting); a sync \
+         agent is busy throughout\">Busy</th></tr></thead>\n<tbody><tr>\
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{}</td><td class=\"num {}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-         <td class=\"num\">{}</td><td class=\"num\">{}</td></tr></tbody></table></div>",
+         <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr></tbody></table></div>",
         a.total_executions,
         a.success_count,
         a.failure_count,
@@ -238,6 +240,7 @@ fn agent_section(
         hd(a.percentiles.p999),
         mem_cell(r, a.avg_memory),
         self_time_cell(a),
+        busy_time_cell(a.busy_duration, a.busy_share()),
     )?;
 
     let execs: &[ExecutionProfile] = r.executions.get(name).map_or(&[], Vec::as_slice);
@@ -276,6 +279,14 @@ fn agent_section(
     }
     out.push_str("</section>\n");
     Ok(())
+}
+
+/// Busy time and its share of the time ("—" when not known: a report written before it).
+fn busy_time_cell(busy: std::time::Duration, share: Option<f64>) -> String {
+    match share {
+        Some(s) => format!("{} ({})", hd(busy), pct_text(s)),
+        None => "—".to_owned(),
+    }
 }
 
 /// The agent's self time and its share of the agent's time ("—" without phases, where it is

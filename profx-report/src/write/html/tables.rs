@@ -91,6 +91,10 @@ pub(super) fn phase_table(
         out.push_str("<th class=\"num\">Share</th><th class=\"num\">Self share</th>");
     }
     out.push_str(
+        "<th class=\"num\" title=\"The share of the time spent working, inside the polls of an \
+         async phase (the rest it was waiting); a sync phase is busy throughout\">Busy</th>",
+    );
+    out.push_str(
         "<th class=\"num\">Avg</th><th class=\"num\">Min</th><th class=\"num\">Max</th>\
          <th class=\"num\">P50</th><th class=\"num\">P90</th><th class=\"num\">P95</th>\
          <th class=\"num\">P99</th><th class=\"num\">P99.9</th></tr></thead>\n<tbody>\n",
@@ -120,6 +124,13 @@ pub(super) fn phase_table(
                 )?;
             }
         }
+        let busy = p.busy_share();
+        write!(
+            out,
+            "<td class=\"num\" data-v=\"{}\">{}</td>",
+            busy.unwrap_or(-1.0),
+            busy.map_or_else(|| "—".to_string(), pct_text)
+        )?;
         for d in [
             p.avg_duration,
             p.min_duration,
