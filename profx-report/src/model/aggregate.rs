@@ -120,6 +120,9 @@ impl AggregateMetrics {
     ///     ..Default::default()
     /// };
     /// assert_eq!(a.busy_share(), Some(25.0)); // working 10 ms of 40: waiting 75%
+    /// // A report written before busy time was recorded: not known.
+    /// let old = profx_report::AggregateMetrics { busy_duration: Default::default(), ..a };
+    /// assert_eq!(old.busy_share(), None);
     /// ```
     pub fn busy_share(&self) -> Option<f64> {
         busy_share(self.busy_duration, self.total_duration())
@@ -129,8 +132,14 @@ impl AggregateMetrics {
 /// `busy` in percent of `total`, at most 100 (a total rounded from a mean can be a little
 /// short of it); `None` when either is zero.
 fn busy_share(busy: Duration, total: Duration) -> Option<f64> {
-    (!busy.is_zero() && !total.is_zero())
-        .then(|| (busy.as_secs_f64() * 100.0 / total.as_secs_f64()).min(100.0))
+    if busy.is_zero() || total.is_zero() {
+        None
+    } else if busy >= total {
+        // Exactly 100 (the division need not give it).
+        Some(100.0)
+    } else {
+        Some(busy.as_nanos() as f64 * 100.0 / total.as_nanos() as f64)
+    }
 }
 
 impl PhaseMetrics {

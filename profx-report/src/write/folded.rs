@@ -30,6 +30,7 @@ impl Report {
     /// report.executions.insert("handle".into(), vec![ExecutionProfile {
     ///     id: "handle-1".into(), agent: "handle".into(), request: String::new(),
     ///     start: SystemTime::now(), duration: Duration::from_micros(100),
+    ///     polls: 1, busy: Duration::from_micros(100),
     ///     memory_allocated: 0, allocations: 0, thread_count: 1, success: true,
     ///     outcome: Outcome::Success, error: None, phases_dropped: 0, parent: None,
     ///     traceparent: None,
