@@ -464,10 +464,12 @@ fn an_export_carries_what_was_recorded() {
         ("profx.agent.executions", "{execution}"),
         ("profx.agent.failures", "{execution}"),
         ("profx.agent.duration", "s"),
+        ("profx.agent.busy", "s"),
         ("profx.agent.success_rate", "1"),
         ("profx.phase.calls", "{call}"),
         ("profx.phase.failures", "{call}"),
         ("profx.phase.duration", "s"),
+        ("profx.phase.busy", "s"),
         ("process.memory.usage", "By"),
         ("process.cpu.time", "s"),
         ("otlp_test_jobs", ""),
@@ -512,6 +514,9 @@ fn an_export_carries_what_was_recorded() {
     );
     assert_eq!(h.explicit_bounds[0], 1e-7);
     assert_eq!(*h.explicit_bounds.last().unwrap(), 100.0);
+    // Sync: busy throughout, its busy seconds the duration's sum.
+    let busy = sum_point(r, "profx.agent.busy", true, &a).unwrap();
+    assert_eq!(double_value(busy), h.sum.unwrap());
 
     // Its phases.
     let fetch = [("agent", "otlp-a"), ("phase", "fetch")];

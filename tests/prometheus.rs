@@ -218,6 +218,9 @@ fn exposition_passes_promtool_and_parses_back_to_what_was_recorded() {
         "more than measured around the executions"
     );
     assert!(sum >= 0.010, "five sleeps of 2 ms: {sum}");
+    // Not async: busy throughout, so its busy time is its duration's sum.
+    assert_eq!(v("profx_agent_busy_seconds_total", &loader), sum);
+    assert_eq!(types["profx_agent_busy_seconds_total"], "counter");
     // Buckets: cumulative, the +Inf one is the count, and every ~2 ms execution is at or below
     // 0.01 s and above 0.001 s.
     let buckets: Vec<(f64, f64)> = samples
@@ -247,6 +250,7 @@ fn exposition_passes_promtool_and_parses_back_to_what_was_recorded() {
     let sum = v("profx_phase_duration_seconds_sum", &fetch);
     let want = recorded.total_duration.as_secs_f64();
     assert!((sum - want).abs() <= want * 0.01, "{sum} vs {want}");
+    assert_eq!(v("profx_phase_busy_seconds_total", &fetch), sum);
 
     // The label value with a quote, a backslash and a newline comes back intact.
     let weird = [("agent", WEIRD)];

@@ -217,6 +217,18 @@ fn profx_metrics(out: &mut Vec<Metric>, keys: &[KeyHistogram], t: Times) {
             histogram(agents.iter().map(|k| hist(k, a(k))).collect()),
         ));
         out.push(metric(
+            "profx.agent.busy",
+            "s",
+            "Time an agent's executions spent working: inside the polls of an async agent (the rest of their duration they waited), all of it for a sync one.",
+            sum(
+                agents
+                    .iter()
+                    .map(|k| point(a(k), seconds(k.busy), t))
+                    .collect(),
+                true,
+            ),
+        ));
+        out.push(metric(
             "profx.agent.success_rate",
             "1",
             "Share of an agent's completed executions (cancelled ones left out) that succeeded, as a ratio from 0 to 1 (NaN when none completed).",
@@ -274,7 +286,23 @@ fn profx_metrics(out: &mut Vec<Metric>, keys: &[KeyHistogram], t: Times) {
             "Duration of a phase's calls within an agent.",
             histogram(phases.iter().map(|(k, ph)| hist(k, p(k, ph))).collect()),
         ));
+        out.push(metric(
+            "profx.phase.busy",
+            "s",
+            "Time a phase's calls within an agent spent working: inside the polls of an async phase (the rest of their duration they waited), all of it for a sync one.",
+            sum(
+                phases
+                    .iter()
+                    .map(|(k, ph)| point(p(k, ph), seconds(k.busy), t))
+                    .collect(),
+                true,
+            ),
+        ));
     }
+}
+
+fn seconds(d: Duration) -> number_data_point::Value {
+    number_data_point::Value::AsDouble(d.as_secs_f64())
 }
 
 /// How a process figure of `/metrics` is exported: OpenTelemetry name, unit and instrument.

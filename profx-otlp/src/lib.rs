@@ -70,11 +70,13 @@
 //! | `profx.agent.failures` | `{execution}` | Sum, monotonic, int | `agent` | `profx_agent_failures_total` |
 //! | `profx.agent.cancelled` | `{execution}` | Sum, monotonic, int | `agent` | `profx_agent_cancelled_total` |
 //! | `profx.agent.duration` | `s` | Histogram | `agent` | `profx_agent_duration_seconds` |
+//! | `profx.agent.busy` | `s` | Sum, monotonic, double | `agent` | `profx_agent_busy_seconds_total` |
 //! | `profx.agent.success_rate` | `1` | Gauge, double (0 to 1) | `agent` | `profx_agent_success_rate` |
 //! | `profx.phase.calls` | `{call}` | Sum, monotonic, int | `agent`, `phase` | `profx_phase_calls_total` |
 //! | `profx.phase.failures` | `{call}` | Sum, monotonic, int | `agent`, `phase` | `profx_phase_failures_total` |
 //! | `profx.phase.cancelled` | `{call}` | Sum, monotonic, int | `agent`, `phase` | `profx_phase_cancelled_total` |
 //! | `profx.phase.duration` | `s` | Histogram | `agent`, `phase` | `profx_phase_duration_seconds` |
+//! | `profx.phase.busy` | `s` | Sum, monotonic, double | `agent`, `phase` | `profx_phase_busy_seconds_total` |
 //! | `process.memory.usage` | `By` | Sum, not monotonic | | `process_resident_memory_bytes` |
 //! | `process.memory.virtual` | `By` | Sum, not monotonic | | `process_virtual_memory_bytes` |
 //! | `process.cpu.time` | `s` | Sum, monotonic, double | | `process_cpu_seconds_total` |

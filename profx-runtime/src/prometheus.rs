@@ -12,14 +12,19 @@
 //!   `profx_agent_cancelled_total` (counters: every execution, those that failed, those
 //!   dropped before they completed);
 //! - `profx_agent_duration_seconds` (histogram: cumulative `_bucket{le=…}`, `_sum`, `_count`);
+//! - `profx_agent_busy_seconds_total` (counter: the executions' time spent working, inside an
+//!   async agent's polls; a sync agent's is its `_sum`; the rest of `_sum` it was waiting:
+//!   `rate(profx_agent_busy_seconds_total[5m]) / rate(profx_agent_duration_seconds_sum[5m])`
+//!   is the share of the time it worked);
 //! - `profx_agent_success_rate` (gauge, a ratio from 0 to 1 as Prometheus prefers, not a
 //!   percentage, over the executions that completed: cancelled ones are left out; NaN when
 //!   none completed).
 //!
 //! Per phase within an agent (labels `agent`, `phase`; `agent=""` for phases run outside any
 //! execution): `profx_phase_calls_total`, `profx_phase_failures_total`,
-//! `profx_phase_cancelled_total` (counters) and
-//! `profx_phase_duration_seconds` (histogram).
+//! `profx_phase_cancelled_total` (counters),
+//! `profx_phase_duration_seconds` (histogram) and `profx_phase_busy_seconds_total` (counter, as
+//! the agent's).
 //!
 //! Durations use the buckets of [`HISTOGRAM_BOUNDS`] (100 ns to
 //! 100 s, then `+Inf`), the same ladder as custom histograms, so series aggregate across
@@ -137,6 +142,11 @@ fn profx_families<'a>(e: &mut Encoder, keys: &'a [KeyHistogram]) {
             .iter()
             .map(|k| (a(k), &k.buckets[..], k.sum, k.count)),
     );
+    e.counters(
+        "profx_agent_busy_seconds_total",
+        "Time an agent's executions spent working, in seconds: inside the polls of an async agent (the rest of their duration they waited), all of it for a sync one.",
+        agents.iter().map(|k| (a(k), k.busy.as_secs_f64())),
+    );
     e.gauges(
         "profx_agent_success_rate",
         "Share of an agent's completed executions (cancelled ones left out) that succeeded, as a ratio from 0 to 1 (NaN when none completed).",
@@ -166,6 +176,11 @@ fn profx_families<'a>(e: &mut Encoder, keys: &'a [KeyHistogram]) {
         phases
             .iter()
             .map(|(k, ph)| (p(k, ph), &k.buckets[..], k.sum, k.count)),
+    );
+    e.counters(
+        "profx_phase_busy_seconds_total",
+        "Time a phase's calls within an agent spent working, in seconds: inside the polls of an async phase (the rest of their duration they waited), all of it for a sync one.",
+        phases.iter().map(|(k, ph)| (p(k, ph), k.busy.as_secs_f64())),
     );
 }
 
@@ -319,11 +334,11 @@ impl Encoder {
         out.push('\n');
     }
 
-    fn counters<'a>(
+    fn counters<'a, V: Sample>(
         &mut self,
         name: &str,
         help: &str,
-        series: impl IntoIterator<Item = (Labels<'a>, u64)>,
+        series: impl IntoIterator<Item = (Labels<'a>, V)>,
     ) {
         let series: Vec<_> = series.into_iter().collect();
         if self.header(name, "counter", help, !series.is_empty()) {

@@ -100,6 +100,29 @@ fn an_async_agent_and_phase_split_their_time_into_busy_and_waiting() {
     let s = &a.phases["busy-sync-step"];
     assert_eq!(s.busy_duration, s.total_duration, "{s:?}");
     assert_eq!(s.busy_share(), Some(100.0));
+
+    // Prometheus: the busy seconds beside the duration's sum, the agent's and the phase's.
+    let text = profx::prometheus::render();
+    let value = |line_start: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(line_start))
+            .unwrap_or_else(|| panic!("no {line_start} in\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let busy = value("profx_agent_busy_seconds_total{agent=\"busy-handler\"}");
+    let sum = value("profx_agent_duration_seconds_sum{agent=\"busy-handler\"}");
+    assert!(
+        (busy - a.busy_duration.as_secs_f64()).abs() < 1e-6,
+        "{busy} vs {a:?}"
+    );
+    assert!(busy < sum, "{busy} < {sum}");
+    let fetch = "{agent=\"busy-handler\",phase=\"busy-fetch\"}";
+    let busy = value(&format!("profx_phase_busy_seconds_total{fetch}"));
+    assert!(
+        (busy - f.busy_duration.as_secs_f64()).abs() < 1e-6,
+        "{busy} vs {f:?}"
+    );
 }
 
 #[test]

@@ -232,6 +232,16 @@ impl Acc {
         self.duration(self.sum.saturating_sub(self.nested))
     }
 
+    /// An agent's time spent working: its duration less its waiting (its `WAITING` key's).
+    pub(super) fn agent_busy(&self) -> Duration {
+        self.duration(self.sum.saturating_sub(self.waiting))
+    }
+
+    /// A phase's time spent working: its duration less its waiting (in its memory total).
+    pub(super) fn phase_busy(&self) -> Duration {
+        self.duration(self.sum.saturating_sub(self.mem_sum))
+    }
+
     pub(super) fn avg(&self) -> Duration {
         self.duration(self.sum / self.count.max(1) as u128)
     }
@@ -252,7 +262,7 @@ impl Acc {
             cancelled_count: cancelled,
             avg_duration: self.avg(),
             self_duration: self.self_duration(),
-            busy_duration: self.duration(self.sum.saturating_sub(self.waiting)),
+            busy_duration: self.agent_busy(),
             min_duration: self.duration(self.min as u128),
             max_duration: self.duration(self.max as u128),
             avg_memory: (self.mem_sum / self.count.max(1) as u128) as u64,
@@ -270,7 +280,7 @@ impl Acc {
             cancelled,
             total_duration: self.duration(self.sum),
             self_duration: self.self_duration(),
-            busy_duration: self.duration(self.sum.saturating_sub(self.mem_sum)),
+            busy_duration: self.phase_busy(),
             avg_duration: self.avg(),
             min_duration: self.duration(self.min as u128),
             max_duration: self.duration(self.max as u128),

@@ -206,6 +206,9 @@ pub struct KeyHistogram {
     pub cancelled: u64,
     /// The sum of the durations (exact).
     pub sum: Duration,
+    /// The time spent working, summed: inside the polls of an async agent or phase (the rest
+    /// of `sum` it was waiting), all of `sum` for a sync one.
+    pub busy: Duration,
     /// Cumulative counts, one per bound given: calls at or below that bound (up to the edge
     /// effect documented on [`Profiler::histograms`]). `count` is the `+Inf` bucket.
     pub buckets: Vec<u64>,

@@ -413,13 +413,24 @@ impl Inner {
             .iter()
             .map(|b| crate::clock::from_ns(b.as_nanos().min(u64::MAX as u128) as u64))
             .collect();
-        let slots = self.sorted_slots(
-            gen,
-            |_, parent| parent != WAITING,
-            |name, parent| (name, parent),
-        );
+        // An agent's waiting key comes just before its own (`WAITING < AGENT_LEVEL`).
+        let slots = self.sorted_slots(gen, |_, _| true, |name, parent| (name, parent));
         let mut out = Vec::new();
+        let mut waiting: Option<(u32, u128)> = None;
         for_each_key(&slots, |n, parent, acc, counts| {
+            if parent == WAITING {
+                waiting = Some((n, acc.sum));
+                return;
+            }
+            let busy = if parent == AGENT_LEVEL {
+                let mut acc = acc.clone();
+                if let Some((_, w)) = waiting.take().filter(|&(w, _)| w == n) {
+                    acc.waiting = w;
+                }
+                acc.agent_busy()
+            } else {
+                acc.phase_busy()
+            };
             let (agent, phase) = if parent == AGENT_LEVEL {
                 (name(n), None)
             } else if parent == NO_AGENT {
@@ -434,6 +445,7 @@ impl Inner {
                 failures: acc.not_ok().0,
                 cancelled: acc.not_ok().1,
                 sum: acc.duration(acc.sum),
+                busy,
                 buckets: crate::histogram::fold(counts, &bounds_ticks),
             });
         });

@@ -30,6 +30,7 @@ fn key(agent: &str, phase: Option<&str>, per_bound: &[(usize, u64)], inf: u64) -
         failures: 1,
         cancelled: 0,
         sum: Duration::from_millis(1500),
+        busy: Duration::from_millis(500),
         buckets,
     }
 }
