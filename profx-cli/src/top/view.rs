@@ -93,9 +93,14 @@ fn percent(x: Option<f64>) -> String {
     x.map_or_else(|| "n/a".to_owned(), |p| format!("{p:.1}%"))
 }
 
-/// A busy share: whole percents (a sync call's 100%), `-` when not known.
+/// A busy share: whole percents (a sync call's 100%), a tenth under 10% (an I/O-bound
+/// agent's 0.2% is not 0%), `-` when not known.
 fn busy(x: Option<f64>) -> String {
-    x.map_or_else(|| "-".to_owned(), |p| format!("{p:.0}%"))
+    match x {
+        None => "-".to_owned(),
+        Some(p) if p < 9.95 => format!("{p:.1}%"),
+        Some(p) => format!("{p:.0}%"),
+    }
 }
 
 pub fn draw(f: &mut Frame, app: &App, state: &State) {
@@ -368,4 +373,15 @@ fn footer(f: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(keys).style(Style::new().fg(Color::DarkGray)),
         area,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn busy_shares_keep_a_tenth_when_small() {
+        assert_eq!(super::busy(None), "-");
+        assert_eq!(super::busy(Some(0.21)), "0.2%");
+        assert_eq!(super::busy(Some(9.96)), "10%");
+        assert_eq!(super::busy(Some(100.0)), "100%");
+    }
 }
