@@ -79,9 +79,22 @@ fn base() -> &'static Base {
     }
 }
 
-/// A raw monotonic reading, in clock ticks.
+/// A raw monotonic reading, in clock ticks: inline when the clock is the TSC (one load, one
+/// comparison), a call otherwise.
 #[inline(always)]
 pub(crate) fn now() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if MODE.load(Acquire) == TSC {
+        // SAFETY: rdtsc has no preconditions on x86_64.
+        return unsafe { core::arch::x86_64::_rdtsc() };
+    }
+    now_other()
+}
+
+/// [`now`] when the clock is not known to be the TSC: another clock, or not chosen yet.
+#[cold]
+#[inline(never)]
+fn now_other() -> u64 {
     match MODE.load(Acquire) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: rdtsc has no preconditions on x86_64.
