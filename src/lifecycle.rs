@@ -1,5 +1,6 @@
 //! The program's lifecycle, as `#[profx::main]` and [`ReportGuard`] run it: the settings read
-//! once (by the global profiler, as it starts), the metrics collector while a guard lives, the
+//! once (the recorder's by the global profiler, as it starts; the server's and the exporter's
+//! by each, as it starts), the metrics collector while a guard lives, the
 //! monitoring server (`PROFX_SERVER_ADDR`, feature `server`) and the OTLP exporter
 //! (`PROFX_OTLP_ENDPOINT`, feature `otlp`) started with the guard, and, at the end — the guard's
 //! drop, a terminating signal or `std::process::exit`, whichever comes first — the collector's
@@ -81,7 +82,7 @@ impl ReportGuard {
             self.server = profx_server::start_from_env();
         }
         #[cfg(not(feature = "server"))]
-        if let Some(addr) = run::server_addr() {
+        if let Ok(addr) = std::env::var("PROFX_SERVER_ADDR") {
             static WARNED: std::sync::Once = std::sync::Once::new();
             WARNED.call_once(|| {
                 eprintln!(

@@ -104,3 +104,46 @@ fn the_server_says_where_it_listens_unless_told_to_be_quiet() {
     assert!(stderr.contains("PROFX_QUIET"), "{stderr}");
     assert!(stderr.contains("monitoring server on"), "{stderr}");
 }
+
+/// The child's side of the bad-settings test: a guard from the environment, twice (the
+/// settings are read once). Runs only when `PROFX_BAD_SERVER_CHILD` is set.
+#[test]
+fn bad_server_child() {
+    if std::env::var_os("PROFX_BAD_SERVER_CHILD").is_none() {
+        return;
+    }
+    drop(profx::ReportGuard::from_env());
+    drop(profx::ReportGuard::from_env());
+}
+
+#[test]
+fn bad_server_settings_warn_once_each_and_start_nothing() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "bad_server_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("PROFX_BAD_SERVER_CHILD", "1")
+        .env("PROFX_SERVER_ADDR", "9090")
+        .env("PROFX_SERVER_TOKEN", "has space")
+        .env("PROFX_REPORT", "json:/dev/null")
+        .env_remove("PROFX_QUIET")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let warned = |what: &str| stderr.matches(what).count();
+    assert_eq!(
+        warned("profx: warning: PROFX_SERVER_ADDR=\"9090\" is not valid (expected HOST:PORT"),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(
+        warned("profx: warning: PROFX_SERVER_TOKEN=\"has space\" is not valid (expected a non-empty token"),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("monitoring server on"), "{stderr}");
+}

@@ -137,6 +137,9 @@ fn drive_two_phases(k: u64) -> u64 {
     calls(0, k, two_phases)
 }
 
+/// Executions that fill an agent's ring of kept executions (see `child`).
+const RING: u64 = 1024;
+
 /// Polls of each execution of the async drivers' `_many` cases (`_one`: one poll).
 const POLLS: u32 = 11;
 
@@ -184,9 +187,14 @@ fn drive_async_phase_many(k: u64) -> u64 {
 /// (no peer's thread or collector is there during profx's counts), then the peers, set up as
 /// in the overhead bench; last, check what the peers recorded.
 fn child() {
-    black_box(chunks(2 * CHUNK));
+    // profx's steady state: each agent's ring of kept executions full (1,024 slots for the
+    // default PROFX_MAX_EXECUTIONS of 1,000), so that every kept execution reuses the record
+    // its publication evicted. Until then, each one allocates a record and grows its list of
+    // phase records, which over the drivers' 100,000 calls would count as some instructions
+    // per call that a long-running program pays only for its first 1,024 executions.
+    black_box(chunks(RING * CHUNK));
     black_box(calls(0, WARM, work_profx));
-    black_box(two_phases(1));
+    black_box(calls(0, RING, two_phases));
     black_box(drive_plain(K));
     black_box(drive_quanta_pair(K));
     black_box(drive_instant_pair(K));
@@ -195,8 +203,8 @@ fn child() {
     black_box(drive_profx_disabled(K));
     black_box(drive_two_plain(K));
     black_box(drive_two_phases(K));
-    black_box(async_calls(2, POLLS, async_agent_phase));
-    black_box(async_calls(2, POLLS, async_agent));
+    black_box(async_calls(RING, POLLS, async_agent_phase));
+    black_box(async_calls(RING, POLLS, async_agent));
     black_box(drive_async_plain_one(K));
     black_box(drive_async_plain_many(K));
     black_box(drive_async_agent_one(K));

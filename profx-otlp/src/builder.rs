@@ -122,13 +122,12 @@ impl Builder {
     /// assert!(e.unwrap_err().to_string().contains("https is not supported"));
     /// ```
     pub fn start(self) -> Result<Exporter, OtlpError> {
-        let base =
-            profx_runtime::__subsystem::parse_endpoint(&self.endpoint).map_err(|reason| {
-                OtlpError::InvalidEndpoint {
-                    value: self.endpoint.clone(),
-                    reason: reason.to_owned(),
-                }
-            })?;
+        let base = crate::settings::parse_endpoint(&self.endpoint).map_err(|reason| {
+            OtlpError::InvalidEndpoint {
+                value: self.endpoint.clone(),
+                reason: reason.to_owned(),
+            }
+        })?;
         let url = format!("{base}{METRICS_PATH}");
         let traces_url = format!("{base}{TRACES_PATH}");
         if ureq::http::Uri::try_from(url.as_str()).is_err() {

@@ -59,7 +59,7 @@ impl fmt::Display for OtlpError {
             OtlpError::InvalidEndpoint { value, reason } => write!(
                 f,
                 "invalid OTLP endpoint {value:?}: {reason} (expected {})",
-                profx_runtime::__subsystem::ENDPOINT_FORM
+                crate::settings::ENDPOINT_FORM
             ),
             OtlpError::InvalidHeader { name } => write!(
                 f,

@@ -135,6 +135,7 @@
 mod builder;
 mod encode;
 mod error;
+mod settings;
 mod traces;
 mod transport;
 
@@ -424,19 +425,19 @@ impl Drop for Exporter {
 /// any, with the process's settings read once (for `#[profx::main]` and
 /// `profx::ReportGuard::from_env`); a failure is a warning.
 pub fn start_from_env() -> Option<Exporter> {
-    let config = profx_runtime::__subsystem::settings();
-    let endpoint = config.otlp_endpoint.as_ref()?;
+    let settings = settings::Settings::process();
+    let endpoint = settings.endpoint.as_ref()?;
     let mut builder = Builder::new()
         .endpoint(endpoint.clone())
-        .interval(config.otlp_interval)
-        .timeout(config.otlp_timeout);
-    for (k, v) in &config.otlp_headers {
+        .interval(settings.interval)
+        .timeout(settings.timeout);
+    for (k, v) in &settings.headers {
         builder = builder.header(k.clone(), v.clone());
     }
-    for (k, v) in &config.resource_attributes {
+    for (k, v) in &settings.resource_attributes {
         builder = builder.resource(k.clone(), v.clone());
     }
-    if let Some(name) = &config.service_name {
+    if let Some(name) = &settings.service_name {
         builder = builder.resource("service.name", name.clone());
     }
     match builder.start() {

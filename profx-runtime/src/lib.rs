@@ -194,19 +194,14 @@ pub mod __lifecycle {
     pub fn report_with(executions: bool) -> crate::Report {
         crate::global().report_with(executions)
     }
-
-    /// `PROFX_SERVER_ADDR`, as the process's settings read it.
-    pub fn server_addr() -> Option<&'static str> {
-        crate::config::Config::process().server_addr.as_deref()
-    }
 }
 
 /// What the subsystems in crates of their own (`profx-server`, `profx-otlp`) read of the
-/// recorder: the settings, the aggregates without the kept executions, the process figures.
+/// recorder: how to read a setting of theirs (one warning for a bad value), the aggregates without the kept executions, the process figures.
 /// Not a public API.
 #[doc(hidden)]
 pub mod __subsystem {
-    pub use crate::config::{parse_endpoint, quiet, Config, ENDPOINT_FORM};
+    pub use crate::config::{parse_interval, parse_var, quiet, Shown, INTERVAL_FORM};
     pub use crate::execution::TraceParent;
     pub use crate::lock::lock;
     pub use crate::profiler::{Read, Tally};
@@ -214,11 +209,6 @@ pub mod __subsystem {
         process_metrics, process_snapshot, value_of, Figure, ProcessMetric,
     };
     pub use profx_report::__recorder::{ERROR_HOOK, REPORT_CSS};
-
-    /// The process's settings, read from the environment once.
-    pub fn settings() -> &'static Config {
-        Config::process()
-    }
 
     /// The global profiler's aggregates (the kept executions are not read).
     pub fn read() -> Read {

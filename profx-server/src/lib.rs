@@ -58,6 +58,7 @@ mod pprof;
 mod query;
 mod reply;
 mod routes;
+mod settings;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
@@ -262,10 +263,10 @@ struct State {
 /// the process's settings read them once (for `#[profx::main]` and
 /// `profx::ReportGuard::from_env`); a failure to bind is a warning.
 pub fn start_from_env() -> Option<Server> {
-    let config = profx_runtime::__subsystem::settings();
-    let addr = config.server_addr.as_ref()?;
+    let settings = settings::Settings::process();
+    let addr = settings.addr.as_ref()?;
     let mut builder = Builder::new().addr(addr.clone());
-    if let Some(token) = &config.server_token {
+    if let Some(token) = &settings.token {
         builder = builder.token(token.clone());
     }
     match builder.start() {
