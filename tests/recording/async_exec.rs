@@ -6,7 +6,6 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-#[path = "async_exec/busy.rs"]
 mod busy;
 
 #[profx::phase(name = "async-step")]

@@ -5,14 +5,14 @@
 //! Golden files live in `tests/golden/`. When an output changes on purpose, rewrite them with
 //!
 //! ```text
-//! UPDATE_GOLDEN=1 cargo test --test report_formats
+//! UPDATE_GOLDEN=1 cargo test --test offline report_formats
 //! ```
 //!
 //! and review the diff (`git diff tests/golden`) before committing it.
 //!
 //! These tests use only the data model, so they pass with and without `--features profx/enabled`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

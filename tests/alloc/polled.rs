@@ -6,8 +6,6 @@ use std::future::Future;
 use std::hint::black_box;
 use std::task::{Context, Waker};
 
-#[global_allocator]
-static ALLOC: profx::CountingAlloc = profx::CountingAlloc::system();
 
 const HALF: usize = 512 * 1024;
 const MIB: u64 = 1 << 20;

@@ -4,8 +4,6 @@
 
 use std::hint::black_box;
 
-#[global_allocator]
-static ALLOC: profx::CountingAlloc = profx::CountingAlloc::system();
 
 const MIB: u64 = 1 << 20;
 /// What an execution may record above what its body is known to allocate.

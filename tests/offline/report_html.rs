@@ -1,9 +1,7 @@
 //! The HTML report: a self-contained page with escaped names, plots of every kind, capped for
 //! large reports, and — opened in headless Chromium — drawn with no script errors.
 
-#[path = "common/chromium.rs"]
-mod chromium;
-mod common;
+use crate::{chromium, common};
 
 use std::collections::BTreeMap;
 use std::io::Read;
