@@ -6,7 +6,6 @@ use std::future::Future;
 use std::hint::black_box;
 use std::task::{Context, Waker};
 
-
 const HALF: usize = 512 * 1024;
 const MIB: u64 = 1 << 20;
 const MARGIN: u64 = 16 * 1024;

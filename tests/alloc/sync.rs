@@ -4,7 +4,6 @@
 
 use std::hint::black_box;
 
-
 const MIB: u64 = 1 << 20;
 /// What an execution may record above what its body is known to allocate.
 const MARGIN: u64 = 16 * 1024;

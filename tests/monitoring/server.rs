@@ -7,10 +7,7 @@ use std::time::{Duration, Instant};
 
 use profx::server::{self, Builder, Server};
 
-#[path = "common/http.rs"]
-mod http;
-#[path = "common/promtool.rs"]
-mod promtool;
+use crate::{http, promtool};
 
 use http::{connect, get, raw, read_reply};
 

@@ -3,8 +3,7 @@
 //! `promtool`. If the README and the server drift apart, this fails.
 #![cfg(all(feature = "enabled", feature = "server"))]
 
-#[path = "common/tools.rs"]
-mod tools;
+use crate::tools;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
