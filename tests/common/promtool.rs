@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 #[path = "tools.rs"]
-mod tools;
+pub mod tools;
 
 /// Whether promtool is there for the test running now: if not, the test fails saying how to
 /// install it, or is skipped (saying so) when `PROFX_TEST_SKIP` names `promtool`.

@@ -9,8 +9,6 @@
 mod http;
 #[path = "../common/promtool.rs"]
 mod promtool;
-#[path = "../common/tools.rs"]
-mod tools;
 
 mod readme;
 mod server;

@@ -3,7 +3,7 @@
 //! `promtool`. If the README and the server drift apart, this fails.
 #![cfg(all(feature = "enabled", feature = "server"))]
 
-use crate::tools;
+use crate::promtool::tools;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
