@@ -205,27 +205,35 @@ pub(crate) struct Ring {
     slots: Box<[Line]>,
 }
 
-/// The slots `next..end` of a line a thread claimed in a ring and has not filled yet
-/// (addresses within the line; equal: nothing left, claim the next line).
+/// The next slot of a line a thread claimed in a ring and has not filled yet. Lines are
+/// aligned to their size, so the end of a line is the next one's start: a cursor at a line's
+/// boundary (or null: nothing claimed) has nothing left, and the next line is claimed. One
+/// word, where a pair `next..end` took two in every agent's slot.
 pub(crate) struct LineCursor {
     pub(crate) next: *const AtomicPtr<ExecRecord>,
-    pub(crate) end: *const AtomicPtr<ExecRecord>,
 }
 
 impl LineCursor {
     /// Nothing claimed.
     pub(crate) const EMPTY: LineCursor = LineCursor {
         next: std::ptr::null(),
-        end: std::ptr::null(),
     };
+
+    /// Nothing left of the line: claim the next one.
+    #[inline(always)]
+    pub(crate) fn exhausted(&self) -> bool {
+        (self.next as usize) % std::mem::size_of::<Line>() == 0
+    }
 }
 
 /// Slots a writer claims at once: a cache line of slot pointers.
 pub(crate) const CLAIM: usize = 8;
 
-/// `CLAIM` slots, on a cache line of their own.
+/// `CLAIM` slots, on a cache line of their own (aligned to their size: see [`LineCursor`]).
 #[repr(C, align(64))]
 struct Line([AtomicPtr<ExecRecord>; CLAIM]);
+
+const _: () = assert!(std::mem::size_of::<Line>() == std::mem::align_of::<Line>());
 
 impl Ring {
     fn new(agent: u32, capacity: usize) -> Ring {
@@ -250,11 +258,8 @@ impl Ring {
     #[inline]
     pub(crate) fn claim_line(&self) -> LineCursor {
         // A claimed index is a multiple of `CLAIM` below the slots' number (masked).
-        let next = self.slots[self.claim() / CLAIM].0.as_ptr();
         LineCursor {
-            next,
-            // SAFETY: the end of the line.
-            end: unsafe { next.add(CLAIM) },
+            next: self.slots[self.claim() / CLAIM].0.as_ptr(),
         }
     }
 

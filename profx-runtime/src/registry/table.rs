@@ -88,8 +88,16 @@ pub(crate) struct ThreadTable {
     local: UnsafeCell<Local>,
     /// The profiler's generation (its `Inner` holds this table).
     gen: *const AtomicU64,
-    /// Every slot of the current generation, for readers. Locked by the owner only to add one.
-    slots: Mutex<Vec<Arc<Slot>>>,
+    /// Every slot of the owner's generation, for readers. Locked by the owner only to add one,
+    /// or to empty it when it moves to a new generation.
+    slots: Mutex<Slots>,
+}
+
+/// A table's slots, all of one generation: the owner's (it empties the list when it moves to
+/// a new one), so that a slot need not carry its own.
+struct Slots {
+    gen: u64,
+    list: Vec<Arc<Slot>>,
 }
 
 // SAFETY: `local` is only touched by the thread that owns the table (the one `ThreadLocal::get_or`
@@ -124,7 +132,10 @@ impl ThreadTable {
                 pool: Pool::default(),
             }),
             gen,
-            slots: Mutex::new(Vec::new()),
+            slots: Mutex::new(Slots {
+                gen: gen.load(Acquire),
+                list: Vec::new(),
+            }),
         }
     }
 
@@ -238,7 +249,9 @@ impl ThreadTable {
                     local.gen = gen;
                     local.index.clear();
                     local.keys.clear();
-                    lock(&self.slots).clear();
+                    let mut slots = lock(&self.slots);
+                    slots.list.clear();
+                    slots.gen = gen;
                 }
                 let i = name as usize;
                 if local.index.len() <= i {
@@ -266,9 +279,12 @@ impl ThreadTable {
 
     /// Makes the slot of (name, parent), in the owner's `local`.
     fn add(&self, local: &mut Local, name: u32, parent: u32, gen: u64) -> *const Slot {
-        let slot = Arc::new(Slot::new(name, parent, gen));
+        let slot = Arc::new(Slot::new(name, parent));
         let p = Arc::as_ptr(&slot);
-        lock(&self.slots).push(slot);
+        let mut slots = lock(&self.slots);
+        debug_assert_eq!(slots.gen, gen);
+        slots.list.push(slot);
+        drop(slots);
         local.keys.insert(key(name, parent), p);
         // A new key allocates anyway: top up what histograms grow by on the hot path.
         local.pool.refill();
@@ -335,7 +351,7 @@ impl ThreadTable {
         capacity: usize,
     ) {
         let c = slot.claim();
-        if c.next == c.end {
+        if c.exhausted() {
             self.claim_line(c, rings, rec.agent, capacity);
         }
         // SAFETY: `next` is a slot of the line this thread claimed in the agent's ring, which
@@ -436,18 +452,17 @@ impl ThreadTable {
 
     /// The slots of generation `gen`, for readers.
     pub(crate) fn slots(&self, gen: u64, into: &mut Vec<SlotRef>) {
-        into.extend(
-            lock(&self.slots)
-                .iter()
-                .filter(|s| s.gen == gen)
-                .map(|s| SlotRef(s.clone())),
-        );
+        let slots = lock(&self.slots);
+        if slots.gen == gen {
+            into.extend(slots.list.iter().map(|s| SlotRef(s.clone())));
+        }
     }
 
     /// Calls `f` with each slot of generation `gen`, for readers that need no more than a look.
     pub(crate) fn for_each_slot(&self, gen: u64, mut f: impl FnMut(&Slot)) {
-        for s in lock(&self.slots).iter().filter(|s| s.gen == gen) {
-            f(s);
+        let slots = lock(&self.slots);
+        if slots.gen == gen {
+            slots.list.iter().for_each(|s| f(s));
         }
     }
 
