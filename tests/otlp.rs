@@ -864,10 +864,20 @@ fn the_environment_starts_the_exporter_with_main() {
         &[
             ("PROFX_OTLP_ENDPOINT", "localhost:4318"),
             ("PROFX_OTLP_INTERVAL", "often"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cret%zz"),
             ("PROFX_REPORT", &report_spec),
         ],
     );
     assert!(ok, "{stderr}");
+    // Headers carry API keys: their warning gives the length, never the value.
+    assert_eq!(
+        stderr
+            .matches("OTEL_EXPORTER_OTLP_HEADERS (a value of 17 characters, not shown")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
     assert_eq!(
         stderr
             .matches("PROFX_OTLP_ENDPOINT=\"localhost:4318\" is not valid (expected an http:// URL")

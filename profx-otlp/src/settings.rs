@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use profx_runtime::__subsystem::{parse_interval, parse_var, INTERVAL_FORM};
+use profx_runtime::__subsystem::{parse_interval, parse_secret_var, parse_var, INTERVAL_FORM};
 
 /// The form of an OTLP endpoint (the exporter's errors name it too).
 pub(crate) const ENDPOINT_FORM: &str =
@@ -84,7 +84,8 @@ impl Settings {
                 parse_interval,
                 INTERVAL_FORM,
             ),
-            headers: parse_var(
+            // API keys travel here: its warning never shows the value.
+            headers: parse_secret_var(
                 &get,
                 "OTEL_EXPORTER_OTLP_HEADERS",
                 d.headers,

@@ -201,7 +201,9 @@ pub mod __lifecycle {
 /// Not a public API.
 #[doc(hidden)]
 pub mod __subsystem {
-    pub use crate::config::{parse_interval, parse_var, quiet, Shown, INTERVAL_FORM};
+    pub use crate::config::{
+        parse_interval, parse_secret_var, parse_var, quiet, Shown, INTERVAL_FORM,
+    };
     pub use crate::execution::TraceParent;
     pub use crate::lock::lock;
     pub use crate::profiler::{Read, Tally};

@@ -4,10 +4,11 @@
 
 use std::sync::OnceLock;
 
-use profx_runtime::__subsystem::parse_var;
+use profx_runtime::__subsystem::{parse_secret_var, parse_var};
 
 const ADDR_FORM: &str = "HOST:PORT such as 127.0.0.1:9090, [::1]:9090 or localhost:9090";
-const TOKEN_FORM: &str = "a non-empty token of printable characters without spaces";
+const TOKEN_FORM: &str =
+    "a non-empty token of printable characters without spaces (surrounding whitespace, such as the newline of a file read with $(cat ...), is ignored)";
 
 /// Where the monitoring server listens and the token it requires, as the environment asks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -34,7 +35,8 @@ impl Settings {
                 |s| parse_addr(s).map(Some),
                 ADDR_FORM,
             ),
-            token: parse_var(
+            // Its warning never shows the value.
+            token: parse_secret_var(
                 &get,
                 "PROFX_SERVER_TOKEN",
                 None,
@@ -59,7 +61,10 @@ fn parse_addr(s: &str) -> Option<String> {
     (host_ok && port.parse::<u16>().is_ok()).then(|| s.to_owned())
 }
 
+/// A token: printable, no spaces inside; surrounding whitespace (a file's last newline) is
+/// not part of it.
 fn parse_token(s: &str) -> Option<String> {
+    let s = s.trim();
     (!s.is_empty() && s.chars().all(|c| c.is_ascii_graphic())).then(|| s.to_owned())
 }
 
@@ -87,6 +92,9 @@ mod tests {
         assert_eq!(s.token.as_deref(), Some("s3cret"));
         let v6 = with(&[("PROFX_SERVER_ADDR", "[::1]:80")]);
         assert_eq!(v6.addr.as_deref(), Some("[::1]:80"));
+        // A token read from a file keeps no newline.
+        let file = with(&[("PROFX_SERVER_TOKEN", "s3cret\n")]);
+        assert_eq!(file.token.as_deref(), Some("s3cret"));
     }
 
     #[test]

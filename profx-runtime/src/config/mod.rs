@@ -8,7 +8,7 @@ use std::time::Duration;
 mod values;
 
 use values::*;
-pub use values::{parse_interval, parse_var, warn_once, Shown, INTERVAL_FORM};
+pub use values::{parse_interval, parse_secret_var, parse_var, warn_once, Shown, INTERVAL_FORM};
 
 /// The limits and switches a profiler runs with, and the metrics collector's interval. (The
 /// monitoring server and the OTLP exporter read their own settings, in their crates, with

@@ -99,12 +99,43 @@ pub fn parse_var<T: Shown>(
     parse: impl Fn(&str) -> Option<T>,
     form: &str,
 ) -> T {
+    read_var(get, name, default, parse, form, Shows::Value)
+}
+
+/// [`parse_var`] for a variable that holds a secret (a token, request headers with API keys):
+/// its warning gives the value's length, never the value (a token pasted with a stray
+/// character must not end up in a log).
+pub fn parse_secret_var<T: Shown>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+    parse: impl Fn(&str) -> Option<T>,
+    form: &str,
+) -> T {
+    read_var(get, name, default, parse, form, Shows::Length)
+}
+
+/// What a warning shows of a bad value.
+#[derive(Clone, Copy)]
+enum Shows {
+    Value,
+    Length,
+}
+
+fn read_var<T: Shown>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+    parse: impl Fn(&str) -> Option<T>,
+    form: &str,
+    shows: Shows,
+) -> T {
     match get(name) {
         None => default,
         Some(raw) => match parse(&raw) {
             Some(v) => v,
             None => {
-                warn_once(name, &raw, form, &default.shown());
+                warn_once_showing(name, &raw, form, &default.shown(), shows);
                 default
             }
         },
@@ -113,16 +144,27 @@ pub fn parse_var<T: Shown>(
 
 /// Prints the warning for a bad value of `name` once per process (per distinct value).
 pub fn warn_once(name: &str, value: &str, form: &str, default: &str) {
+    warn_once_showing(name, value, form, default, Shows::Value)
+}
+
+fn warn_once_showing(name: &str, value: &str, form: &str, default: &str, shows: Shows) {
     static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     let key = format!("{name}={value}");
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
     if seen.get_or_insert_with(HashSet::new).insert(key) {
-        eprintln!("{}", warning(name, value, form, default));
+        eprintln!("{}", warning(name, value, form, default, shows));
     }
 }
 
-pub(crate) fn warning(name: &str, value: &str, form: &str, default: &str) -> String {
-    format!("profx: warning: {name}={value:?} is not valid (expected {form}); using the default {default}")
+fn warning(name: &str, value: &str, form: &str, default: &str, shows: Shows) -> String {
+    let shown = match shows {
+        Shows::Value => format!("{name}={value:?}"),
+        Shows::Length => format!(
+            "{name} (a value of {} characters, not shown: it may be a secret)",
+            value.chars().count()
+        ),
+    };
+    format!("profx: warning: {shown} is not valid (expected {form}); using the default {default}")
 }
 
 #[cfg(test)]
@@ -131,9 +173,20 @@ mod tests {
 
     #[test]
     fn the_warning_names_variable_value_and_accepted_form() {
-        let w = warning("PROFX_SAMPLE", "0", POSITIVE_FORM, "1");
+        let w = warning("PROFX_SAMPLE", "0", POSITIVE_FORM, "1", Shows::Value);
         assert!(w.contains("PROFX_SAMPLE=\"0\""), "{w}");
         assert!(w.contains("a whole number from 1"), "{w}");
         assert!(w.contains("using the default 1"), "{w}");
+    }
+
+    #[test]
+    fn a_secret_is_never_shown() {
+        let w = warning("TOKEN", "s3cr\u{7}t", "a token", "(unset)", Shows::Length);
+        assert!(!w.contains("s3cr"), "{w}");
+        assert!(
+            w.contains("TOKEN (a value of 6 characters, not shown"),
+            "{w}"
+        );
+        assert!(w.contains("expected a token"), "{w}");
     }
 }
