@@ -5,6 +5,7 @@
 //! should see cleared.
 #![cfg(feature = "enabled")]
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -24,6 +25,43 @@ fn loose(i: u64) -> u64 {
     std::hint::black_box(i + 3)
 }
 
+/// Pending once (waking itself), then ready: two polls.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// An async agent: its busy time and polls go to a key beside its own (`WAITING`), found by
+/// hash, which `clear()` must move to the new generation as it does every other key.
+#[profx::agent(name = "race-async")]
+async fn async_agent(i: u64) -> u64 {
+    YieldOnce(false).await;
+    i
+}
+
+/// Polls `async_agent(i)` to its end on this thread.
+fn run_async(i: u64) -> u64 {
+    let mut fut = std::pin::pin!(async_agent(i));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
 #[test]
 fn clear_racing_with_writers_then_exact_counts_after_it() {
     const WRITERS: usize = 4;
@@ -41,6 +79,7 @@ fn clear_racing_with_writers_then_exact_counts_after_it() {
                 while !stop.load(Relaxed) {
                     agent(i);
                     loose(i);
+                    run_async(i);
                     made.fetch_add(1, Relaxed);
                     i += 1;
                 }
@@ -49,6 +88,7 @@ fn clear_racing_with_writers_then_exact_counts_after_it() {
                 for j in 0..AFTER {
                     agent(j);
                     loose(j);
+                    run_async(j);
                 }
             })
         })
@@ -69,6 +109,11 @@ fn clear_racing_with_writers_then_exact_counts_after_it() {
             );
             if let Some(p) = r.phases.get("race-phase") {
                 assert!(p.calls <= 2 * (after + WRITERS as u64));
+            }
+            if let Some(a) = r.agents.get("race-async") {
+                // Busy within the executions' time (a mean times a count: rounding).
+                let slack = std::time::Duration::from_nanos(a.total_executions);
+                assert!(a.busy_duration <= a.total_duration() + slack, "{a:?}");
             }
         }
         thread::sleep(std::time::Duration::from_micros(50));
@@ -91,4 +136,18 @@ fn clear_racing_with_writers_then_exact_counts_after_it() {
     let kept = profx::global().executions("race-agent");
     assert!(!kept.is_empty());
     assert!(kept.iter().all(|e| e.phases.len() == 2), "{:?}", kept[0]);
+    // The async agent: exactly the new generation's executions, its busy time theirs (known,
+    // and within their time), each kept one polled twice.
+    let b = &r.agents["race-async"];
+    assert_eq!(b.total_executions, n);
+    let slack = std::time::Duration::from_nanos(n);
+    assert!(b.busy_share().is_some(), "{b:?}");
+    assert!(b.busy_duration <= b.total_duration() + slack, "{b:?}");
+    let kept = profx::global().executions("race-async");
+    assert!(!kept.is_empty());
+    assert!(
+        kept.iter().all(|e| e.polls == 2 && e.busy <= e.duration),
+        "{:?}",
+        kept[0]
+    );
 }
