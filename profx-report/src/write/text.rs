@@ -206,17 +206,29 @@ fn agent(r: &Report, w: &mut impl Write, name: &str, a: &AggregateMetrics) -> io
             row
         })
         .collect();
-    let extra: &[&str] = if busy { &["Share", "Busy"] } else { &["Share"] };
+    phase_table(w, "    ", "Share", busy, &rows)
+}
+
+/// A phase table: [`PHASE_HEADER`], then `last` and, when `busy`, a `Busy` column.
+fn phase_table(
+    w: &mut impl Write,
+    indent: &str,
+    last: &str,
+    busy: bool,
+    rows: &[Vec<String>],
+) -> io::Result<()> {
+    let header: Vec<&str> = PHASE_HEADER
+        .iter()
+        .copied()
+        .chain([last])
+        .chain(busy.then_some("Busy"))
+        .collect();
     table(
         w,
-        "    ",
-        &PHASE_HEADER
-            .iter()
-            .chain(extra)
-            .copied()
-            .collect::<Vec<_>>(),
+        indent,
+        &header,
         &[L, R, R, R, R, R, R, R, R, R, R, R, R],
-        &rows,
+        rows,
     )
 }
 
@@ -281,22 +293,7 @@ fn all_phases(r: &Report, w: &mut impl Write) -> io::Result<()> {
             row
         })
         .collect();
-    let extra: &[&str] = if busy {
-        &["Outside", "Busy"]
-    } else {
-        &["Outside"]
-    };
-    table(
-        w,
-        "  ",
-        &PHASE_HEADER
-            .iter()
-            .chain(extra)
-            .copied()
-            .collect::<Vec<_>>(),
-        &[L, R, R, R, R, R, R, R, R, R, R, R, R],
-        &rows,
-    )
+    phase_table(w, "  ", "Outside", busy, &rows)
 }
 
 fn bottlenecks(w: &mut impl Write, found: &[Bottleneck]) -> io::Result<()> {

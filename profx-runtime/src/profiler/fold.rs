@@ -5,7 +5,7 @@
 use super::*;
 
 use crate::histogram::Counts;
-use crate::registry::{Ended, ExecRecord, SlotRef, SlotTotals};
+use crate::registry::{Ended, ExecRecord, SlotRef, SlotTotals, AGENT_LEVEL, WAITING};
 use crate::{Outcome, PhaseMetrics, PhaseName, PhaseProfile};
 
 /// The by-name total of the phase keys read so far (keys of one name are adjacent). A name
@@ -69,10 +69,13 @@ pub(super) struct Keyed<K> {
     pub(super) slot: SlotRef,
 }
 
-/// Calls `f` with each key of `slots` (sorted so that a key's slots are adjacent) that has
-/// calls: its name, its parent, its totals over threads and its merged histogram.
+/// Calls `f` with each key of `slots` (sorted so that a key's slots are adjacent, and an
+/// agent's [`WAITING`] key just before its own) that has calls: its name, its parent, its
+/// totals over threads and its merged histogram. A `WAITING` key is not one of them: its time
+/// is the next key's `waiting`, when that is its agent's own.
 pub(super) fn for_each_key<K>(slots: &[Keyed<K>], mut f: impl FnMut(u32, u32, &Acc, &Counts)) {
     let mut counts = Counts::new();
+    let mut waiting: Option<(u32, u128)> = None;
     let mut i = 0;
     while i < slots.len() {
         let (n, parent) = (slots[i].name, slots[i].parent);
@@ -83,6 +86,16 @@ pub(super) fn for_each_key<K>(slots: &[Keyed<K>], mut f: impl FnMut(u32, u32, &A
                 acc.add(&t);
             }
             i += 1;
+        }
+        if parent == WAITING {
+            waiting = Some((n, acc.sum));
+            continue;
+        }
+        if let Some((_, w)) = waiting
+            .take()
+            .filter(|&(w, _)| w == n && parent == AGENT_LEVEL)
+        {
+            acc.waiting = w;
         }
         if acc.count > 0 {
             f(n, parent, &acc, &counts);
@@ -151,7 +164,7 @@ fn outcome(e: Ended) -> Outcome {
 }
 
 /// Totals of one key, summed over threads (durations in clock ticks).
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub(super) struct Acc {
     pub(super) count: u64,
     failures: u64,
@@ -164,8 +177,8 @@ pub(super) struct Acc {
     /// An agent's: its bytes allocated. A phase's: its time outside its polls (an async
     /// phase's waiting; see `registry::WAITING`).
     mem_sum: u128,
-    /// An agent's time outside its polls, from its `WAITING` key (set by the reader).
-    pub(super) waiting: u128,
+    /// An agent's time outside its polls, from its `WAITING` key (see [`for_each_key`]).
+    waiting: u128,
 }
 
 impl Acc {

@@ -326,23 +326,10 @@ impl Inner {
             loose: BTreeMap::new(),
         };
         let mut by_name = ByName::default();
-        // The waiting time of the agent whose key comes next.
-        let mut waiting: Option<(u32, u128)> = None;
         for_each_key(&slots, |n, parent, acc, counts| {
-            if parent == WAITING {
-                waiting = Some((n, acc.sum));
-                return;
-            }
             if parent == AGENT_LEVEL {
                 by_name.flush(&mut out, &name);
-                let mut m = match waiting.take() {
-                    Some((w, ticks)) if w == n => {
-                        let mut acc = acc.clone();
-                        acc.waiting = ticks;
-                        acc.agent(counts)
-                    }
-                    _ => acc.agent(counts),
-                };
+                let mut m = acc.agent(counts);
                 m.long_lived = registry::is_long_lived(n);
                 // Its phases came first in the sort order: keep them.
                 let e = out.agents.entry(name(n)).or_default();
@@ -416,17 +403,8 @@ impl Inner {
         // An agent's waiting key comes just before its own (`WAITING < AGENT_LEVEL`).
         let slots = self.sorted_slots(gen, |_, _| true, |name, parent| (name, parent));
         let mut out = Vec::new();
-        let mut waiting: Option<(u32, u128)> = None;
         for_each_key(&slots, |n, parent, acc, counts| {
-            if parent == WAITING {
-                waiting = Some((n, acc.sum));
-                return;
-            }
             let busy = if parent == AGENT_LEVEL {
-                let mut acc = acc.clone();
-                if let Some((_, w)) = waiting.take().filter(|&(w, _)| w == n) {
-                    acc.waiting = w;
-                }
                 acc.agent_busy()
             } else {
                 acc.phase_busy()

@@ -204,7 +204,7 @@ impl ThreadTable {
         // SAFETY: the profiler outlives its tables.
         let gen = unsafe { (*self.gen).load(Acquire) };
         let found = self.with_local(|l| {
-            if l.gen == gen && self.index_len.load(Relaxed) != 0 {
+            if l.gen == gen {
                 l.keys.get(&key(name, parent)).copied()
             } else {
                 None
