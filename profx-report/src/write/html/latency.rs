@@ -202,19 +202,7 @@ const LOG_SCALE_RATIO: f64 = 100.0;
 fn decade_ticks(out: &mut Out, lo: f64, hi: f64, x: impl Fn(f64) -> f64, y: f64) -> fmt::Result {
     let mut v = lo;
     while v <= hi * 1.000_001 {
-        let px = x(v);
-        writeln!(
-            out,
-            "<line class=\"axis\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>\
-             <text class=\"tick\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-            N(px),
-            N(y),
-            N(px),
-            N(y + 4.0),
-            N(px),
-            N(y + 16.0),
-            ns_dur(v)
-        )?;
+        duration_tick(out, x(v), y, v)?;
         v *= 10.0;
     }
     Ok(())

@@ -70,6 +70,23 @@ impl fmt::Display for N {
     }
 }
 
+/// One tick of a duration axis below a plot whose bottom is at `y`: a short line at `px` and
+/// the label of `ns` nanoseconds.
+pub(super) fn duration_tick(out: &mut Out, px: f64, y: f64, ns: f64) -> fmt::Result {
+    writeln!(
+        out,
+        "<line class=\"axis\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>\
+         <text class=\"tick\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+        N(px),
+        N(y),
+        N(px),
+        N(y + 4.0),
+        N(px),
+        N(y + 16.0),
+        ns_dur(ns)
+    )
+}
+
 /// The ticks of a duration axis below a plot whose bottom is at `y`: at `lo`, `lo + step`, … up
 /// to `hi` (in nanoseconds), each a short line and its label, placed by `x`.
 pub(super) fn duration_ticks(
@@ -83,19 +100,7 @@ pub(super) fn duration_ticks(
     let ticks = ((hi - lo) / step).round() as usize;
     for k in 0..=ticks {
         let v = lo + step * k as f64;
-        let px = x(v);
-        writeln!(
-            out,
-            "<line class=\"axis\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>\
-             <text class=\"tick\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-            N(px),
-            N(y),
-            N(px),
-            N(y + 4.0),
-            N(px),
-            N(y + 16.0),
-            ns_dur(v)
-        )?;
+        duration_tick(out, x(v), y, v)?;
     }
     Ok(())
 }
