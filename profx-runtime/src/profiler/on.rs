@@ -309,15 +309,19 @@ impl Inner {
         let gen = self.gen.load(Acquire);
         let names = registry::names();
         let name = |id: u32| names.get(id as usize).copied().unwrap_or("?").to_owned();
-        // Phases (by name, then agent) before agents, so that each name's keys are adjacent;
-        // an agent's waiting key just before its own.
+        // Agents (each with its waiting key just before it) before phases (by name, then
+        // agent, so that each name's keys are adjacent). Read in that order, every execution
+        // an agent's total counts has its phases counted too: a phase ends before its
+        // execution, on the same thread, so a reader that saw the execution sees its phases.
+        // (Phases read first could miss those of an execution that ended between the two
+        // reads.) A phase may count calls of an execution still running.
         let slots = self.sorted_slots(
             gen,
             |name, parent| match agent {
                 None => true,
                 Some(a) => parent == a || (parent >= WAITING && name == a),
             },
-            |name, parent| (parent >= WAITING, name, parent),
+            |name, parent| (parent < WAITING, name, parent),
         );
 
         let mut out = Read {
@@ -328,13 +332,9 @@ impl Inner {
         let mut by_name = ByName::default();
         for_each_key(&slots, |n, parent, acc, counts| {
             if parent == AGENT_LEVEL {
-                by_name.flush(&mut out, &name);
                 let mut m = acc.agent(counts);
                 m.long_lived = registry::is_long_lived(n);
-                // Its phases came first in the sort order: keep them.
-                let e = out.agents.entry(name(n)).or_default();
-                m.phases = std::mem::take(&mut e.phases);
-                *e = m;
+                out.agents.insert(name(n), m);
                 return;
             }
             // A phase key: into its agent, and into the by-name total.
