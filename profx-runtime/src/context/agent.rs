@@ -199,17 +199,19 @@ impl<S: SiteRef> SyncAgent<S> {
         replace_current(st);
         // Restores the previous execution and ends this one as panicked when the body
         // unwinds (a normal return does it below, without asking whether the thread panics).
-        struct Unwind(*mut ExecState, *mut ExecState);
+        // (It holds the previous one only: the current one is still `st` when the body
+        // unwinds, as every execution and poll the body started restored its own previous.)
+        struct Unwind(*mut ExecState);
         impl Drop for Unwind {
             #[cold]
             fn drop(&mut self) {
-                replace_current(self.0);
+                let st = replace_current(self.0);
                 // SAFETY: the execution in the frame below, which nothing else refers to now.
-                let st = unsafe { &mut *self.1 };
+                let st = unsafe { &mut *st };
                 st.finish(Returned::Panicked, (0, 0));
             }
         }
-        let unwind = Unwind(prev, st);
+        let unwind = Unwind(prev);
         // Inlined here, as in the function the attribute is on (see `SyncPhase::timed`).
         let r = body();
         std::mem::forget(unwind);

@@ -89,18 +89,22 @@ fn replace_current(exec: *mut ExecState) -> *mut ExecState {
 }
 
 /// A running execution.
+///
+/// `repr(C)`, in this order: what every phase reads first, together; then the fields that
+/// start at zero side by side (`depth` to `not_tsc`), which the start of an execution writes
+/// with a few wide stores.
+#[repr(C)]
 pub(crate) struct ExecState {
-    // What every phase reads, together.
     /// The table of the thread the execution runs on now.
     pub(crate) table: *const ThreadTable,
-    pub(crate) agent: u32,
-    /// Depth of the next phase to start.
-    pub(crate) depth: u32,
     /// Where the next phase record goes in the kept record's buffer, and where its room ends
     /// (`min(capacity, PROFX_MAX_PHASES)`; equal when the execution is not kept: every push
     /// takes the slow path).
     cursor: *mut RawPhase,
     end: *mut RawPhase,
+    pub(crate) agent: u32,
+    /// Depth of the next phase to start.
+    pub(crate) depth: u32,
     /// The time (ticks) of the phases that ended so far at the level running now, their
     /// nested ones included: the sum of their self times. A phase reads it at its start
     /// (`s0`); at its end, what it gained is the time of the phases nested in it, and it
@@ -109,18 +113,18 @@ pub(crate) struct ExecState {
     /// and installs it while it is polled, so that phases running concurrently in one
     /// execution do not count each other's time.)
     pub(crate) nested: u64,
+    /// What it allocated (when the counting allocator is installed).
+    pub(crate) alloc: crate::alloc::Tally,
+    /// How it ended, when not successfully (see [`ExecState::fail`]).
+    ended: Ended,
+    /// The clock is not read inline as the TSC (it was not known to be at the start).
+    not_tsc: bool,
     // The rest.
     pub(crate) inner: *const Inner,
     pub(crate) serial: u64,
     pub(crate) t0: u64,
-    /// The clock is read inline as the TSC (it was at the start).
-    tsc: bool,
-    /// How it ended, when not successfully (see [`ExecState::fail`]).
-    ended: Ended,
     /// The record being filled when this execution is kept (sampling).
     rec: Option<Box<ExecRecord>>,
-    /// What it allocated (when the counting allocator is installed).
-    pub(crate) alloc: crate::alloc::Tally,
 }
 
 impl ExecState {
@@ -203,18 +207,18 @@ impl ExecState {
         let t0 = if TSC { clock::tsc() } else { clock::now() };
         ExecState {
             table,
-            agent,
-            depth: 0,
             cursor,
             end,
+            agent,
+            depth: 0,
             nested: 0,
+            alloc: crate::alloc::Tally::default(),
+            ended: Ended::Ok,
+            not_tsc: !TSC,
             inner,
             serial,
             t0,
-            tsc: TSC,
-            ended: Ended::Ok,
             rec,
-            alloc: crate::alloc::Tally::default(),
         }
     }
 
@@ -391,10 +395,10 @@ impl ExecState {
     /// Returns its duration (ticks, wrapped when the end reading was before the start).
     #[inline(always)]
     pub(crate) fn finish(&mut self, outcome: Returned<'_>, extra: (u64, u64)) -> u64 {
-        let stopped = if self.tsc {
-            self.stop::<true>(extra)
-        } else {
+        let stopped = if self.not_tsc {
             self.stop::<false>(extra)
+        } else {
+            self.stop::<true>(extra)
         };
         if outcome.is_failure() {
             self.fail(&outcome);

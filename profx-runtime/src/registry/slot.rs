@@ -114,7 +114,7 @@ impl Slot {
         if !self.try_count(ticks) {
             self.count_slow(ticks, pool);
         }
-        self.commit(ticks, nested, ended, mem);
+        self.commit_any(ticks, nested, ended, mem);
     }
 
     #[cold]
@@ -131,9 +131,22 @@ impl Slot {
         self.hist.try_add(ticks)
     }
 
-    /// The second half of [`record`](Slot::record): everything but the histogram.
+    /// The second half of [`record`](Slot::record): everything but the histogram. For a
+    /// `mem` known at compile time (a sync phase's 0, which makes its test vanish).
     #[inline(always)]
     pub(crate) fn commit(&self, ticks: u64, nested: u64, ended: Ended, mem: u64) {
+        self.commit_as::<false>(ticks, nested, ended, mem)
+    }
+
+    /// [`commit`](Slot::commit) for a `mem` known at run time only: added whatever it is (one
+    /// instruction, where its test would be two).
+    #[inline(always)]
+    pub(crate) fn commit_any(&self, ticks: u64, nested: u64, ended: Ended, mem: u64) {
+        self.commit_as::<true>(ticks, nested, ended, mem)
+    }
+
+    #[inline(always)]
+    fn commit_as<const ANY_MEM: bool>(&self, ticks: u64, nested: u64, ended: Ended, mem: u64) {
         // Odd (each step a load and a store of its own: one `inc` of memory on x86).
         self.seq
             .store(self.seq.load(Relaxed).wrapping_add(1), Relaxed);
@@ -147,17 +160,26 @@ impl Slot {
         if ticks > own(&self.max) {
             self.max.store(ticks, Relaxed);
         }
+        if ANY_MEM || mem != 0 {
+            bump(&self.mem_sum, mem);
+        }
+        if ended != Ended::Ok {
+            self.count_ended(ended);
+        }
+        // Even again, with Release: a reader that sees it sees the whole call.
+        self.seq
+            .store(self.seq.load(Relaxed).wrapping_add(1), Release);
+    }
+
+    /// Counts a call that did not succeed (out of line: the successful call falls through).
+    #[cold]
+    #[inline(never)]
+    fn count_ended(&self, ended: Ended) {
         match ended {
             Ended::Ok => {}
             Ended::Failed => bump(&self.failures, 1),
             Ended::Cancelled => bump(&self.cancelled, 1),
         }
-        if mem != 0 {
-            bump(&self.mem_sum, mem);
-        }
-        // Even again, with Release: a reader that sees it sees the whole call.
-        self.seq
-            .store(self.seq.load(Relaxed).wrapping_add(1), Release);
     }
 
     /// Calls recorded so far (those complete; no histogram read).

@@ -171,7 +171,7 @@ impl ThreadTable {
     ) -> &Slot {
         if let Some(slot) = self.slot_fast(name, parent) {
             if slot.try_count(ticks) {
-                slot.commit(ticks, nested, ended, mem);
+                slot.commit_any(ticks, nested, ended, mem);
                 return slot;
             }
         }
