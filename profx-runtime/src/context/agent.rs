@@ -15,10 +15,8 @@ use crate::registry::SiteRef;
 pub struct AgentState(Option<ActiveAgent>);
 
 struct ActiveAgent {
-    st: ExecState,
+    st: Exec,
     panicked: bool,
-    /// `finish` ran: nothing left for `Drop`.
-    ended: bool,
     /// Polls of an async body so far (0: a sync body, or not polled yet).
     polls: u64,
     /// Clock ticks spent inside those polls.
@@ -73,7 +71,6 @@ impl AgentState {
         AgentState(Some(ActiveAgent {
             st,
             panicked: false,
-            ended: false,
             polls: 0,
             busy: 0,
         }))
@@ -85,7 +82,7 @@ impl AgentState {
         let Some(a) = &mut self.0 else {
             return f();
         };
-        let prev = replace_current(&mut a.st);
+        let prev = replace_current(a.st.as_ptr());
         // Restores the previous execution when the body unwinds (a normal return does it
         // below, without asking whether the thread is panicking).
         struct Unwind<'a>(*mut ExecState, &'a mut bool);
@@ -108,14 +105,12 @@ impl AgentState {
         AgentFuture { st: self, fut }
     }
 
-    /// Ends the execution with `outcome`. (By reference: the state, which the body ran
-    /// with, is not moved to be ended.)
+    /// Ends the execution with `outcome` (then nothing is left for `Drop`).
     #[inline(always)]
     pub fn finish(&mut self, outcome: Returned<'_>) {
-        if let Some(a) = &mut self.0 {
+        if let Some(a) = self.0.take() {
             // Right after its body (or last poll) on this thread: its table is this thread's.
             end(a, outcome, true);
-            a.ended = true;
         }
     }
 }
@@ -161,13 +156,10 @@ impl<S: SiteRef> SyncAgent<S> {
         // SAFETY: this thread's table of the global profiler, which is never dropped.
         let table = unsafe { &*table };
         let none = None::<fn(&mut String)>;
-        // Never dropped: `finish` takes all it holds.
-        let mut st = std::mem::ManuallyDrop::new(ExecState::start_in::<true>(
-            inner, table, agent, prev, thread, none, None,
-        ));
+        let mut st = ExecState::start_in::<true>(inner, table, agent, prev, thread, none, None);
         // Last: the record is profx's, not the execution's.
         st.alloc.begin();
-        Self::body_in::<true, R>(&mut st, prev, body, end)
+        Self::body_in::<true, R>(st, prev, body, end)
     }
 
     /// [`run`](SyncAgent::run) when the clock is not the TSC (or not known yet to be):
@@ -180,23 +172,20 @@ impl<S: SiteRef> SyncAgent<S> {
             return super::body(body);
         }
         let none = None::<fn(&mut String)>;
-        // Never dropped: `finish` takes all it holds.
-        let mut st =
-            std::mem::ManuallyDrop::new(ExecState::start_with(inner, S::site().id(), none, None));
-        Self::body_in::<false, R>(&mut st, current(), body, end)
+        let st = ExecState::start_with(inner, S::site().id(), none, None);
+        Self::body_in::<false, R>(st, current(), body, end)
     }
 
     /// Runs `body` with `st` as the current execution (`prev` the one it replaces), then
     /// `end`. `TSC`: `st` reads the TSC inline.
     #[inline(always)]
     fn body_in<const TSC: bool, R>(
-        st: &mut ExecState,
+        mut st: Exec,
         prev: *mut ExecState,
         body: impl FnOnce() -> R,
         end: impl FnOnce(&R, AgentEnd<'_>),
     ) -> R {
-        let st: *mut ExecState = st;
-        replace_current(st);
+        replace_current(st.as_ptr());
         // Restores the previous execution and ends this one as panicked when the body
         // unwinds (a normal return does it below, without asking whether the thread panics).
         // (It holds the previous one only: the current one is still `st` when the body
@@ -206,8 +195,9 @@ impl<S: SiteRef> SyncAgent<S> {
             #[cold]
             fn drop(&mut self) {
                 let st = replace_current(self.0);
-                // SAFETY: the execution in the frame below, which nothing else refers to now.
-                let st = unsafe { &mut *st };
+                // SAFETY: the execution in the frame below, which nothing else refers to now
+                // and which its frame, unwinding, does not end.
+                let st = Exec(unsafe { ptr::NonNull::new_unchecked(st) });
                 st.finish(Returned::Panicked, (0, 0));
             }
         }
@@ -216,10 +206,8 @@ impl<S: SiteRef> SyncAgent<S> {
         let r = body();
         std::mem::forget(unwind);
         replace_current(prev);
-        // SAFETY: as above; the body has returned, so nothing else refers to it.
-        let st = unsafe { &mut *st };
         let stopped = st.stop::<TSC>((0, 0));
-        end(&r, AgentEnd(st));
+        end(&r, AgentEnd(&mut st));
         st.complete(stopped);
         r
     }
@@ -228,8 +216,8 @@ impl<S: SiteRef> SyncAgent<S> {
 /// Ends an execution (by reference: the state is not moved to be ended). `here`: the last
 /// code it ran was on this thread, so its table is this thread's.
 #[inline(never)]
-fn end(a: &mut ActiveAgent, outcome: Returned<'_>, here: bool) {
-    let st = &mut a.st;
+fn end(a: ActiveAgent, outcome: Returned<'_>, here: bool) {
+    let mut st = a.st;
     if !here {
         st.run_here();
     }
@@ -243,7 +231,7 @@ fn end(a: &mut ActiveAgent, outcome: Returned<'_>, here: bool) {
 
 impl Drop for AgentState {
     fn drop(&mut self) {
-        if let Some(a) = self.0.as_mut().filter(|a| !a.ended) {
+        if let Some(a) = self.0.take() {
             let outcome = if a.panicked || std::thread::panicking() {
                 Returned::Panicked
             } else {
@@ -276,7 +264,7 @@ impl<F: Future> Future for AgentFuture<'_, F> {
         a.st.run_here();
         let counting = a.st.alloc.poll_start();
         // Both pointers come from `st`, so neither invalidates the other.
-        let st: *mut ExecState = &mut a.st;
+        let st: *mut ExecState = a.st.as_ptr();
         // When counting allocations: this poll's, on this thread, even when it unwinds.
         // SAFETY: `st` is valid: it was just made from a reference.
         let _count = counting.map(|m| PollAlloc(unsafe { ptr::addr_of_mut!((*st).alloc) }, m));

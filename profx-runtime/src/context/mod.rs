@@ -88,43 +88,116 @@ fn replace_current(exec: *mut ExecState) -> *mut ExecState {
     TLS.with(|t| t.current.replace(exec))
 }
 
-/// A running execution.
-///
-/// `repr(C)`, in this order: what every phase reads first, together; then the fields that
-/// start at zero side by side (`depth` to `not_tsc`), which the start of an execution writes
-/// with a few wide stores.
-#[repr(C)]
-pub(crate) struct ExecState {
-    /// The table of the thread the execution runs on now.
-    pub(crate) table: *const ThreadTable,
-    /// Where the next phase record goes in the kept record's buffer, and where its room ends
-    /// (`min(capacity, PROFX_MAX_PHASES)`; equal when the execution is not kept: every push
-    /// takes the slow path).
-    cursor: *mut RawPhase,
-    end: *mut RawPhase,
-    pub(crate) agent: u32,
-    /// Depth of the next phase to start.
-    pub(crate) depth: u32,
-    /// The time (ticks) of the phases that ended so far at the level running now, their
-    /// nested ones included: the sum of their self times. A phase reads it at its start
-    /// (`s0`); at its end, what it gained is the time of the phases nested in it, and it
-    /// becomes `s0` plus the phase's own duration (see [`close`](ExecState::close)). At the
-    /// execution's end, it is the time of its top-level phases. (An async phase keeps its own
-    /// and installs it while it is polled, so that phases running concurrently in one
-    /// execution do not count each other's time.)
-    pub(crate) nested: u64,
-    /// What it allocated (when the counting allocator is installed).
-    pub(crate) alloc: crate::alloc::Tally,
-    /// How it ended, when not successfully (see [`ExecState::fail`]).
-    ended: Ended,
-    /// The clock is not read inline as the TSC (it was not known to be at the start).
-    not_tsc: bool,
-    // The rest.
-    pub(crate) inner: *const Inner,
-    pub(crate) serial: u64,
-    pub(crate) t0: u64,
-    /// The record being filled when this execution is kept (sampling).
-    rec: Option<Box<ExecRecord>>,
+/// A running execution: its record (see [`ExecRecord`]), which it fills as it runs.
+pub(crate) type ExecState = ExecRecord;
+
+/// A running execution, owned: made by [`ExecState::start_with`] or [`ExecState::start_in`],
+/// which take its record from its thread's table, and ended by [`Exec::finish`] or
+/// [`Exec::complete`], which publish the record in its agent's ring or give it back. Its
+/// address stays put while it runs (the current execution and async phases point at it).
+pub(crate) struct Exec(ptr::NonNull<ExecState>);
+
+impl Exec {
+    /// The state, for the current execution's pointer.
+    #[inline(always)]
+    pub(crate) fn as_ptr(&self) -> *mut ExecState {
+        self.0.as_ptr()
+    }
+
+    /// Ends the execution on this thread, whose table it must point at (`run_here`):
+    /// aggregates it and, when kept, publishes its record. `extra`: (bytes, allocations)
+    /// counted elsewhere (a manual execution's `in_scope` on other threads).
+    /// Returns its duration (ticks, wrapped when the end reading was before the start).
+    #[inline(always)]
+    pub(crate) fn finish(mut self, outcome: Returned<'_>, extra: (u64, u64)) -> u64 {
+        let stopped = if self.not_tsc {
+            self.stop::<false>(extra)
+        } else {
+            self.stop::<true>(extra)
+        };
+        if outcome.is_failure() {
+            self.fail(&outcome);
+        }
+        self.complete(stopped)
+    }
+
+    /// [`finish`](Exec::finish) for an async execution, whose body was polled `polls` times
+    /// for `busy` ticks in all: the kept record carries both, and the agent's waiting time
+    /// (its duration less `busy`) and its polls are added to its key of
+    /// [`WAITING`](crate::registry::WAITING) on this thread.
+    pub(crate) fn finish_polled(mut self, outcome: Returned<'_>, polls: u64, busy: u64) {
+        if !self.not_kept {
+            self.marks.set_polled();
+            self.polls = polls;
+            self.busy = busy;
+        }
+        let (table, agent) = (self.table, self.agent);
+        let ticks = self.finish(outcome, (0, 0));
+        let waiting = clock::sane(ticks).saturating_sub(busy);
+        // SAFETY: this thread's table (see `complete`), which the profiler keeps.
+        let table = unsafe { &*table.cast::<ThreadTable>() };
+        table.record_aside(agent, WAITING, waiting, polls);
+    }
+
+    /// The last step of ending, on the thread whose table the execution points at:
+    /// aggregates it and, when kept, publishes its record (else gives it back to the table).
+    /// Returns its duration (ticks, wrapped when the end reading was before the start).
+    #[inline(always)]
+    pub(crate) fn complete(self, s: Stopped) -> u64 {
+        // Not saturated, as a phase's: an end reading before the start (which an invariant TSC
+        // does not give) wraps to a value no histogram counts, so the aggregate takes the slow
+        // path, which counts it as 0; a kept record's reader does the same.
+        let ticks = s.end.wrapping_sub(self.start);
+        // SAFETY: as in `inner`; not borrowed from the record, which is given away below.
+        let inner: &Inner = unsafe { &*self.inner.cast::<Inner>() };
+        // SAFETY: this thread's table (see above), which the profiler keeps.
+        let table: &ThreadTable = unsafe { &*self.table.cast::<ThreadTable>() };
+        let (bytes, allocations) = self.alloc.totals();
+        let memory = bytes + s.extra.0;
+        let slot = table.record(
+            self.agent,
+            AGENT_LEVEL,
+            ticks,
+            self.nested,
+            self.ended,
+            memory,
+        );
+        let kept = !self.not_kept;
+        // SAFETY: the record this execution took from its table, owned by it alone; `self`
+        // is not used after.
+        let rec = unsafe { Box::from_raw(self.0.as_ptr()) };
+        if kept {
+            let mut rec = rec;
+            // Its agent, serial, start, outcome and the end of its phase records (the cursor)
+            // are in place.
+            rec.duration = ticks;
+            rec.memory = memory;
+            rec.allocations = allocations + s.extra.1;
+            rec.threads = crate::threads::process_threads(s.end);
+            table.publish(slot, &inner.rings, rec, inner.config.max_executions);
+        } else {
+            table.give_back(rec);
+        }
+        ticks
+    }
+}
+
+impl std::ops::Deref for Exec {
+    type Target = ExecState;
+    #[inline(always)]
+    fn deref(&self) -> &ExecState {
+        // SAFETY: the record is this execution's until it ends (which consumes `self`).
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl std::ops::DerefMut for Exec {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut ExecState {
+        // SAFETY: as above; the references the running code makes from the current pointer
+        // do not outlive the calls that made them.
+        unsafe { self.0.as_mut() }
+    }
 }
 
 impl ExecState {
@@ -135,7 +208,7 @@ impl ExecState {
         agent: u32,
         request: Option<impl FnOnce(&mut String)>,
         trace: Option<crate::execution::TraceParent>,
-    ) -> Self {
+    ) -> Exec {
         let table = inner.table();
         let mut st =
             Self::start_in::<false>(inner, table, agent, current(), thread_no(), request, trace);
@@ -146,10 +219,9 @@ impl ExecState {
 
     /// Starts an execution of `agent` in `inner`, whose table on this thread is `table`,
     /// inside `parent` (the current execution; null: none), on the thread profx numbers
-    /// `thread` (see [`thread_no`]). `TSC`: the clock is known to be
-    /// the TSC (read inline at the start and the end). Its
-    /// allocations count from `alloc.begin()`, which the caller calls next, on the state where
-    /// it keeps it (so that the state is not copied to be returned).
+    /// `thread` (see [`thread_no`]), in a record taken from `table`. `TSC`: the clock is
+    /// known to be the TSC (read inline at the start and the end). Its allocations count from
+    /// `alloc.begin()`, which the caller calls next.
     #[inline(always)]
     pub(crate) fn start_in<const TSC: bool>(
         inner: &Inner,
@@ -159,22 +231,29 @@ impl ExecState {
         thread: u32,
         request: Option<impl FnOnce(&mut String)>,
         trace: Option<crate::execution::TraceParent>,
-    ) -> Self {
+    ) -> Exec {
         let serial = table.next_serial();
-        let mut rec = if table.sample(inner.config.sample) {
-            let mut r = table.take_record();
+        let keep = table.sample(inner.config.sample);
+        let rec = Box::into_raw(table.take_record());
+        // SAFETY: just taken from the table: this execution's alone.
+        let r = unsafe { &mut *rec };
+        if keep {
             r.marks = crate::registry::Marks::default();
             if let Some(t) = trace {
                 r.trace = t;
                 r.marks.set_traced();
             }
             r.thread = thread;
-            (r.parent_agent, r.parent_serial) = if parent.is_null() {
-                (0, 0)
+            if parent.is_null() {
+                r.parent_serial = 0;
+                r.parent_agent = 0;
             } else {
                 // SAFETY: the current execution is alive while its code runs on this thread.
-                unsafe { ((*parent).agent, (*parent).serial) }
-            };
+                unsafe {
+                    r.parent_serial = (*parent).serial;
+                    r.parent_agent = (*parent).agent;
+                }
+            }
             if let Some(request) = request {
                 if parent.is_null() {
                     request(&mut r.request);
@@ -183,55 +262,52 @@ impl ExecState {
                     crate::alloc::exclude(|| request(&mut r.request));
                 }
             }
-            Some(r)
+            let base = r.phases.as_mut_ptr();
+            debug_assert!(
+                r.end.is_null() || {
+                    let room = r.phases.capacity().min(inner.config.max_phases);
+                    // SAFETY: within (or one past) the buffer's capacity.
+                    r.end == unsafe { base.add(room) }
+                }
+            );
+            // Its room (`end`) is the record's already.
+            r.cursor = base;
         } else {
-            None
-        };
-        let (cursor, end) = match &mut rec {
-            Some(r) => {
-                let base = r.phases.as_mut_ptr();
-                debug_assert!(
-                    r.room_end.is_null() || {
-                        let room = r.phases.capacity().min(inner.config.max_phases);
-                        // SAFETY: within (or one past) the buffer's capacity.
-                        r.room_end == unsafe { base.add(room) }
-                    }
-                );
-                (base, r.room_end)
-            }
-            None => {
-                let p = ptr::NonNull::dangling().as_ptr();
-                (p, p)
-            }
-        };
-        let t0 = if TSC { clock::tsc() } else { clock::now() };
-        ExecState {
-            table,
-            cursor,
-            end,
-            agent,
-            depth: 0,
-            nested: 0,
-            alloc: crate::alloc::Tally::default(),
-            ended: Ended::Ok,
-            not_tsc: !TSC,
-            inner,
-            serial,
-            t0,
-            rec,
+            // No room: every phase takes the slow path, which writes no record.
+            r.end = ptr::null_mut();
         }
+        r.table = (table as *const ThreadTable).cast();
+        r.agent = agent;
+        r.depth = 0;
+        r.nested = 0;
+        r.alloc = crate::alloc::Tally::default();
+        r.ended = Ended::Ok;
+        r.not_tsc = !TSC;
+        r.not_kept = !keep;
+        r.inner = (inner as *const Inner).cast();
+        r.serial = serial;
+        r.start = if TSC { clock::tsc() } else { clock::now() };
+        // SAFETY: from a box: not null.
+        Exec(unsafe { ptr::NonNull::new_unchecked(rec) })
     }
 
     fn inner(&self) -> &Inner {
-        // SAFETY: whoever owns the state keeps the profiler alive while the state lives (the
+        // SAFETY: whoever owns the execution keeps the profiler alive while it runs (the
         // global one is 'static; `Execution` holds a handle).
-        unsafe { &*self.inner }
+        unsafe { &*self.inner.cast::<Inner>() }
+    }
+
+    /// The table of the thread the execution runs on (not borrowed from it).
+    #[inline(always)]
+    fn table<'t>(&self) -> &'t ThreadTable {
+        // SAFETY: the table of the thread running the execution, which its profiler keeps.
+        unsafe { &*self.table.cast::<ThreadTable>() }
     }
 
     /// Points the execution at this thread's table (it is about to run here).
     #[inline(always)]
     pub(crate) fn run_here(&mut self) {
-        self.table = self.inner().table();
+        self.table = (self.inner().table() as *const ThreadTable).cast();
     }
 
     /// Adds a phase record, or counts it as dropped past `PROFX_MAX_PHASES`.
@@ -256,37 +332,35 @@ impl ExecState {
     }
 
     /// Phase records written in place so far.
-    fn phases_len(&self, rec: &ExecRecord) -> usize {
-        // SAFETY: `cursor` is within (or one past) `rec`'s buffer, from its start.
-        unsafe { self.cursor.offset_from(rec.phases.as_ptr()) as usize }
+    fn phases_len(&self) -> usize {
+        // SAFETY: `cursor` is within (or one past) the buffer, from its start (a kept
+        // execution's).
+        unsafe { self.cursor.offset_from(self.phases.as_ptr()) as usize }
     }
 
-    /// Not kept, past the record's capacity, or past `PROFX_MAX_PHASES`.
+    /// Not kept, past the record's room, or past `PROFX_MAX_PHASES`.
     #[cold]
     #[inline(never)]
     fn push_phase_slow(&mut self, p: RawPhase) {
-        let max = self.inner().config.max_phases;
-        let Some(rec) = self.rec.take() else {
+        if self.not_kept {
             return;
-        };
-        let mut rec = rec;
-        let len = self.phases_len(&rec);
+        }
+        let max = self.inner().config.max_phases;
+        let len = self.phases_len();
         if len < max {
-            let v = &mut rec.phases;
+            let v = &mut self.phases;
             // SAFETY: the first `len` records were written in place.
             unsafe { v.set_len(len) };
             crate::alloc::push(v, p);
             let base = v.as_mut_ptr();
             // SAFETY: within (or one past) the buffer's capacity.
             unsafe {
-                rec.room_end = base.add(v.capacity().min(max));
+                self.end = base.add(v.capacity().min(max));
                 self.cursor = base.add(v.len());
             }
-            self.end = rec.room_end;
         } else {
-            rec.marks.drop_phase();
+            self.marks.drop_phase();
         }
-        self.rec = Some(rec);
     }
 
     /// Ends a sync phase of this execution (its depth is the execution's less one) if that
@@ -301,8 +375,7 @@ impl ExecState {
         s0: u64,
         ended: Ended,
     ) -> bool {
-        // SAFETY: the table of the thread running the execution, which its profiler keeps.
-        let table = unsafe { &*self.table };
+        let table = self.table();
         let Some(slot) = table.slot_fast(name, self.agent) else {
             return false;
         };
@@ -323,7 +396,7 @@ impl ExecState {
             slot.commit(ticks, self.close(s0, ticks), ended, 0);
             let level = self.depth;
             self.depth = level.wrapping_sub(1);
-            if self.rec.is_some() {
+            if !self.not_kept {
                 self.push_phase_slow(RawPhase::at_level(start, ticks, name, level, ended));
             }
         }
@@ -383,44 +456,9 @@ impl ExecState {
         ended: Ended,
         waiting: u64,
     ) {
-        // SAFETY: the table of the thread running the execution, which its profiler keeps.
-        let table = unsafe { &*self.table };
-        table.record(name, self.agent, ticks, nested, ended, waiting);
+        self.table()
+            .record(name, self.agent, ticks, nested, ended, waiting);
         self.push_phase(name, start, ticks, depth, ended);
-    }
-
-    /// Ends the execution on this thread, whose table it must point at (`run_here`):
-    /// aggregates it and, when kept, publishes its record. `extra`: (bytes, allocations)
-    /// counted elsewhere (a manual execution's `in_scope` on other threads).
-    /// Returns its duration (ticks, wrapped when the end reading was before the start).
-    #[inline(always)]
-    pub(crate) fn finish(&mut self, outcome: Returned<'_>, extra: (u64, u64)) -> u64 {
-        let stopped = if self.not_tsc {
-            self.stop::<false>(extra)
-        } else {
-            self.stop::<true>(extra)
-        };
-        if outcome.is_failure() {
-            self.fail(&outcome);
-        }
-        self.complete(stopped)
-    }
-
-    /// [`finish`](ExecState::finish) for an async execution, whose body was polled `polls`
-    /// times for `busy` ticks in all: the kept record carries both, and the agent's waiting
-    /// time (its duration less `busy`) and its polls are added to its key of
-    /// [`WAITING`](crate::registry::WAITING) on this thread.
-    pub(crate) fn finish_polled(&mut self, outcome: Returned<'_>, polls: u64, busy: u64) {
-        if let Some(r) = &mut self.rec {
-            r.marks.set_polled();
-            r.polls = polls;
-            r.busy = busy;
-        }
-        let ticks = self.finish(outcome, (0, 0));
-        let waiting = clock::sane(ticks).saturating_sub(busy);
-        // SAFETY: this thread's table (see `complete`), which the profiler keeps.
-        let table = unsafe { &*self.table };
-        table.record_aside(self.agent, WAITING, waiting, polls);
     }
 
     /// The first step of ending, before anything of profx's runs: the end reading and what
@@ -438,50 +476,18 @@ impl ExecState {
     #[inline(never)]
     pub(crate) fn fail(&mut self, outcome: &Returned<'_>) {
         self.ended = outcome.ended();
-        if let Some(r) = &mut self.rec {
+        if !self.not_kept {
             // Into the record's own buffer: a recycled record keeps its capacity (and its last
             // message, which only a record that did not succeed shows: cleared here, not on
             // the path of every kept execution).
-            r.error.clear();
-            crate::alloc::exclude(|| outcome.write_message(&mut r.error));
+            self.error.clear();
+            let error = &mut self.error;
+            crate::alloc::exclude(|| outcome.write_message(error));
         }
-    }
-
-    /// The last step of ending, on the thread whose table the execution points at:
-    /// aggregates it and, when kept, publishes its record.
-    /// Returns its duration (ticks, wrapped when the end reading was before the start).
-    #[inline(always)]
-    pub(crate) fn complete(&mut self, s: Stopped) -> u64 {
-        // Not saturated, as a phase's: an end reading before the start (which an invariant TSC
-        // does not give) wraps to a value no histogram counts, so the aggregate takes the slow
-        // path, which counts it as 0; a kept record's reader does the same.
-        let ticks = s.end.wrapping_sub(self.t0);
-        // SAFETY: as in `inner`; not borrowed from `self`, whose record is taken below.
-        let inner: &Inner = unsafe { &*self.inner };
-        // SAFETY: this thread's table (see above), which the profiler keeps.
-        let table = unsafe { &*self.table };
-        let ended = self.ended;
-        let (bytes, allocations) = self.alloc.totals();
-        let memory = bytes + s.extra.0;
-        let slot = table.record(self.agent, AGENT_LEVEL, ticks, self.nested, ended, memory);
-        if let Some(mut r) = self.rec.take() {
-            // The records before the cursor were written in place.
-            r.phases_end = self.cursor;
-            r.serial = self.serial;
-            r.agent = self.agent;
-            r.start = self.t0;
-            r.duration = ticks;
-            r.ended = ended;
-            r.memory = memory;
-            r.allocations = allocations + s.extra.1;
-            r.threads = crate::threads::process_threads(s.end);
-            table.publish(slot, &inner.rings, r, inner.config.max_executions);
-        }
-        ticks
     }
 }
 
-/// What [`ExecState::stop`] read, for [`ExecState::complete`] (what the execution allocated
+/// What [`ExecState::stop`] read, for [`Exec::complete`] (what the execution allocated
 /// is in its tally, settled).
 pub(crate) struct Stopped {
     end: u64,
@@ -542,7 +548,7 @@ fn recording() -> bool {
         global_inner().enabled.load(Relaxed)
     } else {
         // SAFETY: CURRENT is only set while its execution is alive, on this thread.
-        unsafe { (*(*cur).inner).enabled.load(Relaxed) }
+        unsafe { (*cur).inner().enabled.load(Relaxed) }
     }
 }
 

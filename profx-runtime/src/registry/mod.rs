@@ -10,12 +10,14 @@
 //! - [`names`]: name ids and call sites;
 //! - [`slot`]: the counters of one key on one thread ([`ended`]: how a call ended);
 //! - [`table`]: a thread's slots, found by name id;
+//! - [`record`]: one execution, its state while it runs and its record once kept;
 //! - [`rings`]: the kept executions of each agent.
 
 use crate::lock::lock;
 
 mod ended;
 mod names;
+mod record;
 mod rings;
 mod slot;
 mod table;
@@ -26,7 +28,8 @@ pub(crate) use names::{
     intern, intern_cached, is_long_lived, lookup, names, set_threshold, threshold_of,
 };
 pub use names::{Site, SiteRef};
-pub(crate) use rings::{ExecRecord, Marks, RawPhase, Rings};
+pub(crate) use record::{ExecRecord, Marks, RawPhase};
+pub(crate) use rings::Rings;
 pub(crate) use slot::SlotTotals;
 pub(crate) use table::{SlotRef, ThreadTable};
 

@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex};
 
 use super::ended::Ended;
 use super::lock;
-use super::rings::{ExecRecord, LineCursor, Ring, Rings, HAZARDS};
+use super::record::ExecRecord;
+use super::rings::{LineCursor, Ring, Rings, HAZARDS};
 use super::slot::{Slot, NO_SLOT};
 use crate::histogram::sparse::Pool;
 
@@ -378,6 +379,21 @@ impl ThreadTable {
                 return;
             }
             Self::publish_slow(local, rings, old);
+        })
+    }
+
+    /// Takes back the record of an execution that was not kept (sampling): the next
+    /// execution fills it. Owner only.
+    #[inline]
+    pub(crate) fn give_back(&self, rec: Box<ExecRecord>) {
+        self.with_local(|local| {
+            let rec = Box::into_raw(rec);
+            if local.next.is_null() {
+                local.next = rec;
+            } else {
+                // Held by no reader: it was never published.
+                recycle(&mut local.spares, rec);
+            }
         })
     }
 

@@ -1,13 +1,13 @@
-//! The manual API when recording is compiled in: an execution's state, boxed so that its address
-//! stays put while the `Execution` moves, and its open phases.
+//! The manual API when recording is compiled in: an execution's state (its record, whose
+//! address stays put while the `Execution` moves), and its open phases.
 
-use crate::context::{ExecState, Returned};
+use crate::context::{Exec, ExecState, Returned};
 use crate::registry::Ended;
 
 /// A recording execution started by hand.
 pub(super) struct On {
-    // Declared before `profiler`: the state points into it.
-    state: Box<ExecState>,
+    /// Ended by `finish_as`, which every end goes through.
+    state: Exec,
     _profiler: crate::Profiler,
     /// Open phases of `start_phase`, innermost last.
     open: Vec<Open>,
@@ -48,12 +48,12 @@ impl On {
         // The box, the name and the request are profx's memory, not this execution's nor that
         // of one it may run inside.
         let mut on = crate::alloc::exclude(|| On {
-            state: Box::new(ExecState::start_with(
+            state: ExecState::start_with(
                 &profiler.inner,
                 id,
                 Some(|s: &mut String| s.push_str(request)),
                 traceparent.and_then(crate::execution::TraceParent::parse),
-            )),
+            ),
             _profiler: profiler,
             open: Vec::new(),
             scoped: (0, 0),
