@@ -30,6 +30,11 @@ pub(crate) fn process_threads(now: u64) -> u64 {
     CACHED.value.load(Relaxed)
 }
 
+/// The clock reading until which the value [`process_threads`] gives now stays fresh enough.
+pub(crate) fn fresh_until() -> u64 {
+    CACHED.deadline.load(Relaxed)
+}
+
 #[cold]
 #[inline(never)]
 fn refresh(deadline: u64, now: u64) {

@@ -1697,3 +1697,43 @@ fn reads_match_the_feature() {
             .is_empty());
     }
 }
+
+#[profx::agent(request = format_args!("named-{n}"))]
+fn sh_reuse_named(n: u32) -> Result<u32, String> {
+    if n % 2 == 0 {
+        Ok(n)
+    } else {
+        Err(format!("odd {n}"))
+    }
+}
+
+#[profx::agent]
+fn sh_reuse_unnamed(n: u32) -> Result<u32, String> {
+    Ok(n + 1)
+}
+
+/// A thread's records are reused from one execution to the next, whatever their agents: once
+/// `sh_reuse_named`'s ring is full (1,024 slots for the default 1,000 kept), each execution
+/// evicts a record that the thread's next execution fills. One that names no request and
+/// succeeds shows neither the request nor the error the record held before.
+#[test]
+fn a_reused_record_shows_no_earlier_request_nor_error() {
+    for n in 0..1100 {
+        let _ = sh_reuse_named(n);
+    }
+    assert_eq!(sh_reuse_unnamed(7), Ok(8));
+    let named = profx::global().executions("sh_reuse_named");
+    assert_eq!(named.len(), if ON { 1000 } else { 0 });
+    for e in &named {
+        // Each its own: a success shows no message, even in a record a failure filled.
+        let n: u32 = e.request.strip_prefix("named-").unwrap().parse().unwrap();
+        let odd = n % 2 == 1;
+        assert_eq!(e.error, odd.then(|| format!("odd {n}")), "{e:?}");
+        assert_eq!(e.success, !odd);
+    }
+    if let Some(e) = one("sh_reuse_unnamed") {
+        assert_eq!(e.request, "");
+        assert_eq!(e.error, None);
+        assert!(e.success);
+    }
+}

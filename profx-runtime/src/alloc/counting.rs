@@ -87,6 +87,7 @@ impl Local {
     fn fold(&self) {
         if !INSTALLED.0.load(Relaxed) {
             INSTALLED.0.store(true, Relaxed);
+            crate::profiler::alloc_installed();
         }
         let a = self.allocated.get();
         let d = a.wrapping_sub(self.folded_allocated.replace(a));
@@ -330,6 +331,24 @@ impl Tally {
     /// (a manual execution's `in_scope` there counts on its own).
     pub(crate) fn elsewhere(&self, m: &Mark) -> bool {
         self.thread != POLLED && m.thread != self.thread
+    }
+
+    /// Starts counting now, into a tally made with `Default`, when `armed` (the value of
+    /// `ARMED` the caller read) says the allocator is installed.
+    #[inline(always)]
+    pub(crate) fn begin_if(&mut self, armed: u32) {
+        if armed & crate::profiler::ALLOC_ON != 0 {
+            self.begin_counting();
+        }
+    }
+
+    /// [`settle`](Tally::settle) for a sync execution (one that is not polled).
+    #[inline(always)]
+    pub(crate) fn settle_sync_once(&mut self) {
+        if self.thread != 0 {
+            debug_assert_ne!(self.thread, POLLED);
+            self.settle_sync();
+        }
     }
 
     /// Ends the execution's counting: from now on [`totals`](Tally::totals) are what it

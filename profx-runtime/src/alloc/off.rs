@@ -59,6 +59,10 @@ impl Tally {
     #[inline(always)]
     pub(crate) fn begin(&mut self) {}
     #[inline(always)]
+    pub(crate) fn begin_if(&mut self, _: u32) {}
+    #[inline(always)]
+    pub(crate) fn settle_sync_once(&mut self) {}
+    #[inline(always)]
     pub(crate) fn poll_start(&mut self) -> Option<Mark> {
         None
     }

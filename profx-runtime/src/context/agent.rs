@@ -158,7 +158,7 @@ impl<S: SiteRef> SyncAgent<S> {
         let none = None::<fn(&mut String)>;
         let mut st = ExecState::start_in::<true>(inner, table, agent, prev, thread, none, None);
         // Last: the record is profx's, not the execution's.
-        st.alloc.begin();
+        st.alloc.begin_if(armed as u32);
         Self::body_in::<true, R>(st, prev, body, end)
     }
 
@@ -206,7 +206,7 @@ impl<S: SiteRef> SyncAgent<S> {
         let r = body();
         std::mem::forget(unwind);
         replace_current(prev);
-        let stopped = st.stop::<TSC>((0, 0));
+        let stopped = st.stop_sync::<TSC>();
         end(&r, AgentEnd(&mut st));
         st.complete(stopped);
         r

@@ -173,7 +173,7 @@ impl Exec {
             rec.duration = ticks;
             rec.memory = memory;
             rec.allocations = allocations + s.extra.1;
-            rec.threads = crate::threads::process_threads(s.end);
+            rec.threads = table.threads_at(s.end);
             table.publish(slot, &inner.rings, rec, inner.config.max_executions);
         } else {
             table.give_back(rec);
@@ -233,11 +233,10 @@ impl ExecState {
         trace: Option<crate::execution::TraceParent>,
     ) -> Exec {
         let serial = table.next_serial();
-        let keep = table.sample(inner.config.sample);
         let rec = Box::into_raw(table.take_record());
         // SAFETY: just taken from the table: this execution's alone.
         let r = unsafe { &mut *rec };
-        if keep {
+        if table.sample(inner.config.sample) {
             r.marks = crate::registry::Marks::default();
             if let Some(t) = trace {
                 r.trace = t;
@@ -255,6 +254,8 @@ impl ExecState {
                 }
             }
             if let Some(request) = request {
+                r.marks.set_request();
+                r.request.clear();
                 if parent.is_null() {
                     request(&mut r.request);
                 } else {
@@ -272,9 +273,12 @@ impl ExecState {
             );
             // Its room (`end`) is the record's already.
             r.cursor = base;
+            r.not_kept = false;
         } else {
             // No room: every phase takes the slow path, which writes no record.
+            r.cursor = ptr::null_mut();
             r.end = ptr::null_mut();
+            r.not_kept = true;
         }
         r.table = (table as *const ThreadTable).cast();
         r.agent = agent;
@@ -283,7 +287,6 @@ impl ExecState {
         r.alloc = crate::alloc::Tally::default();
         r.ended = Ended::Ok;
         r.not_tsc = !TSC;
-        r.not_kept = !keep;
         r.inner = (inner as *const Inner).cast();
         r.serial = serial;
         r.start = if TSC { clock::tsc() } else { clock::now() };
@@ -468,6 +471,14 @@ impl ExecState {
         self.alloc.settle();
         let end = if TSC { clock::tsc() } else { clock::now() };
         Stopped { end, extra }
+    }
+
+    /// [`stop`](ExecState::stop) for a sync execution, with nothing counted elsewhere.
+    #[inline(always)]
+    pub(crate) fn stop_sync<const TSC: bool>(&mut self) -> Stopped {
+        self.alloc.settle_sync_once();
+        let end = if TSC { clock::tsc() } else { clock::now() };
+        Stopped { end, extra: (0, 0) }
     }
 
     /// Notes that the execution failed or was cancelled (`outcome`), whose message goes into

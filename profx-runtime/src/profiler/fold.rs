@@ -128,7 +128,11 @@ pub(super) fn profile(
     ExecutionProfile {
         id: format!("{agent}-{}", r.serial),
         agent,
-        request: r.request.clone(),
+        request: if r.marks.has_request() {
+            r.request.clone()
+        } else {
+            String::new()
+        },
         start: crate::clock::wall(r.start),
         // A duration that wrapped (an end reading before the start) is 0, as in the aggregate.
         duration: Duration::from_nanos(to_ns(crate::clock::sane(r.duration))),

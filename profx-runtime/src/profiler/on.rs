@@ -26,18 +26,25 @@ pub(crate) const NOT_TSC: u32 = 1 << 31;
 /// The bit of [`ARMED`] that says the global profiler records.
 pub(crate) const GLOBAL_ON: u32 = 1 << 30;
 
+/// The bit of [`ARMED`] that says the counting allocator is installed (set only with another
+/// bit): a sync agent, which has the value in a register, counts its execution's allocations
+/// only then.
+pub(crate) const ALLOC_ON: u32 = 1 << 29;
+
 /// What [`ARMED`] is made of, changed under this lock (rarely: a profiler made, switched or
 /// dropped, the clock found).
 struct Switches {
     global: bool,
     others: u32,
     tsc: bool,
+    alloc: bool,
 }
 
 static SWITCHES: Mutex<Switches> = Mutex::new(Switches {
     global: true,
     others: 0,
     tsc: false,
+    alloc: false,
 });
 
 /// Changes the switches and publishes [`ARMED`] from them.
@@ -48,7 +55,16 @@ fn switch(f: impl FnOnce(&mut Switches)) {
     if a != 0 && !s.tsc {
         a |= NOT_TSC;
     }
+    if a != 0 && s.alloc {
+        a |= ALLOC_ON;
+    }
     ARMED.store(a, SeqCst);
+}
+
+/// The counting allocator is installed: sync agents count their executions' allocations.
+/// (Called once, from the allocator: the switches' lock is never held across an allocation.)
+pub(crate) fn alloc_installed() {
+    switch(|s| s.alloc = true);
 }
 
 /// The clock is the TSC: instrumented calls may read it inline.

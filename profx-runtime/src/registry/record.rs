@@ -62,7 +62,7 @@ impl RawPhase {
 /// (sampling) has a record too, given back to its thread when it ends.
 ///
 /// `repr(C)`, in this order: what every phase reads, together; then the fields an execution
-/// starts at zero, side by side (`depth` to `not_kept`), which its start writes with a few
+/// starts at zero, side by side (`depth` to `not_tsc`), which its start writes with a few
 /// wide stores; then the rest of the state; then what only a kept record carries.
 #[repr(C)]
 #[derive(Debug)]
@@ -98,10 +98,10 @@ pub(crate) struct ExecRecord {
     pub(crate) ended: Ended,
     /// The clock is not read inline as the TSC (it was not known to be at the start).
     pub(crate) not_tsc: bool,
+    // The rest of the state.
     /// Not kept (sampling): its phases are aggregated only, and its record goes back to its
     /// thread at its end instead of into the ring.
     pub(crate) not_kept: bool,
-    // The rest of the state.
     /// Its profiler's shared state (an `Inner`); untyped, as above.
     pub(crate) inner: *const (),
     pub(crate) serial: u64,
@@ -125,6 +125,7 @@ pub(crate) struct ExecRecord {
     pub(crate) busy: u64,
     /// The distributed trace the execution joined (valid when `marks.traced`).
     pub(crate) trace: crate::execution::TraceParent,
+    /// What the execution worked on (valid when `marks.has_request()`).
     pub(crate) request: String,
     /// Why it failed or was cancelled (empty when it succeeded).
     pub(crate) error: String,
@@ -199,6 +200,7 @@ pub(crate) struct Marks(u64);
 impl Marks {
     const TRACED: u64 = 1 << 32;
     const POLLED: u64 = 1 << 33;
+    const REQUEST: u64 = 1 << 34;
 
     pub(crate) fn phases_dropped(self) -> u32 {
         self.0 as u32
@@ -216,6 +218,16 @@ impl Marks {
 
     pub(crate) fn set_traced(&mut self) {
         self.0 |= Self::TRACED;
+    }
+
+    /// The execution named its request: the record's `request` is its own (else it is what a
+    /// previous execution left, cleared only when the next one names one).
+    pub(crate) fn has_request(self) -> bool {
+        self.0 & Self::REQUEST != 0
+    }
+
+    pub(crate) fn set_request(&mut self) {
+        self.0 |= Self::REQUEST;
     }
 
     /// An async execution: its record's `polls` and `busy` are its own.

@@ -69,6 +69,11 @@ struct Local {
     serial_next: u64,
     serial_end: u64,
     sample_tick: u64,
+    /// The process's thread count as last read here (see `threads::process_threads`), and the
+    /// clock reading until which it is fresh enough: a kept execution's stamp, with no access
+    /// to the shared cache while it is.
+    threads: u64,
+    threads_until: u64,
     /// The record the next kept execution fills (null: take one from `spares`): the one the
     /// last publish evicted, in the steady state.
     next: *mut ExecRecord,
@@ -126,6 +131,8 @@ impl ThreadTable {
                 serial_next: 0,
                 serial_end: 0,
                 sample_tick: 0,
+                threads: 0,
+                threads_until: 0,
                 next: std::ptr::null_mut(),
                 spares: Vec::new(),
                 // About one per reader at most: pushes rarely need to grow it.
@@ -306,6 +313,25 @@ impl ThreadTable {
         })
     }
 
+    /// Threads in the process at most 50 ms before `now` (a clock reading), as
+    /// [`process_threads`](crate::threads::process_threads) gives it. Owner only.
+    #[inline(always)]
+    pub(crate) fn threads_at(&self, now: u64) -> u64 {
+        self.with_local(|l| {
+            if now >= l.threads_until {
+                Self::refresh_threads(l, now);
+            }
+            l.threads
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refresh_threads(l: &mut Local, now: u64) {
+        l.threads = crate::threads::process_threads(now);
+        l.threads_until = crate::threads::fresh_until();
+    }
+
     /// Whether the next execution keeps its detailed profile (1 in `every`). Owner only.
     #[inline]
     pub(crate) fn sample(&self, every: u64) -> bool {
@@ -371,10 +397,9 @@ impl ThreadTable {
                 // No reader can hold `old`: the next execution fills it. (Records retired
                 // while readers were at work wait for the next publish that meets one, or for
                 // a spare.)
-                // SAFETY: evicted, held by no reader, owned by this table now.
-                // (Its error message is cleared when the next one is written: only a record
-                // that did not succeed shows one.)
-                unsafe { (*old).request.clear() };
+                // (Its request and error message are cleared when the next ones are written:
+                // only a record that names a request shows one, and only one that did not
+                // succeed shows a message.)
                 local.next = old;
                 return;
             }
