@@ -275,10 +275,7 @@ impl ExecState {
             r.cursor = base;
             r.not_kept = false;
         } else {
-            // No room: every phase takes the slow path, which writes no record.
-            r.cursor = ptr::null_mut();
-            r.end = ptr::null_mut();
-            r.not_kept = true;
+            r.not_kept();
         }
         r.table = (table as *const ThreadTable).cast();
         r.agent = agent;
@@ -292,6 +289,16 @@ impl ExecState {
         r.start = if TSC { clock::tsc() } else { clock::now() };
         // SAFETY: from a box: not null.
         Exec(unsafe { ptr::NonNull::new_unchecked(rec) })
+    }
+
+    /// Not kept (sampling): no room, so that every phase takes the slow path, which writes
+    /// no record. (Out of line: the kept execution, the default, falls through.)
+    #[cold]
+    #[inline(never)]
+    fn not_kept(&mut self) {
+        self.cursor = ptr::null_mut();
+        self.end = ptr::null_mut();
+        self.not_kept = true;
     }
 
     fn inner(&self) -> &Inner {
