@@ -10,6 +10,11 @@
 //! printed. Each peer is set up with a collector that really records, and the number of calls
 //! each one saw is printed at the end.
 //!
+//! Row (b'') is the floor of timing a call at all: two TSC reads around the uninstrumented
+//! `work`, nothing recorded. It costs more than the pair alone (row (b)), as the second read
+//! waits out the body's latency where untimed calls overlap one another; what an instrumented
+//! call costs over it is what its recording costs.
+//!
 //! Rows (g*) are profx's `tracing` integration: the same `#[tracing::instrument]`ed `work` as
 //! row (e), run with another subscriber set as the thread's default for that case only
 //! (`tracing::dispatcher::with_default` around each round; the global one, with the timing
@@ -81,6 +86,22 @@ fn loop_instant_pair(_start: u64, n: u64) -> u64 {
         black_box(Instant::now());
     }
     0
+}
+
+/// The floor of timing a call: two TSC reads (quanta's, as row (b)) around the uninstrumented
+/// `work`, their differences summed. What any instrumentation that times the call pays before
+/// it records anything: the reads, and the body's latency, which the second read waits out
+/// where untimed calls overlap one another.
+fn loop_timed_plain(start: u64, n: u64) -> u64 {
+    let c = clock();
+    let (mut acc, mut ticks) = (0u64, 0u64);
+    for i in start..start + n {
+        let t0 = c.raw();
+        acc = acc.wrapping_add(work_plain(black_box(i)));
+        ticks = ticks.wrapping_add(c.raw().wrapping_sub(t0));
+    }
+    black_box(ticks);
+    acc
 }
 
 /// Adds `n` calls made to `counter`, passing `acc` through.
@@ -230,6 +251,11 @@ const CASES: &[Case] = &[
         loop_quanta_pair,
     ),
     Case::on("(b') Instant::now() pair", Kind::Clock, loop_instant_pair),
+    Case::on(
+        "(b'') TSC pair around work(): floor",
+        Kind::Call,
+        loop_timed_plain,
+    ),
     Case::on("(c) profx #[phase] in #[agent]", Kind::Call, loop_profx),
     Case::on(
         "(c') profx #[phase], no agent",
@@ -642,6 +668,13 @@ fn main() {
         1.5 * pair1,
         verdict(c1 <= 1.5 * pair1),
         c1 / pair1
+    );
+    let floor1 = overhead(&one, "(b'')");
+    println!(
+        "  the floor of timing work() (row (b''): two TSC reads around it, nothing recorded): {:.2} ns = {:.2} x the pair; the phase records for {:.2} ns more",
+        floor1,
+        floor1 / pair1,
+        c1 - floor1
     );
     println!(
         "phase overhead lower than every peer (1 thread): {:.2} ns vs cheapest peer {} {:.2} ns -> {}",
