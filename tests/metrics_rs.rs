@@ -240,7 +240,7 @@ fn updates_from_many_threads_all_count() {
                 for _ in 0..1000 {
                     metrics::counter!("mrs_threads_total", "parity" => if t % 2 == 0 { "even" } else { "odd" })
                         .increment(1);
-                    metrics::gauge!("mrs_threads_gauge").increment(1.0);
+                    metrics::gauge!("mrs_threads_level").increment(1.0);
                 }
             });
         }
@@ -253,7 +253,7 @@ fn updates_from_many_threads_all_count() {
         value("mrs_threads_total", &[("parity", "odd")]),
         MetricValue::Counter(2000)
     );
-    assert_eq!(value("mrs_threads_gauge", &[]), MetricValue::Gauge(4000.0));
+    assert_eq!(value("mrs_threads_level", &[]), MetricValue::Gauge(4000.0));
 }
 
 /// Threads that each go through many short-lived recorders (each thread keeps its own
@@ -271,7 +271,7 @@ fn per_thread_handles_of_short_lived_recorders_all_count() {
                             metrics::counter!("mrs_short_lived_total").increment(1);
                             metrics::histogram!("mrs_short_lived_seconds").record(0.001);
                         }
-                        metrics::gauge!("mrs_short_lived_gauge").increment(0.5);
+                        metrics::gauge!("mrs_short_lived_level").increment(0.5);
                     });
                 }
             });
@@ -282,7 +282,7 @@ fn per_thread_handles_of_short_lived_recorders_all_count() {
         MetricValue::Counter(4 * 50 * 20)
     );
     assert_eq!(
-        value("mrs_short_lived_gauge", &[]),
+        value("mrs_short_lived_level", &[]),
         MetricValue::Gauge(4.0 * 50.0 * 0.5)
     );
     match value("mrs_short_lived_seconds", &[]) {

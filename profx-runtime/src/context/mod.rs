@@ -8,7 +8,8 @@
 //! future and restores the previous one after, so the phases awaited inside land in the right
 //! execution on whichever thread polls them, however many executions interleave.
 //!
-//! An execution carries what its phases need on the hot path: the table of the thread it runs
+//! An execution runs in its record ([`ExecRecord`], taken from its thread's table when it
+//! starts), which carries what its phases need on the hot path: the table of the thread it runs
 //! on (set when it starts and at each poll), its agent, its depth and where its next phase
 //! record goes.
 
