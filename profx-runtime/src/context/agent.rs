@@ -197,7 +197,7 @@ impl<S: SiteRef> SyncAgent<S> {
                 let st = replace_current(self.0);
                 // SAFETY: the execution in the frame below, which nothing else refers to now
                 // and which its frame, unwinding, does not end.
-                let st = Exec(unsafe { ptr::NonNull::new_unchecked(st) });
+                let st = unsafe { Exec::from_ptr(st) };
                 st.finish(Returned::Panicked, (0, 0));
             }
         }
