@@ -213,8 +213,8 @@ impl<S: SiteRef> SyncAgent<S> {
     }
 }
 
-/// Ends an execution (by reference: the state is not moved to be ended). `here`: the last
-/// code it ran was on this thread, so its table is this thread's.
+/// Ends an execution (what moves is its handle, a pointer to the record it runs in, and two
+/// counts). `here`: the last code it ran was on this thread, so its table is this thread's.
 #[inline(never)]
 fn end(a: ActiveAgent, outcome: Returned<'_>, here: bool) {
     let mut st = a.st;
